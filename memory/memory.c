@@ -1,0 +1,244 @@
+/* Guest RAM. mem_create/mem_destroy run on the main thread before vCPUs
+ * start and after they stop; the lookup and copy helpers run on any thread
+ * and touch only immutable region data plus atomic dirty bits. */
+#include "memory.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "../vmm/checked.h"
+#include "../vmm/log.h"
+
+#ifndef MFD_HUGETLB
+#define MFD_HUGETLB 0x0004U
+#endif
+
+unsigned mem_layout(uint64_t size, struct mem_region regions[MEM_MAX_REGIONS])
+{
+	uint64_t low = size < MEM_LOW_LIMIT ? size : MEM_LOW_LIMIT;
+
+	memset(regions, 0, sizeof(*regions) * MEM_MAX_REGIONS);
+	regions[0].gpa = 0;
+	regions[0].size = low;
+	if (size == low)
+		return 1;
+	regions[1].gpa = MEM_HIGH_BASE;
+	regions[1].size = size - low;
+	return 2;
+}
+
+static const char *backend_name(const struct mem_config *cfg)
+{
+	switch (cfg->backend) {
+	case MEM_BACKEND_MEMFD:
+		return "memfd";
+	case MEM_BACKEND_HUGETLBFS:
+		return "hugetlbfs";
+	default:
+		return "anon";
+	}
+}
+
+static int open_backing_file(const struct mem_config *cfg)
+{
+	int fd;
+
+	if (cfg->backend == MEM_BACKEND_MEMFD)
+		return memfd_create("vmm-ram", MFD_CLOEXEC);
+	if (!cfg->hugetlbfs_dir)
+		return memfd_create("vmm-ram", MFD_CLOEXEC | MFD_HUGETLB);
+	/* An unlinked file: the RAM disappears with the process. */
+	fd = open(cfg->hugetlbfs_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	return fd;
+}
+
+static int map_ram(struct guest_mem *mem, const struct mem_config *cfg)
+{
+	int flags = cfg->shared ? MAP_SHARED : MAP_PRIVATE;
+	void *p;
+
+	mem->fd = -1;
+	if (cfg->backend == MEM_BACKEND_ANON) {
+		flags |= MAP_ANONYMOUS | MAP_NORESERVE;
+	} else {
+		mem->fd = open_backing_file(cfg);
+		if (mem->fd < 0)
+			return -errno;
+		if (ftruncate(mem->fd, (off_t)cfg->size) < 0)
+			return -errno;
+	}
+	p = mmap(NULL, cfg->size, PROT_READ | PROT_WRITE, flags, mem->fd, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	if (cfg->backend == MEM_BACKEND_ANON)
+		madvise(p, cfg->size, MADV_HUGEPAGE); /* a hint: may fail */
+	mem->base = p;
+	return 0;
+}
+
+static int alloc_dirty_bitmaps(struct guest_mem *mem)
+{
+	for (unsigned i = 0; i < mem->nr_regions; i++) {
+		uint64_t pages = mem->regions[i].size / MEM_PAGE_SIZE;
+		mem->regions[i].dirty = calloc((pages + 63) / 64, 8);
+		if (!mem->regions[i].dirty)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+int mem_create(struct guest_mem *mem, const struct mem_config *cfg)
+{
+	uint64_t align = cfg->backend == MEM_BACKEND_HUGETLBFS ?
+				 MEM_HUGE_PAGE_SIZE :
+				 MEM_PAGE_SIZE;
+	uint64_t off = 0;
+	int r;
+
+	memset(mem, 0, sizeof(*mem));
+	mem->fd = -1;
+	if (!cfg->size || cfg->size % align) {
+		log_error("--memory: %llu bytes is not a positive multiple of "
+			  "%llu KiB (the %s page size)",
+			  (unsigned long long)cfg->size,
+			  (unsigned long long)align >> 10, backend_name(cfg));
+		return -EINVAL;
+	}
+	mem->size = cfg->size;
+	r = map_ram(mem, cfg);
+	if (r) {
+		log_error("guest RAM: cannot map %llu MiB from %s%s%s: %s%s",
+			  (unsigned long long)cfg->size >> 20,
+			  backend_name(cfg), cfg->hugetlbfs_dir ? " in " : "",
+			  cfg->hugetlbfs_dir ? cfg->hugetlbfs_dir : "",
+			  strerror(-r),
+			  cfg->backend == MEM_BACKEND_HUGETLBFS ?
+				  " (are enough huge pages reserved in "
+				  "/proc/sys/vm/nr_hugepages?)" :
+				  "");
+		mem_destroy(mem);
+		return r;
+	}
+	mem->nr_regions = mem_layout(cfg->size, mem->regions);
+	for (unsigned i = 0; i < mem->nr_regions; i++) {
+		mem->regions[i].hva = mem->base + off;
+		off += mem->regions[i].size;
+	}
+	r = alloc_dirty_bitmaps(mem);
+	if (r) {
+		log_error("guest RAM: cannot allocate dirty bitmaps");
+		mem_destroy(mem);
+	}
+	return r;
+}
+
+void mem_destroy(struct guest_mem *mem)
+{
+	for (unsigned i = 0; i < mem->nr_regions; i++)
+		free(mem->regions[i].dirty);
+	if (mem->base)
+		munmap(mem->base, mem->size);
+	if (mem->fd >= 0)
+		close(mem->fd);
+	memset(mem, 0, sizeof(*mem));
+	mem->fd = -1;
+}
+
+int mem_register_kvm(const struct guest_mem *mem, int vm_fd)
+{
+	for (unsigned i = 0; i < mem->nr_regions; i++) {
+		struct kvm_userspace_memory_region slot = {
+			.slot = i,
+			.guest_phys_addr = mem->regions[i].gpa,
+			.memory_size = mem->regions[i].size,
+			.userspace_addr = (uintptr_t)mem->regions[i].hva,
+		};
+		if (ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0) {
+			int r = -errno;
+			log_error("KVM_SET_USER_MEMORY_REGION slot %u: %s", i,
+				  strerror(errno));
+			return r;
+		}
+	}
+	return 0;
+}
+
+static const struct mem_region *find_region(const struct guest_mem *mem,
+					    gpa_t gpa, uint64_t len)
+{
+	for (unsigned i = 0; i < mem->nr_regions; i++) {
+		const struct mem_region *r = &mem->regions[i];
+		if (gpa >= r->gpa && range_within(gpa - r->gpa, len, r->size))
+			return r;
+	}
+	return NULL;
+}
+
+void *mem_ptr(const struct guest_mem *mem, gpa_t gpa, uint64_t len)
+{
+	const struct mem_region *r = find_region(mem, gpa, len);
+
+	return r ? r->hva + (gpa - r->gpa) : NULL;
+}
+
+static void mark_dirty(const struct mem_region *r, gpa_t gpa, uint64_t len)
+{
+	uint64_t first, last;
+
+	if (!len)
+		return;
+	first = (gpa - r->gpa) / MEM_PAGE_SIZE;
+	last = (gpa - r->gpa + len - 1) / MEM_PAGE_SIZE;
+	for (uint64_t p = first; p <= last; p++)
+		__atomic_fetch_or(&r->dirty[p / 64], 1ULL << (p % 64),
+				  __ATOMIC_RELAXED);
+}
+
+void *mem_ptr_for_write(const struct guest_mem *mem, gpa_t gpa, uint64_t len)
+{
+	const struct mem_region *r = find_region(mem, gpa, len);
+
+	if (!r)
+		return NULL;
+	mark_dirty(r, gpa, len);
+	return r->hva + (gpa - r->gpa);
+}
+
+int mem_write(const struct guest_mem *mem, gpa_t gpa, const void *src,
+	      uint64_t len)
+{
+	void *p = mem_ptr_for_write(mem, gpa, len);
+
+	if (!p)
+		return -EFAULT;
+	memcpy(p, src, len);
+	return 0;
+}
+
+int mem_read(const struct guest_mem *mem, gpa_t gpa, void *dst, uint64_t len)
+{
+	const void *p = mem_ptr(mem, gpa, len);
+
+	if (!p)
+		return -EFAULT;
+	memcpy(dst, p, len);
+	return 0;
+}
+
+bool mem_page_dirty(const struct guest_mem *mem, gpa_t gpa)
+{
+	const struct mem_region *r = find_region(mem, gpa, 1);
+	uint64_t p;
+
+	if (!r)
+		return false;
+	p = (gpa - r->gpa) / MEM_PAGE_SIZE;
+	return __atomic_load_n(&r->dirty[p / 64], __ATOMIC_RELAXED) &
+	       (1ULL << (p % 64));
+}

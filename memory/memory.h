@@ -1,0 +1,85 @@
+/* Guest RAM: backends (anonymous, memfd, hugetlbfs), the guest-physical
+ * layout, KVM slots, and the one checked way to turn a guest-physical
+ * address range into host memory.
+ *
+ * Layout: RAM up to 3 GiB starts at 0; RAM above 3 GiB is placed from 4 GiB
+ * up, leaving [3 GiB, 4 GiB) for device MMIO, the IOAPIC and the LAPIC. */
+#ifndef MEMORY_MEMORY_H
+#define MEMORY_MEMORY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef uint64_t gpa_t;
+
+#define MEM_LOW_LIMIT (3ULL << 30)
+#define MEM_HIGH_BASE (4ULL << 30)
+#define MEM_MAX_REGIONS 2
+#define MEM_PAGE_SIZE 4096ULL
+#define MEM_HUGE_PAGE_SIZE (2ULL << 20)
+
+enum mem_backend { MEM_BACKEND_ANON, MEM_BACKEND_MEMFD, MEM_BACKEND_HUGETLBFS };
+
+struct mem_config {
+	uint64_t size;		   /* bytes, a multiple of MEM_PAGE_SIZE */
+	enum mem_backend backend;
+	const char *hugetlbfs_dir; /* hugetlbfs: NULL = memfd MFD_HUGETLB */
+	bool shared;		   /* MAP_SHARED instead of MAP_PRIVATE */
+};
+
+struct mem_region {
+	gpa_t gpa;
+	uint64_t size;
+	uint8_t *hva;
+	uint64_t *dirty; /* one bit per page written by the VMM itself */
+};
+
+/* Owned by the VM; regions are fixed after mem_create, so lookups need no
+ * lock. The dirty bitmaps are updated with atomic ORs from any thread. */
+struct guest_mem {
+	struct mem_region regions[MEM_MAX_REGIONS];
+	unsigned nr_regions;
+	uint64_t size;	/* total RAM bytes */
+	uint8_t *base;	/* one mapping of `size` bytes holding every region */
+	int fd;		/* memfd or hugetlbfs file, -1 for anonymous */
+};
+
+/* Splits `size` bytes of RAM into the guest-physical regions above.
+ * Pure; returns the number of regions (1 or 2). */
+unsigned mem_layout(uint64_t size, struct mem_region regions[MEM_MAX_REGIONS]);
+
+/* Validates cfg and maps guest RAM. Returns 0 or -errno after logging one
+ * line naming the backend and the reason. */
+int mem_create(struct guest_mem *mem, const struct mem_config *cfg);
+void mem_destroy(struct guest_mem *mem);
+
+/* Registers every region as a KVM memory slot of vm_fd. */
+int mem_register_kvm(const struct guest_mem *mem, int vm_fd);
+
+/* Host pointer for [gpa, gpa + len), or NULL when any byte of the range is
+ * outside guest RAM (including wrap-around and ranges spanning the hole).
+ * The only translation from guest-physical to host addresses. */
+void *mem_ptr(const struct guest_mem *mem, gpa_t gpa, uint64_t len);
+
+/* Copies into guest RAM through mem_ptr and marks the pages dirty; every
+ * device write into guest memory goes through this or mem_ptr_for_write.
+ * Returns 0 or -EFAULT. */
+int mem_write(const struct guest_mem *mem, gpa_t gpa, const void *src,
+	      uint64_t len);
+int mem_read(const struct guest_mem *mem, gpa_t gpa, void *dst, uint64_t len);
+
+/* mem_ptr for a range the caller is about to write: marks it dirty. */
+void *mem_ptr_for_write(const struct guest_mem *mem, gpa_t gpa, uint64_t len);
+
+/* True when the page holding gpa was written through the functions above
+ * since the VM started. */
+bool mem_page_dirty(const struct guest_mem *mem, gpa_t gpa);
+
+/* True when [gpa, gpa + len) is RAM. */
+static inline bool mem_is_ram(const struct guest_mem *mem, gpa_t gpa,
+			      uint64_t len)
+{
+	return mem_ptr(mem, gpa, len) != 0;
+}
+
+#endif

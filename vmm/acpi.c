@@ -1,0 +1,203 @@
+/* Pure builder; main thread at start-up. */
+#include "acpi.h"
+
+#include <string.h>
+
+#include "../devices/sysports.h"
+#include "layout.h"
+
+#define HDR_SIZE 36
+#define FADT_SIZE 276
+#define FADT_F_PWR_BUTTON (1u << 4)
+#define FADT_F_SLP_BUTTON (1u << 5)
+#define FADT_F_RESET_REG_SUP (1u << 10)
+#define FADT_F_HW_REDUCED (1u << 20)
+#define BOOT_ARCH_VGA_NOT_PRESENT (1u << 2)
+#define GAS_SYSTEM_IO 1
+#define GAS_ACCESS_BYTE 1
+
+static void put16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
+static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
+
+static uint8_t checksum(const uint8_t *p, size_t len)
+{
+	uint8_t sum = 0;
+	while (len--)
+		sum = (uint8_t)(sum + *p++);
+	return (uint8_t)-sum;
+}
+
+/* Fills a table header; the checksum is set by finish(). */
+static void header(uint8_t *t, const char *sig, uint8_t revision)
+{
+	memcpy(t, sig, 4);
+	t[8] = revision;
+	memcpy(t + 10, "VMMVMM", 6);
+	memcpy(t + 16, "VMMTABLE", 8);
+	put32(t + 24, 1);
+	memcpy(t + 28, "VMM ", 4);
+	put32(t + 32, 1);
+}
+
+static size_t finish(uint8_t *t, size_t len)
+{
+	put32(t + 4, (uint32_t)len);
+	t[9] = checksum(t, len);
+	return (len + 15) & ~(size_t)15;
+}
+
+static void gas_io(uint8_t *g, uint16_t port)
+{
+	g[0] = GAS_SYSTEM_IO;
+	g[1] = 8;
+	g[3] = GAS_ACCESS_BYTE;
+	put64(g + 4, port);
+}
+
+/* AML encoding: just what the DSDT needs. Each helper appends to a buffer
+ * and returns the new length. */
+static size_t aml_pkg_length(uint8_t *out, size_t len)
+{
+	/* len counts the PkgLength bytes themselves. */
+	if (len + 1 < 64) {
+		out[0] = (uint8_t)(len + 1);
+		return 1;
+	}
+	len += 2;
+	out[0] = (uint8_t)(1u << 6 | (len & 0xf));
+	out[1] = (uint8_t)(len >> 4);
+	return 2;
+}
+
+/* Wraps body (n bytes) as op + PkgLength + name + body. */
+static size_t aml_block(uint8_t *out, const uint8_t *op, size_t oplen,
+			const char *name, const uint8_t *body, size_t n)
+{
+	size_t o = oplen;
+
+	memcpy(out, op, oplen);
+	o += aml_pkg_length(out + o, 4 + n);
+	memcpy(out + o, name, 4);
+	memcpy(out + o + 4, body, n);
+	return o + 4 + n;
+}
+
+/* Device (name) { _HID EisaId(hid), _UID uid, _CRS { IO port, IRQ } } */
+static size_t aml_legacy_device(uint8_t *out, const char *name, uint32_t hid,
+				uint8_t uid, uint16_t port, uint8_t len,
+				uint8_t irq)
+{
+	static const uint8_t device_op[] = { 0x5b, 0x82 };
+	uint16_t mask = (uint16_t)(1u << irq);
+	uint8_t b[64];
+	const uint8_t crs[] = {
+		0x08, '_', 'C', 'R', 'S', 0x11, 16, 0x0a, 13,
+		0x47, 0x01, port & 0xff, port >> 8, port & 0xff, port >> 8,
+		0x01, len,				/* IO, Decode16 */
+		0x22, mask & 0xff, mask >> 8,		/* IRQNoFlags: edge, high */
+		0x79, 0x00,				/* end tag */
+	};
+	size_t n = 0;
+
+	memcpy(b, "\x08_HID\x0c", 6);
+	memcpy(b + 6, &hid, 4);
+	n = 10;
+	memcpy(b + n, "\x08_UID\x0a", 6);
+	b[n + 6] = uid;
+	n += 7;
+	memcpy(b + n, crs, sizeof(crs));
+	n += sizeof(crs);
+	return aml_block(out, device_op, sizeof(device_op), name, b, n);
+}
+
+static size_t build_dsdt(uint8_t *t)
+{
+	/* Name (_S5, Package (2) { 5, 5 }): SLP_TYP for poweroff. */
+	static const uint8_t s5[] = { 0x08, '_', 'S', '5', '_', 0x12, 0x06,
+				      0x02, 0x0a, ACPI_S5_SLP_TYP, 0x0a,
+				      ACPI_S5_SLP_TYP };
+	static const uint8_t scope_op[] = { 0x10 };
+	uint8_t devs[256];
+	size_t n = 0, o = HDR_SIZE;
+
+	/* A hardware-reduced platform has no legacy PIC, so Linux maps an ISA
+	 * IRQ only for devices the namespace describes. */
+	n += aml_legacy_device(devs + n, "COM1", 0x0105d041 /* PNP0501 */, 1,
+			       0x3f8, 8, 4);
+	n += aml_legacy_device(devs + n, "RTC_", 0x000bd041 /* PNP0B00 */, 0,
+			       0x70, 2, 8);
+	header(t, "DSDT", 2);
+	memcpy(t + o, s5, sizeof(s5));
+	o += sizeof(s5);
+	o += aml_block(t + o, scope_op, 1, "_SB_", devs, n);
+	return finish(t, o);
+}
+
+static size_t build_fadt(uint8_t *t, uint64_t dsdt)
+{
+	header(t, "FACP", 6);
+	put32(t + 40, (uint32_t)dsdt);
+	put16(t + 109, BOOT_ARCH_VGA_NOT_PRESENT);
+	put32(t + 112, FADT_F_HW_REDUCED | FADT_F_RESET_REG_SUP |
+			       FADT_F_PWR_BUTTON | FADT_F_SLP_BUTTON);
+	gas_io(t + 116, ACPI_RESET_PORT);
+	t[128] = ACPI_RESET_VALUE;
+	put64(t + 140, dsdt);
+	gas_io(t + 244, ACPI_SLEEP_CONTROL_PORT);
+	gas_io(t + 256, ACPI_SLEEP_STATUS_PORT);
+	memcpy(t + 268, "VMMVMM\0\0", 8);
+	return finish(t, FADT_SIZE);
+}
+
+static size_t build_madt(uint8_t *t, unsigned ncpus)
+{
+	uint8_t *p = t + HDR_SIZE + 8;
+
+	header(t, "APIC", 4);
+	put32(t + HDR_SIZE, (uint32_t)LAYOUT_LAPIC);
+	put32(t + HDR_SIZE + 4, 1); /* PCAT_COMPAT: 8259s present */
+	for (unsigned i = 0; i < ncpus; i++, p += 8) {
+		p[0] = 0, p[1] = 8, p[2] = (uint8_t)i, p[3] = (uint8_t)i;
+		put32(p + 4, 1); /* enabled */
+	}
+	p[0] = 1, p[1] = 12, p[2] = (uint8_t)ncpus;
+	put32(p + 4, (uint32_t)LAYOUT_IOAPIC);
+	put32(p + 8, 0);
+	p += 12;
+	/* LINT1 of every processor is NMI. */
+	p[0] = 4, p[1] = 6, p[2] = 0xff, p[5] = 1;
+	p += 6;
+	return finish(t, (size_t)(p - t));
+}
+
+static void build_rsdp(uint8_t *r, uint64_t xsdt)
+{
+	memcpy(r, "RSD PTR ", 8);
+	memcpy(r + 9, "VMMVMM", 6);
+	r[15] = 2;
+	put32(r + 20, 36);
+	put64(r + 24, xsdt);
+	r[8] = checksum(r, 20);
+	r[32] = checksum(r, 36);
+}
+
+size_t acpi_build(uint8_t *buf, uint64_t gpa, unsigned ncpus)
+{
+	size_t off = 48, dsdt, fadt, madt, xsdt;
+
+	memset(buf, 0, ACPI_MAX_SIZE);
+	dsdt = off;
+	off += build_dsdt(buf + dsdt);
+	fadt = off;
+	off += build_fadt(buf + fadt, gpa + dsdt);
+	madt = off;
+	off += build_madt(buf + madt, ncpus);
+	xsdt = off;
+	header(buf + xsdt, "XSDT", 1);
+	put64(buf + xsdt + HDR_SIZE, gpa + fadt);
+	put64(buf + xsdt + HDR_SIZE + 8, gpa + madt);
+	off += finish(buf + xsdt, HDR_SIZE + 16);
+	build_rsdp(buf, gpa + xsdt);
+	return off;
+}

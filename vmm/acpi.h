@@ -1,0 +1,17 @@
+/* ACPI tables for a hardware-reduced platform: RSDP, XSDT, FADT (sleep
+ * control/status and reset registers, see devices/sysports.h), a DSDT with
+ * the \_S5 sleep type so the guest can power off, and a MADT listing every
+ * vCPU's local APIC and the IOAPIC. */
+#ifndef VMM_ACPI_H
+#define VMM_ACPI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ACPI_MAX_SIZE 0x10000
+
+/* Writes the tables into buf (ACPI_MAX_SIZE bytes) as if placed at
+ * guest-physical gpa, RSDP first. Returns the bytes used. Pure. */
+size_t acpi_build(uint8_t *buf, uint64_t gpa, unsigned ncpus);
+
+#endif

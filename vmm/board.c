@@ -1,0 +1,89 @@
+/* Main thread at start-up and teardown. The serial callbacks run on vCPU
+ * threads under the UART's lock. */
+#include "board.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "../devices/sysports.h"
+#include "acpi.h"
+#include "layout.h"
+#include "log.h"
+#include "mptable.h"
+
+#define COM1_PORT 0x3f8
+#define COM1_IRQ 4
+
+/* Guest output is written synchronously, in order, under the UART lock, so
+ * nothing is dropped or reordered; a full pipe blocks the sending vCPU. */
+static void com1_tx(void *opaque, uint8_t byte)
+{
+	struct vm *vm = opaque;
+
+	for (;;) {
+		ssize_t n = write(vm->board.console_out, &byte, 1);
+		if (n == 1 || (n < 0 && errno != EINTR && errno != EAGAIN))
+			return;
+	}
+}
+
+static void com1_irq(void *opaque, bool level)
+{
+	vm_irq_line(opaque, COM1_IRQ, level);
+}
+
+int board_attach(struct vm *vm, int console_out)
+{
+	struct board *b = &vm->board;
+	struct uart_backend com1 = { com1_tx, com1_irq, vm };
+	const struct {
+		uint64_t port, len;
+		const struct io_ops *ops;
+		void *opaque;
+	} devices[] = {
+		{ COM1_PORT, 8, &uart_io_ops, &b->com1 },
+		{ RTC_PORT, RTC_PORT_LEN, &rtc_io_ops, &b->rtc },
+		{ I8042_DATA_PORT, 5, &i8042_ops, &vm->life },
+		{ ACPI_SLEEP_CONTROL_PORT, ACPI_PORTS_LEN, &acpi_ports_ops,
+		  &vm->life },
+		{ EXIT_PORT, EXIT_PORT_LEN, &exit_port_ops, &vm->life },
+	};
+
+	b->console_out = console_out;
+	uart_init(&b->com1, &com1);
+	rtc_init(&b->rtc);
+	for (size_t i = 0; i < sizeof(devices) / sizeof(devices[0]); i++) {
+		int r = iobus_attach(&vm->pio, devices[i].port, devices[i].len,
+				     devices[i].ops, devices[i].opaque);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+int board_write_tables(struct vm *vm)
+{
+	size_t mp_len = mptable_size(vm->nr_vcpus), acpi_len;
+	uint8_t *buf = malloc(ACPI_MAX_SIZE);
+	int r;
+
+	if (!buf)
+		return -ENOMEM;
+	acpi_len = acpi_build(buf, LAYOUT_ACPI, vm->nr_vcpus);
+	r = mem_write(&vm->mem, LAYOUT_ACPI, buf, acpi_len);
+	if (!r && mp_len <= ACPI_MAX_SIZE) {
+		mptable_build(buf, LAYOUT_MPTABLE, vm->nr_vcpus);
+		r = mem_write(&vm->mem, LAYOUT_MPTABLE, buf, mp_len);
+	}
+	free(buf);
+	if (r)
+		log_error("writing the ACPI and MP tables: %d", r);
+	return r;
+}
+
+void board_destroy(struct vm *vm)
+{
+	uart_destroy(&vm->board.com1);
+	pthread_mutex_destroy(&vm->board.rtc.lock);
+}

@@ -1,0 +1,203 @@
+/* Main thread at start-up; getopt's state is the only global touched. */
+#include "cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "parse.h"
+
+#define DEFAULT_CMDLINE "console=ttyS0"
+#define DEFAULT_MEMORY (512ULL << 20)
+#define MAX_MEMORY (1ULL << 40)
+
+struct cli_option {
+	const char *name;
+	const char *arg; /* NULL: a flag */
+	const char *help;
+	int (*parse)(struct vm_config *cfg, const char *arg);
+};
+
+static int opt_kernel(struct vm_config *c, const char *a)
+{
+	c->kernel = a;
+	return 0;
+}
+
+static int opt_initrd(struct vm_config *c, const char *a)
+{
+	c->initrd = a;
+	return 0;
+}
+
+static int opt_cmdline(struct vm_config *c, const char *a)
+{
+	c->cmdline = a;
+	return 0;
+}
+
+static int opt_cpus(struct vm_config *c, const char *a)
+{
+	uint64_t v;
+
+	if (parse_uint(a, 1, VM_MAX_CPUS, &v)) {
+		log_error("--cpus: '%s' is not a number from 1 to %d", a,
+			  VM_MAX_CPUS);
+		return -EINVAL;
+	}
+	c->cpus = (unsigned)v;
+	return 0;
+}
+
+static int opt_memory(struct vm_config *c, const char *a)
+{
+	uint64_t v;
+
+	if (parse_size(a, 1ULL << 20, &v) || v < (2ULL << 20) ||
+	    v > MAX_MEMORY || v % MEM_PAGE_SIZE) {
+		log_error("--memory: '%s' is not a size from 2M to 1T in "
+			  "whole pages (e.g. 512M, 4G; a bare number is MiB)",
+			  a);
+		return -EINVAL;
+	}
+	c->mem.size = v;
+	return 0;
+}
+
+static int opt_backend(struct vm_config *c, const char *a)
+{
+	if (!strcmp(a, "anon")) {
+		c->mem.backend = MEM_BACKEND_ANON;
+	} else if (!strcmp(a, "memfd")) {
+		c->mem.backend = MEM_BACKEND_MEMFD;
+	} else if (!strcmp(a, "hugetlbfs")) {
+		c->mem.backend = MEM_BACKEND_HUGETLBFS;
+	} else if (!strncmp(a, "hugetlbfs:", 10) && a[10]) {
+		c->mem.backend = MEM_BACKEND_HUGETLBFS;
+		c->mem.hugetlbfs_dir = a + 10;
+	} else {
+		log_error("--memory-backend: '%s' is not anon, memfd, "
+			  "hugetlbfs or hugetlbfs:PATH", a);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int opt_shared(struct vm_config *c, const char *a)
+{
+	(void)a;
+	c->mem.shared = true;
+	return 0;
+}
+
+static int opt_boot_time(struct vm_config *c, const char *a)
+{
+	(void)a;
+	c->boot_time = true;
+	return 0;
+}
+
+static int opt_expect_exit(struct vm_config *c, const char *a)
+{
+	(void)a;
+	c->expect_exit_code = true;
+	return 0;
+}
+
+static const struct cli_option run_options[] = {
+	{ "kernel", "FILE", "bzImage, ELF vmlinux or PVH ELF to boot (required)",
+	  opt_kernel },
+	{ "initrd", "FILE", "initial ramdisk", opt_initrd },
+	{ "cmdline", "STR", "kernel command line (default \"" DEFAULT_CMDLINE
+	  "\")", opt_cmdline },
+	{ "cpus", "N", "number of vCPUs, 1 to 254 (default 1)", opt_cpus },
+	{ "memory", "SIZE", "guest RAM, e.g. 512M or 4G; bare number = MiB "
+	  "(default 512M)", opt_memory },
+	{ "memory-backend", "KIND", "anon, memfd, hugetlbfs (memfd with "
+	  "MFD_HUGETLB) or hugetlbfs:DIR (a file in that mount)", opt_backend },
+	{ "memory-shared", NULL, "map guest RAM MAP_SHARED", opt_shared },
+	{ "boot-time", NULL, "on exit, print when the guest first wrote port "
+	  "0x502", opt_boot_time },
+	{ "expect-exit-code", NULL, "exit 125 if the guest ends without "
+	  "writing port 0x501", opt_expect_exit },
+};
+#define NR_RUN_OPTIONS (sizeof(run_options) / sizeof(run_options[0]))
+
+void cli_usage_run(FILE *out)
+{
+	fprintf(out, "usage: vmm run --kernel FILE [options]\n\noptions:\n");
+	for (size_t i = 0; i < NR_RUN_OPTIONS; i++) {
+		char left[64];
+		snprintf(left, sizeof(left), "--%s%s%s", run_options[i].name,
+			 run_options[i].arg ? " " : "",
+			 run_options[i].arg ? run_options[i].arg : "");
+		fprintf(out, "  %-26s %s\n", left, run_options[i].help);
+	}
+	fprintf(out, "  %-26s %s\n", "--help", "this text");
+	fprintf(out, "\nThe guest's exit status comes from an 8-bit write to "
+		     "port 0x501; reboot and\npoweroff exit 0. Ctrl-A x quits "
+		     "the console.\n");
+}
+
+static void set_defaults(struct vm_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->cmdline = DEFAULT_CMDLINE;
+	cfg->cpus = 1;
+	cfg->mem.size = DEFAULT_MEMORY;
+	cfg->mem.backend = MEM_BACKEND_ANON;
+}
+
+static void build_longopts(struct option *lo)
+{
+	for (size_t i = 0; i < NR_RUN_OPTIONS; i++)
+		lo[i] = (struct option){ run_options[i].name,
+					 run_options[i].arg ? required_argument :
+							      no_argument,
+					 NULL, (int)i };
+	lo[NR_RUN_OPTIONS] = (struct option){ "help", no_argument, NULL, 'h' };
+	lo[NR_RUN_OPTIONS + 1] = (struct option){ 0 };
+}
+
+static enum cli_result bad_option(char **argv)
+{
+	const char *arg = argv[optind - 1];
+
+	if (optopt >= 0 && optopt < (int)NR_RUN_OPTIONS)
+		log_error("--%s needs an argument", run_options[optopt].name);
+	else
+		log_error("unknown option '%s' (see vmm run --help)", arg);
+	return CLI_USAGE_ERROR;
+}
+
+enum cli_result cli_parse_run(int argc, char **argv, struct vm_config *cfg)
+{
+	struct option lo[NR_RUN_OPTIONS + 2];
+	int c;
+
+	set_defaults(cfg);
+	build_longopts(lo);
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+h", lo, NULL)) != -1) {
+		if (c == 'h') {
+			cli_usage_run(stdout);
+			return CLI_EXIT_OK;
+		}
+		if (c == '?' || c == ':')
+			return bad_option(argv);
+		if (run_options[c].parse(cfg, optarg))
+			return CLI_USAGE_ERROR;
+	}
+	if (optind < argc) {
+		log_error("unexpected argument '%s'", argv[optind]);
+		return CLI_USAGE_ERROR;
+	}
+	if (!cfg->kernel) {
+		log_error("--kernel is required (see vmm run --help)");
+		return CLI_USAGE_ERROR;
+	}
+	return CLI_OK;
+}

@@ -1,0 +1,24 @@
+/* Where the VMM puts boot data in guest-physical memory. Everything below
+ * 1 MiB; the kernel goes at its preferred address (16 MiB for Linux). */
+#ifndef VMM_LAYOUT_H
+#define VMM_LAYOUT_H
+
+#define LAYOUT_GDT 0x500ULL
+#define LAYOUT_START_INFO 0x6000ULL	 /* PVH hvm_start_info */
+#define LAYOUT_PVH_MEMMAP 0x6040ULL	 /* up to 128 entries of 24 bytes */
+#define LAYOUT_PVH_MODLIST 0x6e00ULL
+#define LAYOUT_ZERO_PAGE 0x7000ULL	 /* Linux boot_params */
+#define LAYOUT_BOOT_STACK 0x8ff0ULL
+#define LAYOUT_PML4 0x9000ULL		 /* then PDPT, then 4 PDs: to 0xf000 */
+#define LAYOUT_CMDLINE 0x20000ULL
+#define LAYOUT_CMDLINE_MAX 0x10000ULL
+#define LAYOUT_EBDA 0x9fc00ULL		 /* reserved from here to 1 MiB */
+#define LAYOUT_ACPI 0xe0000ULL		 /* RSDP first, then the tables */
+#define LAYOUT_MPTABLE 0xf0000ULL
+#define LAYOUT_HIGH_MEMORY 0x100000ULL
+#define LAYOUT_IOAPIC 0xfec00000ULL
+#define LAYOUT_LAPIC 0xfee00000ULL
+#define LAYOUT_TSS 0xfffbd000ULL	 /* KVM_SET_TSS_ADDR, 3 pages */
+#define LAYOUT_IDENTITY_MAP 0xfffbc000ULL
+
+#endif

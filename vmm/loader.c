@@ -1,0 +1,240 @@
+/* Main thread at start-up. Kernel and initrd files are mapped read-only,
+ * copied into guest RAM through the memory API, and unmapped. */
+#include "loader.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bootparams.h"
+#include "bzimage.h"
+#include "checked.h"
+#include "elf.h"
+#include "layout.h"
+#include "log.h"
+
+struct mapped_file {
+	const uint8_t *data;
+	size_t size;
+};
+
+static int map_file(const char *what, const char *path, struct mapped_file *f)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), r = 0;
+
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		r = -errno;
+		log_error("%s %s: %s", what, path, strerror(errno));
+	} else if (!S_ISREG(st.st_mode) || st.st_size == 0) {
+		r = -EINVAL;
+		log_error("%s %s: not a non-empty regular file", what, path);
+	} else {
+		f->size = (size_t)st.st_size;
+		f->data = mmap(NULL, f->size, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (f->data == MAP_FAILED) {
+			r = -errno;
+			log_error("%s %s: %s", what, path, strerror(errno));
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
+static void unmap_file(struct mapped_file *f)
+{
+	if (f->data && f->data != MAP_FAILED)
+		munmap((void *)f->data, f->size);
+}
+
+/* Loading state shared by the steps below. */
+struct load {
+	const struct vm *vm;
+	const struct vm_config *cfg;
+	struct boot_info info;
+	struct e820_entry e820[E820_MAX];
+	uint64_t kernel_end;	  /* first byte above the kernel image */
+	uint64_t initrd_max;	  /* initrd must end at or below this */
+	uint32_t cmdline_max;	  /* bytes, without NUL */
+};
+
+static int copy_in(const struct load *l, const char *what, uint64_t gpa,
+		   const void *src, uint64_t len, uint64_t memsz)
+{
+	uint8_t *dst = mem_ptr_for_write(&l->vm->mem, gpa, memsz);
+
+	if (!dst) {
+		log_error("%s: %llu bytes at %#llx do not fit in guest RAM "
+			  "(%llu MiB)", what, (unsigned long long)memsz,
+			  (unsigned long long)gpa,
+			  (unsigned long long)l->vm->mem.size >> 20);
+		return -EINVAL;
+	}
+	memcpy(dst, src, len);
+	memset(dst + len, 0, memsz - len);
+	return 0;
+}
+
+static int load_cmdline(struct load *l)
+{
+	size_t len = strlen(l->cfg->cmdline);
+
+	if (len > l->cmdline_max) {
+		log_error("--cmdline: %zu bytes, the kernel accepts at most %u",
+			  len, l->cmdline_max);
+		return -EINVAL;
+	}
+	l->info.cmdline_gpa = LAYOUT_CMDLINE;
+	l->info.cmdline_len = (uint32_t)len;
+	return copy_in(l, "--cmdline", LAYOUT_CMDLINE, l->cfg->cmdline, len + 1,
+		       len + 1);
+}
+
+static int load_initrd(struct load *l)
+{
+	const struct mem_region *low = &l->vm->mem.regions[0];
+	struct mapped_file f = { 0 };
+	uint64_t top = low->size < l->initrd_max ? low->size : l->initrd_max;
+	uint64_t gpa;
+	int r;
+
+	if (!l->cfg->initrd)
+		return 0;
+	r = map_file("initrd", l->cfg->initrd, &f);
+	if (r)
+		return r;
+	gpa = f.size <= top ? align_down(top - f.size, MEM_PAGE_SIZE) : 0;
+	if (f.size > UINT32_MAX || gpa < l->kernel_end) {
+		log_error("initrd %s: %zu bytes do not fit between the kernel "
+			  "and %llu MiB", l->cfg->initrd, f.size,
+			  (unsigned long long)top >> 20);
+		r = -EINVAL;
+	} else {
+		r = copy_in(l, "initrd", gpa, f.data, f.size, f.size);
+		l->info.initrd_gpa = gpa;
+		l->info.initrd_size = (uint32_t)f.size;
+	}
+	unmap_file(&f);
+	return r;
+}
+
+static int load_bzimage(struct load *l, const struct mapped_file *f,
+			struct bzimage *bz, struct boot_entry *entry)
+{
+	const char *why;
+	uint64_t addr;
+
+	if (bzimage_parse(f->data, f->size, bz, &why)) {
+		log_error("kernel %s: not a usable bzImage: %s", l->cfg->kernel,
+			  why);
+		return -EINVAL;
+	}
+	addr = bzimage_load_address(bz);
+	l->kernel_end = addr + bz->init_size;
+	l->initrd_max = (uint64_t)bz->initrd_addr_max + 1;
+	l->cmdline_max = bz->cmdline_size;
+	*entry = (struct boot_entry){ BOOT_LINUX64, addr + 0x200,
+				      LAYOUT_ZERO_PAGE };
+	/* Reserve init_size so the decompressor's room is known to be RAM. */
+	return copy_in(l, "kernel", addr, bz->kernel, bz->kernel_size,
+		       bz->init_size);
+}
+
+static int load_elf(struct load *l, const struct mapped_file *f,
+		    struct elf_kernel *k, struct boot_entry *entry)
+{
+	const char *why;
+	int r;
+
+	if (elf_parse(f->data, f->size, k, &why)) {
+		log_error("kernel %s: not a usable ELF: %s", l->cfg->kernel, why);
+		return -EINVAL;
+	}
+	for (unsigned i = 0; i < k->nr_segments; i++) {
+		const struct elf_segment *s = &k->segments[i];
+		if (s->paddr < LAYOUT_HIGH_MEMORY) {
+			log_error("kernel %s: segment at %#llx overlaps the boot "
+				  "data below 1 MiB", l->cfg->kernel,
+				  (unsigned long long)s->paddr);
+			return -EINVAL;
+		}
+		r = copy_in(l, "kernel segment", s->paddr, f->data + s->offset,
+			    s->filesz, s->memsz);
+		if (r)
+			return r;
+		if (s->paddr + s->memsz > l->kernel_end)
+			l->kernel_end = s->paddr + s->memsz;
+	}
+	l->initrd_max = MEM_LOW_LIMIT;
+	l->cmdline_max = LAYOUT_CMDLINE_MAX - 1;
+	if (k->has_pvh)
+		*entry = (struct boot_entry){ BOOT_PVH32, k->pvh_entry,
+					      LAYOUT_START_INFO };
+	else
+		*entry = (struct boot_entry){ BOOT_LINUX64, k->entry,
+					      LAYOUT_ZERO_PAGE };
+	return 0;
+}
+
+static int write_boot_info(struct load *l, const struct bzimage *bz,
+			   const struct boot_entry *entry)
+{
+	const struct guest_mem *mem = &l->vm->mem;
+	uint8_t zp[ZERO_PAGE_SIZE];
+	uint8_t si[PVH_START_INFO_SIZE];
+	uint8_t memmap[E820_MAX * PVH_MEMMAP_ENTRY_SIZE];
+	uint8_t modlist[PVH_MODLIST_ENTRY_SIZE];
+
+	if (entry->mode == BOOT_LINUX64) {
+		bootparams_build(zp, bz, &l->info);
+		return mem_write(mem, LAYOUT_ZERO_PAGE, zp, sizeof(zp));
+	}
+	pvh_build(si, memmap, LAYOUT_PVH_MEMMAP, modlist, LAYOUT_PVH_MODLIST,
+		  &l->info);
+	if (mem_write(mem, LAYOUT_START_INFO, si, sizeof(si)) ||
+	    mem_write(mem, LAYOUT_PVH_MEMMAP, memmap,
+		      l->info.e820_nr * PVH_MEMMAP_ENTRY_SIZE) ||
+	    mem_write(mem, LAYOUT_PVH_MODLIST, modlist, sizeof(modlist)))
+		return -EFAULT;
+	return 0;
+}
+
+int loader_load(const struct vm *vm, const struct vm_config *cfg,
+		struct boot_entry *entry)
+{
+	struct load l = { .vm = vm, .cfg = cfg };
+	struct mapped_file f = { 0 };
+	struct bzimage bz;
+	struct elf_kernel elf;
+	bool is_elf;
+	int r;
+
+	if (vm->mem.regions[0].size < LAYOUT_HIGH_MEMORY * 2) {
+		log_error("--memory: at least 2 MiB of RAM is needed to boot");
+		return -EINVAL;
+	}
+	r = map_file("kernel", cfg->kernel, &f);
+	if (r)
+		return r;
+	is_elf = elf_is_elf(f.data, f.size);
+	r = is_elf ? load_elf(&l, &f, &elf, entry) :
+		     load_bzimage(&l, &f, &bz, entry);
+	if (!r)
+		r = load_cmdline(&l);
+	if (!r)
+		r = load_initrd(&l);
+	l.info.rsdp_gpa = LAYOUT_ACPI;
+	l.info.e820 = l.e820;
+	l.info.e820_nr = e820_build(&vm->mem, l.e820);
+	/* bz points into the mapped kernel: unmap only after this. */
+	if (!r)
+		r = write_boot_info(&l, is_elf ? NULL : &bz, entry);
+	if (!r)
+		r = x86_write_boot_tables(&vm->mem, entry->mode);
+	unmap_file(&f);
+	return r;
+}

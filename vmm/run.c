@@ -1,0 +1,214 @@
+/* Main thread. It builds the VM, starts the vCPU threads, then serves the
+ * console input, signals and the stop request in one poll loop; the vCPU
+ * threads stop on the lifecycle flag plus a kick and are joined here. */
+#include "run.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "../devices/console.h"
+#include "board.h"
+#include "loader.h"
+#include "log.h"
+#include "vcpu.h"
+
+/* Bytes read from the console that the UART FIFO has not taken yet. */
+struct input_buffer {
+	uint8_t data[256];
+	size_t off, len;
+};
+
+static int block_signals(sigset_t *handled)
+{
+	sigset_t all;
+
+	sigemptyset(handled);
+	sigaddset(handled, SIGINT);
+	sigaddset(handled, SIGTERM);
+	all = *handled;
+	sigaddset(&all, SIGUSR1); /* the vCPU kick: unblocked in vCPU threads */
+	sigaddset(&all, SIGPIPE);
+	if (pthread_sigmask(SIG_BLOCK, &all, NULL))
+		return -EINVAL;
+	return vcpu_signals_init();
+}
+
+static int create_vcpus(struct vm *vm, const struct vm_config *cfg,
+			const struct boot_entry *entry)
+{
+	vm->vcpus = calloc(cfg->cpus, sizeof(*vm->vcpus));
+	if (!vm->vcpus)
+		return -ENOMEM;
+	vm->nr_vcpus = cfg->cpus;
+	for (unsigned i = 0; i < cfg->cpus; i++) {
+		int r = vcpu_create(&vm->vcpus[i], vm, i);
+		if (r)
+			return r;
+	}
+	/* Secondary vCPUs wait for INIT/SIPI from the boot vCPU. */
+	return x86_set_entry_state(vm->vcpus[0].fd, entry);
+}
+
+static void stop_vcpus(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		vcpu_kick(&vm->vcpus[i]);
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		vcpu_join(&vm->vcpus[i]);
+}
+
+static void feed_input(struct vm *vm, struct input_buffer *in)
+{
+	in->off += uart_receive(&vm->board.com1, in->data + in->off,
+				(unsigned)(in->len - in->off));
+	if (in->off == in->len)
+		in->off = in->len = 0;
+}
+
+/* Returns false at end of input. */
+static bool read_console(struct vm *vm, struct console *con,
+			 struct input_buffer *in)
+{
+	uint8_t raw[sizeof(in->data)];
+	bool quit;
+	ssize_t n = read(con->in_fd, raw, sizeof(raw));
+
+	if (n < 0)
+		return errno == EINTR || errno == EAGAIN;
+	if (n == 0)
+		return false;
+	in->len = console_filter(con, raw, (size_t)n, in->data, &quit);
+	in->off = 0;
+	if (quit)
+		lifecycle_stop(&vm->life, STOP_CONSOLE, 0);
+	feed_input(vm, in);
+	return true;
+}
+
+static void serve(struct vm *vm, struct console *con, int sig_fd)
+{
+	struct input_buffer in = { .len = 0 };
+	bool input_open = true;
+
+	while (!lifecycle_stopping(&vm->life)) {
+		bool pending = in.len > in.off;
+		struct pollfd fds[3] = {
+			{ vm->life.stop_fd, POLLIN, 0 },
+			{ sig_fd, POLLIN, 0 },
+			{ input_open && !pending ? con->in_fd : -1, POLLIN, 0 },
+		};
+		/* A full FIFO is retried shortly: the guest drains it. */
+		if (poll(fds, 3, pending ? 5 : -1) < 0 && errno != EINTR)
+			break;
+		if (fds[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			if (read(sig_fd, &si, sizeof(si)) == sizeof(si))
+				lifecycle_stop(&vm->life, STOP_SIGNAL,
+					       128 + (int)si.ssi_signo);
+		}
+		if (pending)
+			feed_input(vm, &in);
+		else if (fds[2].revents & (POLLIN | POLLHUP | POLLERR))
+			input_open = read_console(vm, con, &in);
+	}
+}
+
+static int exit_status(const struct vm *vm, const struct vm_config *cfg)
+{
+	enum stop_reason reason = lifecycle_reason(&vm->life);
+	int status = __atomic_load_n(&vm->life.status, __ATOMIC_ACQUIRE);
+
+	if (cfg->boot_time) {
+		uint64_t ns = __atomic_load_n(&vm->life.boot_marker_ns,
+					      __ATOMIC_RELAXED);
+		if (ns)
+			fprintf(stderr, "vmm: boot-time: %.3f ms\n", ns / 1e6);
+		else
+			fprintf(stderr, "vmm: boot-time: the guest never "
+					"wrote the boot marker port\n");
+	}
+	if (reason == STOP_EXIT_PORT || reason == STOP_ERROR ||
+	    reason == STOP_SIGNAL)
+		return status;
+	if (cfg->expect_exit_code) {
+		log_error("the guest ended (%s) without writing the exit port",
+			  reason == STOP_POWEROFF ? "poweroff" :
+			  reason == STOP_RESET	  ? "reset" :
+						    "console quit");
+		return EXIT_NO_EXIT_CODE;
+	}
+	return 0;
+}
+
+static int setup(struct vm *vm, const struct vm_config *cfg)
+{
+	struct boot_entry entry;
+	int r;
+
+	r = vm_create(vm, cfg);
+	if (r)
+		return EXIT_VMM_ERROR;
+	vm->nr_vcpus = cfg->cpus;
+	if (board_attach(vm, STDOUT_FILENO) || board_write_tables(vm))
+		return EXIT_VMM_ERROR;
+	if (loader_load(vm, cfg, &entry))
+		return EXIT_USAGE;
+	return create_vcpus(vm, cfg, &entry) ? EXIT_VMM_ERROR : 0;
+}
+
+static int run_vcpus(struct vm *vm, int sig_fd)
+{
+	struct console con;
+	int r = console_open(&con, STDIN_FILENO);
+
+	if (r) {
+		log_error("console: %s", strerror(-r));
+		return r;
+	}
+	for (unsigned i = 0; i < vm->nr_vcpus && !r; i++)
+		r = vcpu_start(&vm->vcpus[i]);
+	if (r)
+		lifecycle_stop(&vm->life, STOP_ERROR, EXIT_VMM_ERROR);
+	else
+		serve(vm, &con, sig_fd);
+	stop_vcpus(vm);
+	console_restore(&con);
+	return 0;
+}
+
+static void teardown(struct vm *vm)
+{
+	for (unsigned i = 0; vm->vcpus && i < vm->nr_vcpus; i++)
+		vcpu_destroy(&vm->vcpus[i]);
+	free(vm->vcpus);
+	board_destroy(vm);
+	vm_destroy(vm);
+	lifecycle_destroy(&vm->life);
+}
+
+int vm_run(const struct vm_config *cfg, uint64_t start_ns)
+{
+	struct vm vm = { .kvm_fd = -1, .vm_fd = -1 };
+	sigset_t handled;
+	int sig_fd, status;
+
+	if (block_signals(&handled) || lifecycle_init(&vm.life, start_ns)) {
+		log_error("setting up signals: %s", strerror(errno));
+		return EXIT_VMM_ERROR;
+	}
+	sig_fd = signalfd(-1, &handled, SFD_CLOEXEC);
+	status = sig_fd < 0 ? EXIT_VMM_ERROR : setup(&vm, cfg);
+	if (!status)
+		status = run_vcpus(&vm, sig_fd) ? EXIT_VMM_ERROR :
+						  exit_status(&vm, cfg);
+	teardown(&vm);
+	if (sig_fd >= 0)
+		close(sig_fd);
+	return status;
+}

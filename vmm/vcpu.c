@@ -1,0 +1,191 @@
+/* Each vCPU's loop runs on its own thread ("vcpuN"); it owns its kvm_run
+ * page. Creation, kick and join run on the main thread. Device handlers
+ * called from here take their own locks. */
+#include "vcpu.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "cpuid.h"
+#include "log.h"
+#include "x86_cpu.h"
+
+#define VCPU_KICK_SIGNAL SIGUSR1
+
+static void kick_handler(int sig)
+{
+	(void)sig; /* only interrupts KVM_RUN */
+}
+
+int vcpu_signals_init(void)
+{
+	struct sigaction sa = { .sa_handler = kick_handler };
+
+	sigemptyset(&sa.sa_mask);
+	return sigaction(VCPU_KICK_SIGNAL, &sa, NULL) < 0 ? -errno : 0;
+}
+
+int vcpu_create(struct vcpu *v, struct vm *vm, unsigned id)
+{
+	void *run;
+	int r;
+
+	memset(v, 0, sizeof(*v));
+	v->id = id;
+	v->vm = vm;
+	v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)id);
+	if (v->fd < 0) {
+		r = -errno;
+		log_error("KVM_CREATE_VCPU %u: %s", id, strerror(errno));
+		return r;
+	}
+	run = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		   v->fd, 0);
+	if (run == MAP_FAILED) {
+		r = -errno;
+		log_error("mapping kvm_run of vCPU %u: %s", id, strerror(errno));
+		return r;
+	}
+	v->run = run;
+	r = cpuid_set_vcpu(v->fd, vm->cpuid, id, vm->nr_vcpus);
+	return r ? r : x86_init_vcpu(v->fd);
+}
+
+static void handle_io(struct vcpu *v)
+{
+	struct kvm_run *run = v->run;
+	uint8_t *data = (uint8_t *)run + run->io.data_offset;
+	bool is_write = run->io.direction == KVM_EXIT_IO_OUT;
+
+	/* A rep-prefixed string instruction hands over `count` items. */
+	for (uint32_t i = 0; i < run->io.count; i++, data += run->io.size)
+		iobus_access(&v->vm->pio, run->io.port, is_write, data,
+			     run->io.size);
+}
+
+static void handle_mmio(struct vcpu *v)
+{
+	struct kvm_run *run = v->run;
+	unsigned len = run->mmio.len <= 8 ? run->mmio.len : 8;
+
+	iobus_access(&v->vm->mmio, run->mmio.phys_addr, run->mmio.is_write,
+		     run->mmio.data, len);
+}
+
+static void handle_system_event(struct vcpu *v)
+{
+	struct lifecycle *life = &v->vm->life;
+
+	if (v->run->system_event.type == KVM_SYSTEM_EVENT_SHUTDOWN)
+		lifecycle_stop(life, STOP_POWEROFF, 0);
+	else
+		lifecycle_stop(life, STOP_RESET, 0);
+}
+
+/* Returns false when the loop must end. */
+static bool handle_exit(struct vcpu *v)
+{
+	struct kvm_run *run = v->run;
+
+	switch (run->exit_reason) {
+	case KVM_EXIT_IO:
+		handle_io(v);
+		return true;
+	case KVM_EXIT_MMIO:
+		handle_mmio(v);
+		return true;
+	case KVM_EXIT_SHUTDOWN: /* triple fault: the PC resets */
+		lifecycle_stop(&v->vm->life, STOP_RESET, 0);
+		return false;
+	case KVM_EXIT_SYSTEM_EVENT:
+		handle_system_event(v);
+		return false;
+	case KVM_EXIT_HLT: /* only without an in-kernel LAPIC */
+		lifecycle_stop(&v->vm->life, STOP_POWEROFF, 0);
+		return false;
+	case KVM_EXIT_FAIL_ENTRY:
+		log_error("vCPU %u: KVM entry failed, reason %#llx", v->id,
+			  (unsigned long long)
+				  run->fail_entry.hardware_entry_failure_reason);
+		break;
+	case KVM_EXIT_INTERNAL_ERROR:
+		log_error("vCPU %u: KVM internal error, suberror %u", v->id,
+			  run->internal.suberror);
+		break;
+	default:
+		log_error("vCPU %u: unexpected KVM exit reason %u", v->id,
+			  run->exit_reason);
+		break;
+	}
+	lifecycle_stop(&v->vm->life, STOP_ERROR, 1);
+	return false;
+}
+
+static void *vcpu_thread(void *arg)
+{
+	struct vcpu *v = arg;
+	struct lifecycle *life = &v->vm->life;
+	sigset_t kick;
+
+	sigemptyset(&kick);
+	sigaddset(&kick, VCPU_KICK_SIGNAL);
+	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
+	while (!lifecycle_stopping(life)) {
+		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			log_error("vCPU %u: KVM_RUN: %s", v->id, strerror(errno));
+			lifecycle_stop(life, STOP_ERROR, 1);
+			break;
+		}
+		if (!handle_exit(v))
+			break;
+	}
+	return NULL;
+}
+
+int vcpu_start(struct vcpu *v)
+{
+	char name[16];
+	int r = pthread_create(&v->thread, NULL, vcpu_thread, v);
+
+	if (r) {
+		log_error("starting the thread of vCPU %u: %s", v->id,
+			  strerror(r));
+		return -r;
+	}
+	snprintf(name, sizeof(name), "vcpu%u", v->id);
+	pthread_setname_np(v->thread, name);
+	v->started = true;
+	return 0;
+}
+
+void vcpu_kick(struct vcpu *v)
+{
+	if (!v->started)
+		return;
+	__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_RELEASE);
+	pthread_kill(v->thread, VCPU_KICK_SIGNAL);
+}
+
+void vcpu_join(struct vcpu *v)
+{
+	if (v->started)
+		pthread_join(v->thread, NULL);
+	v->started = false;
+}
+
+void vcpu_destroy(struct vcpu *v)
+{
+	if (v->run)
+		munmap(v->run, v->vm->run_size);
+	if (v->fd > 0)
+		close(v->fd);
+	v->run = NULL;
+	v->fd = -1;
+}

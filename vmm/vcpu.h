@@ -1,0 +1,34 @@
+/* vCPU threads: one per vCPU, named "vcpuN", each running KVM_RUN and
+ * dispatching exits to the port and MMIO buses. Stopped by the lifecycle
+ * flag plus a kick (immediate_exit and a signal), then joined. */
+#ifndef VMM_VCPU_H
+#define VMM_VCPU_H
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "vm.h"
+
+struct vcpu {
+	unsigned id; /* also the APIC id */
+	int fd;
+	struct kvm_run *run;
+	pthread_t thread;
+	bool started;
+	struct vm *vm;
+};
+
+/* Installs the kick signal's handler; call once before any vCPU starts,
+ * with the signal blocked in the calling thread. */
+int vcpu_signals_init(void);
+
+/* Creates vCPU id of vm with its CPUID, MSRs, FPU and LAPIC set. */
+int vcpu_create(struct vcpu *v, struct vm *vm, unsigned id);
+int vcpu_start(struct vcpu *v);
+/* Makes a running or about-to-run KVM_RUN return. Any thread. */
+void vcpu_kick(struct vcpu *v);
+void vcpu_join(struct vcpu *v);
+void vcpu_destroy(struct vcpu *v);
+
+#endif

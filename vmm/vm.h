@@ -1,0 +1,60 @@
+/* The per-VM struct: every piece of state a VM owns hangs off it, in
+ * parts owned by their modules (memory, port/MMIO buses, platform
+ * devices, vCPUs, lifecycle). Nothing VM-related is global. */
+#ifndef VMM_VM_H
+#define VMM_VM_H
+
+#include <linux/kvm.h>
+#include <stdbool.h>
+
+#include "../devices/iobus.h"
+#include "../devices/rtc.h"
+#include "../devices/uart.h"
+#include "../memory/memory.h"
+#include "lifecycle.h"
+
+#define VM_MAX_CPUS 254
+
+struct vm_config {
+	const char *kernel;
+	const char *initrd;  /* NULL: none */
+	const char *cmdline;
+	unsigned cpus;
+	struct mem_config mem;
+	bool boot_time;	       /* print the boot marker time on exit */
+	bool expect_exit_code; /* an end without the exit port is a failure */
+};
+
+/* Fixed platform devices (see board.c). */
+struct board {
+	struct uart com1;
+	struct rtc rtc;
+	int console_out; /* fd guest serial output goes to */
+};
+
+struct vcpu;
+
+struct vm {
+	int kvm_fd;
+	int vm_fd;
+	size_t run_size; /* of each vCPU's kvm_run mapping */
+	struct kvm_cpuid2 *cpuid; /* supported CPUID, patched per vCPU */
+	struct guest_mem mem;
+	struct io_bus pio;
+	struct io_bus mmio;
+	struct board board;
+	struct lifecycle life;
+	struct vcpu *vcpus;
+	unsigned nr_vcpus;
+};
+
+/* Opens /dev/kvm, checks the capabilities the VMM relies on, creates the
+ * VM with in-kernel irqchip and PIT, maps guest RAM and registers it.
+ * Logs one line and returns -errno on failure; vm_destroy cleans up. */
+int vm_create(struct vm *vm, const struct vm_config *cfg);
+void vm_destroy(struct vm *vm);
+
+/* Raises or lowers an ISA interrupt line (GSI) of the in-kernel irqchip. */
+void vm_irq_line(struct vm *vm, unsigned gsi, bool level);
+
+#endif
