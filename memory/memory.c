@@ -118,7 +118,7 @@ int mem_create(struct guest_mem *mem, const struct mem_config *cfg)
 			  backend_name(cfg), cfg->hugetlbfs_dir ? " in " : "",
 			  cfg->hugetlbfs_dir ? cfg->hugetlbfs_dir : "",
 			  strerror(-r),
-			  cfg->backend == MEM_BACKEND_HUGETLBFS ?
+			  cfg->backend == MEM_BACKEND_HUGETLBFS && r == -ENOMEM ?
 				  " (are enough huge pages reserved in "
 				  "/proc/sys/vm/nr_hugepages?)" :
 				  "");

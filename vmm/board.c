@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "../devices/sysports.h"
@@ -62,6 +63,18 @@ int board_attach(struct vm *vm, int console_out)
 	return 0;
 }
 
+/* There is no BIOS. A guest that jumps to the reset vector wants a reset:
+ * Linux does on an ACPI hardware-reduced platform, where its default
+ * reboot method becomes EFI and then BIOS (a real-mode jump to F000:FFF0).
+ * So the vector holds: mov al, 0xfe; out 0x64, al; hlt; jmp $-1. */
+static int write_reset_stub(struct vm *vm)
+{
+	static const uint8_t stub[] = { 0xb0, 0xfe, 0xe6, 0x64, 0xf4, 0xeb,
+					0xfd };
+
+	return mem_write(&vm->mem, LAYOUT_RESET_VECTOR, stub, sizeof(stub));
+}
+
 int board_write_tables(struct vm *vm)
 {
 	size_t mp_len = mptable_size(vm->nr_vcpus), acpi_len;
@@ -77,8 +90,10 @@ int board_write_tables(struct vm *vm)
 		r = mem_write(&vm->mem, LAYOUT_MPTABLE, buf, mp_len);
 	}
 	free(buf);
+	if (!r)
+		r = write_reset_stub(vm);
 	if (r)
-		log_error("writing the ACPI and MP tables: %d", r);
+		log_error("writing the firmware tables: %s", strerror(-r));
 	return r;
 }
 

@@ -161,14 +161,13 @@ static void build_longopts(struct option *lo)
 	lo[NR_RUN_OPTIONS + 1] = (struct option){ 0 };
 }
 
-static enum cli_result bad_option(char **argv)
+static enum cli_result bad_option(int c, char **argv)
 {
-	const char *arg = argv[optind - 1];
-
-	if (optopt >= 0 && optopt < (int)NR_RUN_OPTIONS)
+	if (c == ':' && optopt >= 0 && optopt < (int)NR_RUN_OPTIONS)
 		log_error("--%s needs an argument", run_options[optopt].name);
 	else
-		log_error("unknown option '%s' (see vmm run --help)", arg);
+		log_error("unknown option '%s' (see vmm run --help)",
+			  argv[optind - 1]);
 	return CLI_USAGE_ERROR;
 }
 
@@ -181,13 +180,13 @@ enum cli_result cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 	build_longopts(lo);
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+h", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:h", lo, NULL)) != -1) {
 		if (c == 'h') {
 			cli_usage_run(stdout);
 			return CLI_EXIT_OK;
 		}
 		if (c == '?' || c == ':')
-			return bad_option(argv);
+			return bad_option(c, argv);
 		if (run_options[c].parse(cfg, optarg))
 			return CLI_USAGE_ERROR;
 	}

@@ -15,6 +15,7 @@
 #define LAYOUT_EBDA 0x9fc00ULL		 /* reserved from here to 1 MiB */
 #define LAYOUT_ACPI 0xe0000ULL		 /* RSDP first, then the tables */
 #define LAYOUT_MPTABLE 0xf0000ULL
+#define LAYOUT_RESET_VECTOR 0xffff0ULL	 /* F000:FFF0, where a CPU reset starts */
 #define LAYOUT_HIGH_MEMORY 0x100000ULL
 #define LAYOUT_IOAPIC 0xfec00000ULL
 #define LAYOUT_LAPIC 0xfee00000ULL

@@ -46,7 +46,7 @@ int main(int argc, char **argv)
 	uint64_t start_ns = monotonic_ns();
 
 	if (argc < 2) {
-		usage(stderr);
+		log_error("no command given (see vmm --help)");
 		return EXIT_USAGE;
 	}
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {

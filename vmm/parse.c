@@ -43,7 +43,7 @@ static int suffix_shift(const char *s, unsigned *shift)
 
 int parse_size(const char *s, uint64_t default_unit, uint64_t *out)
 {
-	uint64_t v, mult = default_unit;
+	uint64_t v, mult = default_unit, bytes;
 	unsigned shift;
 	int r;
 
@@ -56,8 +56,9 @@ int parse_size(const char *s, uint64_t default_unit, uint64_t *out)
 			return r;
 		mult = 1ULL << shift;
 	}
-	if (!checked_mul(v, mult, out))
+	if (!checked_mul(v, mult, &bytes))
 		return -ERANGE;
+	*out = bytes;
 	return 0;
 }
 

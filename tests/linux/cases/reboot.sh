@@ -1,0 +1,6 @@
+# Linux's default reboot on a hardware-reduced ACPI platform (EFI, then a
+# jump to the BIOS reset vector) ends the process with status 0.
+boot --append vmmtest.action=reboot
+expect_status 0
+expect_output "guest: cpus 1"
+expect_output "reboot: Restarting system"

@@ -1,0 +1,134 @@
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <unistd.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../devices/sysports.h"
+#include "../../vmm/acpi.h"
+
+#define BASE 0xe0000ULL
+
+static uint8_t sum(const uint8_t *p, size_t n)
+{
+	uint8_t s = 0;
+	while (n--)
+		s = (uint8_t)(s + *p++);
+	return s;
+}
+
+static uint32_t get32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+static uint64_t get64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+
+static const uint8_t *table(const uint8_t *buf, uint64_t gpa, size_t used)
+{
+	cr_assert(gpa >= BASE && gpa - BASE < used, "table pointer %#lx", gpa);
+	const uint8_t *t = buf + (gpa - BASE);
+	cr_assert(gpa - BASE + get32(t + 4) <= used);
+	cr_assert_eq(sum(t, get32(t + 4)), 0, "%.4s checksum", (const char *)t);
+	return t;
+}
+
+static const void *find(const uint8_t *hay, size_t n, const void *needle,
+			size_t len)
+{
+	return memmem(hay, n, needle, len);
+}
+
+Test(acpi, tables_link_up_with_valid_checksums)
+{
+	uint8_t *buf = malloc(ACPI_MAX_SIZE);
+	size_t used = acpi_build(buf, BASE, 4);
+	const uint8_t *xsdt, *fadt, *madt, *dsdt;
+
+	cr_assert(used > 0 && used <= ACPI_MAX_SIZE);
+	cr_assert_eq(memcmp(buf, "RSD PTR ", 8), 0);
+	cr_assert_eq(sum(buf, 20), 0, "RSDP v1 checksum");
+	cr_assert_eq(sum(buf, 36), 0, "RSDP extended checksum");
+	cr_assert_eq(buf[15], 2);
+	xsdt = table(buf, get64(buf + 24), used);
+	cr_assert_eq(memcmp(xsdt, "XSDT", 4), 0);
+	cr_assert_eq(get32(xsdt + 4), 36 + 16);
+	fadt = table(buf, get64(xsdt + 36), used);
+	madt = table(buf, get64(xsdt + 44), used);
+	cr_assert_eq(memcmp(fadt, "FACP", 4), 0);
+	cr_assert_eq(memcmp(madt, "APIC", 4), 0);
+	dsdt = table(buf, get64(fadt + 140), used);
+	cr_assert_eq(memcmp(dsdt, "DSDT", 4), 0);
+	cr_assert_eq(get32(fadt + 40), (uint32_t)get64(fadt + 140));
+	free(buf);
+}
+
+Test(acpi, fadt_is_hardware_reduced_with_sleep_and_reset_ports)
+{
+	uint8_t *buf = malloc(ACPI_MAX_SIZE);
+	size_t used = acpi_build(buf, BASE, 1);
+	const uint8_t *xsdt = table(buf, get64(buf + 24), used);
+	const uint8_t *fadt = table(buf, get64(xsdt + 36), used);
+
+	cr_assert_eq(get32(fadt + 4), 276);
+	cr_assert(get32(fadt + 112) & (1u << 20), "HW_REDUCED_ACPI");
+	cr_assert(get32(fadt + 112) & (1u << 10), "RESET_REG_SUP");
+	cr_assert_eq(fadt[116], 1, "reset register in I/O space");
+	cr_assert_eq(get64(fadt + 120), ACPI_RESET_PORT);
+	cr_assert_eq(fadt[128], ACPI_RESET_VALUE);
+	cr_assert_eq(get64(fadt + 244 + 4), ACPI_SLEEP_CONTROL_PORT);
+	cr_assert_eq(get64(fadt + 256 + 4), ACPI_SLEEP_STATUS_PORT);
+	free(buf);
+}
+
+Test(acpi, dsdt_has_s5_and_legacy_devices)
+{
+	uint8_t *buf = malloc(ACPI_MAX_SIZE);
+	size_t used = acpi_build(buf, BASE, 1);
+	const uint8_t *xsdt = table(buf, get64(buf + 24), used);
+	const uint8_t *fadt = table(buf, get64(xsdt + 36), used);
+	const uint8_t *dsdt = table(buf, get64(fadt + 140), used);
+	uint32_t len = get32(dsdt + 4);
+	const uint8_t s5[] = { '_', 'S', '5', '_', 0x12, 0x06, 0x02, 0x0a,
+			       ACPI_S5_SLP_TYP };
+	const uint8_t com1_io[] = { 0x47, 0x01, 0xf8, 0x03, 0xf8, 0x03 };
+	const uint8_t irq4[] = { 0x22, 0x10, 0x00 }, irq8[] = { 0x22, 0x00, 0x01 };
+	uint32_t pnp0501 = 0x0105d041;
+
+	cr_assert_not_null(find(dsdt, len, s5, sizeof(s5)));
+	cr_assert_not_null(find(dsdt, len, "_SB_", 4));
+	cr_assert_not_null(find(dsdt, len, "COM1", 4));
+	cr_assert_not_null(find(dsdt, len, &pnp0501, 4));
+	cr_assert_not_null(find(dsdt, len, com1_io, sizeof(com1_io)));
+	cr_assert_not_null(find(dsdt, len, irq4, sizeof(irq4)));
+	cr_assert_not_null(find(dsdt, len, irq8, sizeof(irq8)));
+	/* The scope's PkgLength covers exactly the rest of the table. */
+	const uint8_t *scope = find(dsdt, len, "\x10", 1);
+	cr_assert_not_null(scope);
+	free(buf);
+}
+
+Test(acpi, madt_lists_every_cpu_and_the_ioapic)
+{
+	uint8_t *buf = malloc(ACPI_MAX_SIZE);
+	size_t used = acpi_build(buf, BASE, 254);
+	const uint8_t *xsdt = table(buf, get64(buf + 24), used);
+	const uint8_t *madt = table(buf, get64(xsdt + 44), used);
+	uint32_t len = get32(madt + 4), off = 44;
+	unsigned cpus = 0, ioapics = 0;
+
+	cr_assert_eq(get32(madt + 36), 0xfee00000);
+	while (off < len) {
+		const uint8_t *e = madt + off;
+		cr_assert(e[1] >= 2 && off + e[1] <= len, "entry length");
+		if (e[0] == 0) {
+			cr_assert_eq(e[3], cpus, "APIC id");
+			cr_assert_eq(get32(e + 4), 1, "enabled");
+			cpus++;
+		} else if (e[0] == 1) {
+			cr_assert_eq(get32(e + 4), 0xfec00000);
+			ioapics++;
+		}
+		off += e[1];
+	}
+	cr_assert_eq(off, len);
+	cr_assert_eq(cpus, 254);
+	cr_assert_eq(ioapics, 1);
+	free(buf);
+}

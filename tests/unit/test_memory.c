@@ -1,0 +1,107 @@
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <unistd.h>
+#include <string.h>
+
+#include "../../memory/memory.h"
+
+Test(memory, layout_keeps_the_32bit_hole)
+{
+	struct mem_region r[MEM_MAX_REGIONS];
+
+	cr_assert_eq(mem_layout(512 << 20, r), 1);
+	cr_assert(r[0].gpa == 0 && r[0].size == 512 << 20);
+	cr_assert_eq(mem_layout(3ULL << 30, r), 1);
+	cr_assert_eq(mem_layout((3ULL << 30) + 4096, r), 2);
+	cr_assert(r[1].gpa == MEM_HIGH_BASE && r[1].size == 4096);
+	cr_assert_eq(mem_layout(5ULL << 30, r), 2);
+	cr_assert_eq(r[0].size, 3ULL << 30);
+	cr_assert_eq(r[1].size, 2ULL << 30);
+}
+
+static void create(struct guest_mem *m, uint64_t size, enum mem_backend b)
+{
+	struct mem_config cfg = { .size = size, .backend = b };
+	cr_assert_eq(mem_create(m, &cfg), 0);
+}
+
+Test(memory, translation_is_bounds_checked)
+{
+	struct guest_mem m;
+
+	create(&m, 5ULL << 30, MEM_BACKEND_ANON);
+	cr_assert_not_null(mem_ptr(&m, 0, 1));
+	cr_assert_not_null(mem_ptr(&m, (3ULL << 30) - 8, 8));
+	cr_assert_null(mem_ptr(&m, (3ULL << 30) - 8, 9), "crosses into the hole");
+	cr_assert_null(mem_ptr(&m, 3ULL << 30, 1), "in the hole");
+	cr_assert_null(mem_ptr(&m, (4ULL << 30) - 1, 2), "crosses out of the hole");
+	cr_assert_not_null(mem_ptr(&m, 4ULL << 30, 1));
+	cr_assert_not_null(mem_ptr(&m, (6ULL << 30) - 1, 1));
+	cr_assert_null(mem_ptr(&m, 6ULL << 30, 1), "past the end");
+	cr_assert_null(mem_ptr(&m, (6ULL << 30) - 1, 2));
+	cr_assert_null(mem_ptr(&m, UINT64_MAX, 2), "wraps");
+	cr_assert_null(mem_ptr(&m, 1, UINT64_MAX), "wraps");
+	cr_assert_eq((uint8_t *)mem_ptr(&m, 4ULL << 30, 1),
+		     (uint8_t *)mem_ptr(&m, 0, 1) + (3ULL << 30),
+		     "high RAM follows low RAM in the mapping");
+	mem_destroy(&m);
+}
+
+Test(memory, writes_mark_pages_dirty)
+{
+	struct guest_mem m;
+	uint8_t buf[8192] = { 1 }, back[8192];
+
+	create(&m, 64 << 20, MEM_BACKEND_MEMFD);
+	cr_assert(!mem_page_dirty(&m, 0x5000));
+	cr_assert_eq(mem_write(&m, 0x5ff0, buf, 0x20), 0);
+	cr_assert(mem_page_dirty(&m, 0x5000));
+	cr_assert(mem_page_dirty(&m, 0x6000));
+	cr_assert(!mem_page_dirty(&m, 0x7000));
+	cr_assert(!mem_page_dirty(&m, 0x4000));
+	cr_assert_eq(mem_read(&m, 0x5ff0, back, 0x20), 0);
+	cr_assert_eq(memcmp(buf, back, 0x20), 0);
+	cr_assert_eq(mem_write(&m, (64 << 20) - 4, buf, 8), -EFAULT);
+	cr_assert_eq(mem_read(&m, (64 << 20) - 4, back, 8), -EFAULT);
+	cr_assert_not_null(mem_ptr_for_write(&m, 0x100000, 1));
+	cr_assert(mem_page_dirty(&m, 0x100000));
+	cr_assert_null(mem_ptr_for_write(&m, 64 << 20, 1));
+	mem_destroy(&m);
+}
+
+Test(memory, rejects_sizes_that_are_not_whole_pages)
+{
+	struct guest_mem m;
+	struct mem_config cfg = { .size = 4097, .backend = MEM_BACKEND_ANON };
+
+	cr_assert_eq(mem_create(&m, &cfg), -EINVAL);
+	cfg.size = 0;
+	cr_assert_eq(mem_create(&m, &cfg), -EINVAL);
+	cfg.size = 3 << 20; /* not a multiple of 2 MiB */
+	cfg.backend = MEM_BACKEND_HUGETLBFS;
+	cr_assert_eq(mem_create(&m, &cfg), -EINVAL);
+}
+
+Test(memory, hugetlbfs_dir_must_exist)
+{
+	struct guest_mem m;
+	struct mem_config cfg = { .size = 2 << 20,
+				  .backend = MEM_BACKEND_HUGETLBFS,
+				  .hugetlbfs_dir = "/nonexistent-dir" };
+
+	cr_assert_eq(mem_create(&m, &cfg), -ENOENT);
+}
+
+Test(memory, shared_memfd_is_visible_through_the_fd)
+{
+	struct guest_mem m;
+	struct mem_config cfg = { .size = 4 << 20,
+				  .backend = MEM_BACKEND_MEMFD, .shared = true };
+	char c = 0;
+
+	cr_assert_eq(mem_create(&m, &cfg), 0);
+	cr_assert_eq(mem_write(&m, 0x1000, "Z", 1), 0);
+	cr_assert_eq(pread(m.fd, &c, 1, 0x1000), 1);
+	cr_assert_eq(c, 'Z');
+	mem_destroy(&m);
+}
