@@ -1,9 +1,11 @@
 # vmm: a minimal KVM virtual machine monitor.
 #   make            build build/vmm
 #   make run        install deps, build, fetch a guest kernel, boot a demo VM
-#   make check      install deps, build, unit tests, guest tests (lab host)
-#   make unit       criterion unit tests only
-#   make lab-check  stock-Linux guest tests inside the lab host only
+#   make check      install deps, build, every test below
+#   make unit       criterion unit tests
+#   make cli-check  bad arguments and input files
+#   make guest-check  the test guest on this machine's /dev/kvm
+#   make lab-check  stock-Linux guest tests inside the lab host
 
 CC ?= gcc
 CFLAGS ?= -O2 -g
@@ -17,7 +19,23 @@ LIB_OBJS := $(filter-out $(BUILD)/obj/vmm/main.o,$(OBJS))
 TEST_SRCS := $(wildcard tests/unit/test_*.c)
 TEST_BINS := $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-all: $(BUILD)/vmm
+# The test guest: freestanding, one static PVH ELF (tests/guest/).
+GUEST_SRCS := $(wildcard tests/guest/*.c tests/guest/*.S)
+GUEST_OBJS := $(patsubst tests/guest/%,$(BUILD)/guest/%.o,$(GUEST_SRCS))
+GUEST_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -MMD -MP \
+	-ffreestanding -fno-pic -fno-pie -fno-stack-protector -mno-red-zone \
+	-mgeneral-regs-only -fno-asynchronous-unwind-tables -fcf-protection=none
+GUEST := $(BUILD)/guest/testguest.elf
+
+all: $(BUILD)/vmm $(GUEST)
+
+$(GUEST): $(GUEST_OBJS) tests/guest/link.ld
+	$(CC) -nostdlib -static -no-pie -Wl,-T,tests/guest/link.ld \
+		-Wl,--build-id=none -Wl,--no-warn-rwx-segments -o $@ $(GUEST_OBJS)
+
+$(BUILD)/guest/%.o: tests/guest/%
+	@mkdir -p $(dir $@)
+	$(CC) $(GUEST_CFLAGS) -c -o $@ $<
 
 $(BUILD)/vmm: $(OBJS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -39,12 +57,20 @@ kernel: deps
 unit: $(TEST_BINS)
 	@set -e; for t in $(TEST_BINS); do echo "== $$t"; $$t --jobs 2; done
 
+cli-check: all kernel
+	tests/cli/bad-inputs
+
+guest-check: all
+	tests/run-cases tests/guest
+
 lab-check: all kernel
 	tests/lab/check
 
 check: deps
 	$(MAKE) all
 	$(MAKE) unit
+	$(MAKE) cli-check
+	$(MAKE) guest-check
 	$(MAKE) lab-check
 
 run: deps
@@ -53,7 +79,7 @@ run: deps
 	@scripts/demo
 
 clean:
-	rm -rf $(BUILD)/vmm $(BUILD)/vmm.d $(BUILD)/tests $(OBJS) $(OBJS:.o=.d)
+	rm -rf $(BUILD)/vmm $(BUILD)/obj $(BUILD)/tests $(BUILD)/guest
 
-.PHONY: all deps kernel unit lab-check check run clean
--include $(OBJS:.o=.d) $(TEST_BINS:=.d)
+.PHONY: all deps kernel unit cli-check guest-check lab-check check run clean
+-include $(OBJS:.o=.d) $(TEST_BINS:=.d) $(GUEST_OBJS:.o=.d)

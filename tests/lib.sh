@@ -1,11 +1,9 @@
-# Helpers for stock-Linux guest cases; sourced by tests/linux/run-cases.
-# A case calls `boot ARGS...` (vmm run with the test kernel, initramfs and
-# a quiet command line plus ARGS), then `expect_*` checks; the first failed
-# check fails the case with its reason.
-KERNEL=${KERNEL:-build/kernel/bzImage}
-INITRD=${INITRD:-build/linux/initrd.cpio}
+# Helpers for guest cases; sourced by tests/run-cases before each case.
+# The suite's env.sh sets KERNEL, INITRD (may be empty) and BASE_CMDLINE.
+# A case calls `boot ARGS...` (vmm run with that kernel, initrd and command
+# line plus ARGS), then `expect_*` checks; the first failed check fails the
+# case with its reason.
 VMM=${VMM:-build/vmm}
-BASE_CMDLINE="console=ttyS0 quiet panic=-1"
 out=$WORK/out err=$WORK/err status=""
 
 fail() {
@@ -18,13 +16,15 @@ fail() {
 }
 
 # boot [--append STR] [vmm run options]: --append adds to the cmdline.
+# BOOT_TIMEOUT (seconds, default 180) bounds the run: a guest still running
+# then gets SIGTERM and the status is timeout's 124.
 boot() {
 	local append=""
 	if [ "$1" = --append ]; then append=$2; shift 2; fi
 	set +e
 	timeout -k 5 "${BOOT_TIMEOUT:-180}" "$VMM" run --kernel "$KERNEL" \
-		--initrd "$INITRD" --cmdline "$BASE_CMDLINE $append" "$@" \
-		<"${STDIN:-/dev/null}" >"$out" 2>"$err"
+		${INITRD:+--initrd "$INITRD"} --cmdline "${BASE_CMDLINE:+$BASE_CMDLINE }$append" \
+		"$@" <"${STDIN:-/dev/null}" >"$out" 2>"$err"
 	status=$?
 	set -e
 }
@@ -48,4 +48,14 @@ expect_memtotal_between() {
 	[ -n "$kb" ] || fail "the guest printed no MemTotal"
 	[ "$kb" -ge "$1" ] && [ "$kb" -le "$2" ] ||
 		fail "MemTotal $kb kB is not within [$1, $2] kB"
+}
+
+# need_hugepages N: makes sure N free 2 MiB pages are reserved.
+need_hugepages() {
+	local free
+	free=$(cat /sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages)
+	[ "$free" -ge "$1" ] && return 0
+	echo $(($(cat /proc/sys/vm/nr_hugepages) + $1 - free)) >/proc/sys/vm/nr_hugepages
+	free=$(cat /sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages)
+	[ "$free" -ge "$1" ] || fail "cannot reserve $1 huge pages (have $free)"
 }

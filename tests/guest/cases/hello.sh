@@ -1,0 +1,8 @@
+# The guest reads its command line and memory map from hvm_start_info,
+# calibrates the TSC, and the boot marker is reported.
+boot --append "scenario=hello marker=on" --memory 256M --boot-time
+expect_status 0
+expect_output "guest: hello from CPL3"
+expect_output "guest: cmdline 'scenario=hello marker=on'"
+expect_output "guest: ram 255 MiB in 3 memmap entries"
+expect_stderr "vmm: boot-time: "
