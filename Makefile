@@ -27,7 +27,10 @@ GUEST_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -MMD -MP \
 	-mgeneral-regs-only -fno-asynchronous-unwind-tables -fcf-protection=none
 GUEST := $(BUILD)/guest/testguest.elf
 
-all: $(BUILD)/vmm $(GUEST)
+all: $(BUILD)/vmm $(GUEST) $(BUILD)/runstat
+
+$(BUILD)/runstat: bench/runstat.c
+	$(CC) $(CFLAGS) -o $@ $<
 
 $(GUEST): $(GUEST_OBJS) tests/guest/link.ld
 	$(CC) -nostdlib -static -no-pie -Wl,-T,tests/guest/link.ld \

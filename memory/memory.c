@@ -76,8 +76,6 @@ static int map_ram(struct guest_mem *mem, const struct mem_config *cfg)
 	p = mmap(NULL, cfg->size, PROT_READ | PROT_WRITE, flags, mem->fd, 0);
 	if (p == MAP_FAILED)
 		return -errno;
-	if (cfg->backend == MEM_BACKEND_ANON)
-		madvise(p, cfg->size, MADV_HUGEPAGE); /* a hint: may fail */
 	mem->base = p;
 	return 0;
 }
@@ -241,4 +239,18 @@ bool mem_page_dirty(const struct guest_mem *mem, gpa_t gpa)
 	p = (gpa - r->gpa) / MEM_PAGE_SIZE;
 	return __atomic_load_n(&r->dirty[p / 64], __ATOMIC_RELAXED) &
 	       (1ULL << (p % 64));
+}
+
+uint64_t mem_resident_bytes(const struct guest_mem *mem)
+{
+	uint64_t pages = mem->size / MEM_PAGE_SIZE, resident = 0;
+	unsigned char *vec = malloc(pages);
+
+	if (!vec)
+		return 0;
+	if (mincore(mem->base, mem->size, vec) == 0)
+		for (uint64_t i = 0; i < pages; i++)
+			resident += vec[i] & 1;
+	free(vec);
+	return resident * MEM_PAGE_SIZE;
 }

@@ -75,6 +75,9 @@ void *mem_ptr_for_write(const struct guest_mem *mem, gpa_t gpa, uint64_t len);
  * since the VM started. */
 bool mem_page_dirty(const struct guest_mem *mem, gpa_t gpa);
 
+/* Bytes of guest RAM resident in host memory (mincore), or 0 on error. */
+uint64_t mem_resident_bytes(const struct guest_mem *mem);
+
 /* True when [gpa, gpa + len) is RAM. */
 static inline bool mem_is_ram(const struct guest_mem *mem, gpa_t gpa,
 			      uint64_t len)

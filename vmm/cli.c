@@ -99,6 +99,13 @@ static int opt_boot_time(struct vm_config *c, const char *a)
 	return 0;
 }
 
+static int opt_stats(struct vm_config *c, const char *a)
+{
+	(void)a;
+	c->stats = true;
+	return 0;
+}
+
 static int opt_expect_exit(struct vm_config *c, const char *a)
 {
 	(void)a;
@@ -120,6 +127,8 @@ static const struct cli_option run_options[] = {
 	{ "memory-shared", NULL, "map guest RAM MAP_SHARED", opt_shared },
 	{ "boot-time", NULL, "on exit, print when the guest first wrote port "
 	  "0x502", opt_boot_time },
+	{ "stats", NULL, "on exit, print the VMM's peak RSS and the guest RAM "
+	  "resident in host memory", opt_stats },
 	{ "expect-exit-code", NULL, "exit 125 if the guest ends without "
 	  "writing port 0x501", opt_expect_exit },
 };

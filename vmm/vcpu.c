@@ -130,8 +130,12 @@ static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
 	struct lifecycle *life = &v->vm->life;
+	char name[16];
 	sigset_t kick;
 
+	/* Named here: the guest may be done before the creator could. */
+	snprintf(name, sizeof(name), "vcpu%u", v->id);
+	pthread_setname_np(pthread_self(), name);
 	sigemptyset(&kick);
 	sigaddset(&kick, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
@@ -151,7 +155,6 @@ static void *vcpu_thread(void *arg)
 
 int vcpu_start(struct vcpu *v)
 {
-	char name[16];
 	int r = pthread_create(&v->thread, NULL, vcpu_thread, v);
 
 	if (r) {
@@ -159,8 +162,6 @@ int vcpu_start(struct vcpu *v)
 			  strerror(r));
 		return -r;
 	}
-	snprintf(name, sizeof(name), "vcpu%u", v->id);
-	pthread_setname_np(v->thread, name);
 	v->started = true;
 	return 0;
 }

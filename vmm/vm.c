@@ -110,10 +110,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	r = setup_platform(vm);
 	if (r)
 		return r;
-	r = mem_create(&vm->mem, &cfg->mem);
-	if (r)
-		return r;
-	return mem_register_kvm(&vm->mem, vm->vm_fd);
+	return mem_create(&vm->mem, &cfg->mem);
 }
 
 void vm_destroy(struct vm *vm)

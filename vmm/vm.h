@@ -22,6 +22,7 @@ struct vm_config {
 	unsigned cpus;
 	struct mem_config mem;
 	bool boot_time;	       /* print the boot marker time on exit */
+	bool stats;	       /* print peak RSS and resident guest RAM on exit */
 	bool expect_exit_code; /* an end without the exit port is a failure */
 };
 
@@ -49,7 +50,9 @@ struct vm {
 };
 
 /* Opens /dev/kvm, checks the capabilities the VMM relies on, creates the
- * VM with in-kernel irqchip and PIT, maps guest RAM and registers it.
+ * VM with in-kernel irqchip and PIT, and maps guest RAM (registered with
+ * KVM later by the caller, once the boot data is written: first touches of
+ * RAM that is already a KVM slot cost an MMU notification each).
  * Logs one line and returns -errno on failure; vm_destroy cleans up. */
 int vm_create(struct vm *vm, const struct vm_config *cfg);
 void vm_destroy(struct vm *vm);
