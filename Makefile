@@ -33,7 +33,7 @@ $(BUILD)/runstat: bench/runstat.c
 	$(CC) $(CFLAGS) -o $@ $<
 
 $(GUEST): $(GUEST_OBJS) tests/guest/link.ld
-	$(CC) -nostdlib -static -no-pie -Wl,-T,tests/guest/link.ld \
+	$(CC) -nostdlib -static -Wl,-T,tests/guest/link.ld \
 		-Wl,--build-id=none -Wl,--no-warn-rwx-segments -o $@ $(GUEST_OBJS)
 
 $(BUILD)/guest/%.o: tests/guest/%

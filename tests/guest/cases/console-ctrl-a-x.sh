@@ -1,0 +1,11 @@
+# On a terminal (a pty from script(1)) the console is raw, so Ctrl-A x
+# reaches vmm without a newline and quits with status 0; the terminal's
+# settings are restored afterwards.
+command -v script >/dev/null || fail "script(1) (bsdutils) is missing"
+( sleep 1; printf '\001x' ) | timeout -k 5 20 script -qefc \
+	"stty -g >$WORK/before; $VMM run --kernel $KERNEL --cmdline scenario=hang; echo status=\$?; stty -g >$WORK/after" \
+	/dev/null >"$out" 2>"$err" || true
+expect_output "guest: hanging"
+expect_output "status=0"
+[ -s "$WORK/before" ] || fail "stty -g printed nothing"
+cmp -s "$WORK/before" "$WORK/after" || fail "terminal settings not restored"
