@@ -9,11 +9,11 @@
 
 CC ?= gcc
 CFLAGS ?= -O2 -g
-CFLAGS += -std=gnu11 -Wall -Wextra -Werror -MMD -MP -D_GNU_SOURCE
-LDLIBS += -lpthread
+override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -MMD -MP -D_GNU_SOURCE
+override LDLIBS += -lpthread
 BUILD := build
 
-SRCS := $(wildcard vmm/*.c memory/*.c devices/*.c)
+SRCS := $(wildcard vmm/*.c memory/*.c devices/*.c devices/virtio/*.c)
 OBJS := $(SRCS:%.c=$(BUILD)/obj/%.o)
 LIB_OBJS := $(filter-out $(BUILD)/obj/vmm/main.o,$(OBJS))
 TEST_SRCS := $(wildcard tests/unit/test_*.c)
