@@ -1,0 +1,278 @@
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_mmio.h>
+#include <linux/virtio_ring.h>
+#include <string.h>
+
+#include "../../devices/virtio/mmio.h"
+
+#define RAM (16ULL << 20)
+
+struct dummy {
+	uint8_t config[8];
+	int activations, deactivations;
+	int activate_result;
+	unsigned irqs, last_notify, notifies;
+};
+
+static uint64_t dummy_features(void *o) { (void)o; return 1ULL << 5; }
+static void dummy_cfg_read(void *o, uint32_t off, uint8_t *d, unsigned len)
+{
+	memcpy(d, ((struct dummy *)o)->config + off, len);
+}
+static void dummy_cfg_write(void *o, uint32_t off, const uint8_t *d, unsigned len)
+{
+	memcpy(((struct dummy *)o)->config + off, d, len);
+}
+static int dummy_activate(void *o)
+{
+	struct dummy *d = o;
+	d->activations++;
+	return d->activate_result;
+}
+static void dummy_deactivate(void *o) { ((struct dummy *)o)->deactivations++; }
+
+static const struct virtio_device_ops dummy_ops = {
+	.name = "dummy", .device_id = 2, .features = dummy_features,
+	.config_read = dummy_cfg_read, .config_write = dummy_cfg_write,
+	.config_size = 8, .activate = dummy_activate,
+	.deactivate = dummy_deactivate,
+};
+
+static struct guest_mem mem;
+static struct virtio_dev vd;
+static struct virtio_mmio m;
+static struct dummy dev;
+
+static void on_irq(void *o) { ((struct dummy *)o)->irqs++; }
+static void on_notify(void *o, unsigned q)
+{
+	((struct dummy *)o)->notifies++;
+	((struct dummy *)o)->last_notify = q;
+}
+
+static void setup(void)
+{
+	struct mem_config cfg = { .size = RAM, .backend = MEM_BACKEND_ANON };
+	cr_assert_eq(mem_create(&mem, &cfg), 0);
+	memset(&dev, 0, sizeof(dev));
+	memcpy(dev.config, "ABCDEFGH", 8);
+	cr_assert_eq(virtio_dev_init(&vd, &dummy_ops, &dev, 2, &mem), 0);
+	virtio_mmio_init(&m, &vd, on_irq, on_notify, &dev);
+}
+
+static void teardown(void) { mem_destroy(&mem); }
+
+TestSuite(virtio_mmio, .init = setup, .fini = teardown);
+
+static uint32_t rd(uint64_t off)
+{
+	uint32_t v;
+	virtio_mmio_ops.read(&m, off, (uint8_t *)&v, 4);
+	return v;
+}
+
+static void wr(uint64_t off, uint32_t v)
+{
+	virtio_mmio_ops.write(&m, off, (const uint8_t *)&v, 4);
+}
+
+/* The driver side of a Linux probe, up to DRIVER_OK, with queue q at
+ * gpa base (desc, avail, used 4 KiB apart) of size num. */
+static void setup_queue(unsigned q, uint64_t base, uint32_t num)
+{
+	wr(VIRTIO_MMIO_QUEUE_SEL, q);
+	cr_assert_eq(rd(VIRTIO_MMIO_QUEUE_NUM_MAX), VIRTIO_QUEUE_SIZE);
+	wr(VIRTIO_MMIO_QUEUE_NUM, num);
+	wr(VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)base);
+	wr(VIRTIO_MMIO_QUEUE_DESC_HIGH, (uint32_t)(base >> 32));
+	wr(VIRTIO_MMIO_QUEUE_AVAIL_LOW, (uint32_t)(base + 0x1000));
+	wr(VIRTIO_MMIO_QUEUE_AVAIL_HIGH, 0);
+	wr(VIRTIO_MMIO_QUEUE_USED_LOW, (uint32_t)(base + 0x2000));
+	wr(VIRTIO_MMIO_QUEUE_USED_HIGH, 0);
+	wr(VIRTIO_MMIO_QUEUE_READY, 1);
+}
+
+static void probe(uint32_t features_hi)
+{
+	wr(VIRTIO_MMIO_STATUS, 0);
+	wr(VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE);
+	wr(VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
+	wr(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
+	wr(VIRTIO_MMIO_DRIVER_FEATURES, 1u << 5 | 1u << VIRTIO_RING_F_EVENT_IDX);
+	wr(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
+	wr(VIRTIO_MMIO_DRIVER_FEATURES, features_hi);
+	wr(VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
+				       VIRTIO_CONFIG_S_FEATURES_OK);
+}
+
+Test(virtio_mmio, identity_registers)
+{
+	cr_assert_eq(rd(VIRTIO_MMIO_MAGIC_VALUE), 0x74726976);
+	cr_assert_eq(rd(VIRTIO_MMIO_VERSION), 2);
+	cr_assert_eq(rd(VIRTIO_MMIO_DEVICE_ID), 2);
+	cr_assert_eq(rd(VIRTIO_MMIO_VENDOR_ID), VIRTIO_MMIO_VENDOR);
+	wr(VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
+	cr_assert_eq(rd(VIRTIO_MMIO_DEVICE_FEATURES),
+		     1u << 5 | 1u << VIRTIO_RING_F_INDIRECT_DESC |
+			     1u << VIRTIO_RING_F_EVENT_IDX);
+	wr(VIRTIO_MMIO_DEVICE_FEATURES_SEL, 1);
+	cr_assert_eq(rd(VIRTIO_MMIO_DEVICE_FEATURES), 1, "VERSION_1");
+	wr(VIRTIO_MMIO_DEVICE_FEATURES_SEL, 7);
+	cr_assert_eq(rd(VIRTIO_MMIO_DEVICE_FEATURES), 0);
+}
+
+Test(virtio_mmio, linux_probe_sequence_activates_the_device)
+{
+	probe(1);
+	cr_assert(rd(VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_FEATURES_OK);
+	cr_assert_eq(vd.guest_features,
+		     1ULL << 32 | 1ULL << 5 | 1ULL << VIRTIO_RING_F_EVENT_IDX);
+	setup_queue(0, 0x10000, 128);
+	setup_queue(1, 0x20000, 256);
+	cr_assert_eq(rd(VIRTIO_MMIO_QUEUE_READY), 1);
+	cr_assert(vd.vqs[1].event_idx && !vd.vqs[1].indirect);
+	cr_assert_eq(vd.vqs[0].size, 128);
+	wr(VIRTIO_MMIO_STATUS, 0x0f);
+	cr_assert_eq(dev.activations, 1);
+	cr_assert_eq(rd(VIRTIO_MMIO_STATUS), 0x0f);
+	wr(VIRTIO_MMIO_QUEUE_NOTIFY, 1);
+	cr_assert_eq(dev.notifies, 1);
+	cr_assert_eq(dev.last_notify, 1);
+	wr(VIRTIO_MMIO_QUEUE_NOTIFY, 9); /* no such queue */
+	cr_assert_eq(dev.notifies, 1);
+}
+
+Test(virtio_mmio, used_buffer_interrupt_and_ack)
+{
+	probe(1);
+	setup_queue(0, 0x10000, 8);
+	wr(VIRTIO_MMIO_STATUS, 0x0f);
+	cr_assert_eq(vq_push(&vd.vqs[0], 0, 0), 0);
+	virtio_notify_queue(&vd, 0);
+	cr_assert_eq(dev.irqs, 1);
+	cr_assert_eq(rd(VIRTIO_MMIO_INTERRUPT_STATUS), VIRTIO_MMIO_INT_VRING);
+	wr(VIRTIO_MMIO_INTERRUPT_ACK, VIRTIO_MMIO_INT_VRING);
+	cr_assert_eq(rd(VIRTIO_MMIO_INTERRUPT_STATUS), 0);
+}
+
+Test(virtio_mmio, reset_deactivates_and_forgets_queues)
+{
+	probe(1);
+	setup_queue(0, 0x10000, 8);
+	wr(VIRTIO_MMIO_STATUS, 0x0f);
+	wr(VIRTIO_MMIO_STATUS, 0);
+	cr_assert_eq(dev.deactivations, 1);
+	cr_assert_eq(rd(VIRTIO_MMIO_STATUS), 0);
+	cr_assert_eq(vd.guest_features, 0);
+	wr(VIRTIO_MMIO_QUEUE_SEL, 0);
+	cr_assert_eq(rd(VIRTIO_MMIO_QUEUE_READY), 0);
+	cr_assert_eq(vd.vqs[0].desc, 0);
+}
+
+Test(virtio_mmio, features_ok_needs_version_1)
+{
+	probe(0);
+	cr_assert_eq(rd(VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_FEATURES_OK, 0);
+	wr(VIRTIO_MMIO_STATUS, 0x0f);
+	cr_assert_eq(dev.activations, 0, "no DRIVER_OK without FEATURES_OK");
+}
+
+Test(virtio_mmio, features_frozen_after_features_ok)
+{
+	probe(1);
+	wr(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
+	wr(VIRTIO_MMIO_DRIVER_FEATURES, 0);
+	cr_assert(vd.guest_features & (1ULL << 5));
+	/* Bits the device does not offer are never accepted. */
+	wr(VIRTIO_MMIO_STATUS, 0);
+	wr(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
+	wr(VIRTIO_MMIO_DRIVER_FEATURES, 0xffffffff);
+	cr_assert_eq(vd.guest_features,
+		     1ULL << 5 | 1ULL << VIRTIO_RING_F_INDIRECT_DESC |
+			     1ULL << VIRTIO_RING_F_EVENT_IDX);
+}
+
+Test(virtio_mmio, bad_rings_need_reset)
+{
+	static const struct { uint32_t num; uint64_t base; } bad[] = {
+		{ 100, 0x10000 },	/* not a power of two */
+		{ 512, 0x10000 },	/* above QueueNumMax */
+		{ 8, RAM },		/* outside RAM */
+		{ 8, 0x10008 },		/* misaligned avail/used are fine, desc not */
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		dev.irqs = 0;
+		probe(1);
+		cr_assert_eq(rd(VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET, 0);
+		setup_queue(0, bad[i].base, bad[i].num);
+		cr_assert_eq(rd(VIRTIO_MMIO_QUEUE_READY), 0, "case %zu", i);
+		cr_assert(rd(VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET,
+			  "case %zu", i);
+		cr_assert(rd(VIRTIO_MMIO_INTERRUPT_STATUS) & VIRTIO_MMIO_INT_CONFIG);
+		cr_assert_eq(dev.irqs, 1);
+	}
+}
+
+Test(virtio_mmio, layout_frozen_while_ready_and_bad_selectors)
+{
+	probe(1);
+	setup_queue(0, 0x10000, 8);
+	wr(VIRTIO_MMIO_QUEUE_DESC_LOW, 0x50000);
+	cr_assert_eq(vd.vqs[0].desc, 0x10000);
+	wr(VIRTIO_MMIO_QUEUE_SEL, 5);
+	cr_assert_eq(rd(VIRTIO_MMIO_QUEUE_NUM_MAX), 0);
+	wr(VIRTIO_MMIO_QUEUE_NUM, 8);
+	wr(VIRTIO_MMIO_QUEUE_READY, 1);
+	cr_assert_eq(rd(VIRTIO_MMIO_QUEUE_READY), 0);
+}
+
+Test(virtio_mmio, config_space_bounds_and_access_sizes)
+{
+	uint8_t b[4] = { 0 };
+	uint16_t h = 0;
+
+	virtio_mmio_ops.read(&m, VIRTIO_MMIO_CONFIG + 2, b, 1);
+	cr_assert_eq(b[0], 'C');
+	virtio_mmio_ops.read(&m, VIRTIO_MMIO_CONFIG + 6, (uint8_t *)&h, 2);
+	cr_assert_eq(h, 'G' | 'H' << 8);
+	virtio_mmio_ops.read(&m, VIRTIO_MMIO_CONFIG + 6, b, 4);
+	cr_assert_eq(b[0] | b[1] | b[2] | b[3], 0, "past the end reads 0");
+	virtio_mmio_ops.write(&m, VIRTIO_MMIO_CONFIG + 0x7fffffffULL, b, 4);
+	virtio_mmio_ops.write(&m, VIRTIO_MMIO_CONFIG, (const uint8_t *)"zz", 2);
+	cr_assert_eq(dev.config[0], 'z');
+	/* Registers other than config take only aligned 32-bit accesses. */
+	virtio_mmio_ops.read(&m, VIRTIO_MMIO_MAGIC_VALUE, (uint8_t *)&h, 2);
+	cr_assert_eq(h, 0);
+	virtio_mmio_ops.write(&m, VIRTIO_MMIO_STATUS, b, 1);
+	virtio_mmio_ops.read(&m, VIRTIO_MMIO_VERSION + 1, b, 4);
+	cr_assert_eq(b[0], 0);
+}
+
+Test(virtio_mmio, activate_failure_needs_reset)
+{
+	dev.activate_result = -ENOMEM;
+	probe(1);
+	wr(VIRTIO_MMIO_STATUS, 0x0f);
+	cr_assert(rd(VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET);
+	cr_assert(!vd.active);
+}
+
+Test(virtio_mmio, refuses_incomplete_ops_and_queue_counts)
+{
+	struct virtio_device_ops ops = dummy_ops;
+	struct virtio_dev d;
+
+	ops.activate = NULL;
+	cr_assert_eq(virtio_dev_init(&d, &ops, &dev, 1, &mem), -EINVAL);
+	cr_assert_eq(virtio_dev_init(&d, &dummy_ops, &dev, 0, &mem), -EINVAL);
+	cr_assert_eq(virtio_dev_init(&d, &dummy_ops, &dev, VIRTIO_MAX_QUEUES + 1, &mem), -EINVAL);
+}
+
+Test(virtio_mmio, cmdline_parameter)
+{
+	char buf[64];
+	virtio_mmio_cmdline(buf, sizeof(buf), 0xd0000000, 5);
+	cr_assert_str_eq(buf, "virtio_mmio.device=4K@0xd0000000:5");
+}
