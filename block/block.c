@@ -1,0 +1,117 @@
+/* Runs on the thread that owns each blk_ctx (an iothread); no locks. */
+#include "block.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "../vmm/checked.h"
+
+int blk_ctx_init(struct blk_ctx *ctx, unsigned depth)
+{
+	memset(ctx, 0, sizeof(*ctx));
+	return io_uring_queue_init(depth, &ctx->ring, 0);
+}
+
+void blk_ctx_destroy(struct blk_ctx *ctx)
+{
+	io_uring_queue_exit(&ctx->ring);
+}
+
+struct io_uring_sqe *blk_ctx_sqe(struct blk_ctx *ctx, struct blk_req *req)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&ctx->ring);
+
+	if (!sqe) {
+		/* The ring is full: hand it over and take a fresh slot. */
+		blk_ctx_kick(ctx);
+		sqe = io_uring_get_sqe(&ctx->ring);
+	}
+	if (sqe) {
+		io_uring_sqe_set_data(sqe, req);
+		ctx->pending++;
+	}
+	return sqe;
+}
+
+static uint64_t iov_total(const struct iovec *iov, unsigned n)
+{
+	uint64_t t = 0;
+	for (unsigned i = 0; i < n; i++)
+		t += iov[i].iov_len;
+	return t;
+}
+
+int blk_submit(struct blk_node *node, struct blk_ctx *ctx, struct blk_req *req)
+{
+	bool rw = req->op == BLK_OP_READ || req->op == BLK_OP_WRITE;
+	int r;
+
+	if (rw && req->len != iov_total(req->iov, req->iovcnt))
+		return -EINVAL;
+	if (req->op != BLK_OP_FLUSH &&
+	    !range_within(req->offset, req->len, node->size))
+		return -EINVAL;
+	if (req->op != BLK_OP_READ && node->readonly)
+		return -EROFS;
+	if (req->op == BLK_OP_DISCARD && !node->can_discard)
+		return -EOPNOTSUPP;
+	req->node = node;
+	r = node->drv->submit(node, ctx, req);
+	if (!r)
+		ctx->inflight++;
+	return r;
+}
+
+int blk_ctx_kick(struct blk_ctx *ctx)
+{
+	int r;
+
+	if (!ctx->pending)
+		return 0;
+	do {
+		r = io_uring_submit(&ctx->ring);
+	} while (r == -EINTR);
+	if (r >= 0)
+		ctx->pending -= (unsigned)r < ctx->pending ? (unsigned)r :
+							      ctx->pending;
+	return r < 0 ? r : 0;
+}
+
+void blk_req_done(struct blk_ctx *ctx, struct blk_req *req, int result)
+{
+	if (result < 0)
+		__atomic_add_fetch(&req->node->errors, 1, __ATOMIC_RELAXED);
+	ctx->inflight--;
+	req->complete(req, result);
+}
+
+int blk_ctx_reap(struct blk_ctx *ctx, bool wait)
+{
+	struct io_uring_cqe *cqe;
+	int n = 0;
+
+	blk_ctx_kick(ctx);
+	for (;;) {
+		int r = (wait && !n && ctx->inflight) ?
+				io_uring_wait_cqe(&ctx->ring, &cqe) :
+				io_uring_peek_cqe(&ctx->ring, &cqe);
+		if (r == -EINTR)
+			continue;
+		if (r < 0)
+			break;
+		struct blk_req *req = io_uring_cqe_get_data(cqe);
+		int res = cqe->res;
+		io_uring_cqe_seen(&ctx->ring, cqe);
+		req->node->drv->cqe(req->node, ctx, req, res);
+		n++;
+		blk_ctx_kick(ctx); /* resubmissions of short I/O */
+	}
+	return n;
+}
+
+void blk_close(struct blk_node *node)
+{
+	if (node->drv && node->drv->close)
+		node->drv->close(node);
+	node->drv = NULL;
+}
