@@ -173,6 +173,12 @@ int raw_open(struct blk_node *node, const char *path,
 	if (!raw)
 		return -ENOMEM;
 	raw->fd = open(path, flags);
+	if (raw->fd < 0 && errno == EINVAL && opts->direct) {
+		log_error("disk %s: the file system does not support O_DIRECT "
+			  "(cache=none); use cache=writeback", path);
+		free(raw);
+		return -EINVAL;
+	}
 	if (raw->fd < 0 || fstat(raw->fd, &st) < 0)
 		r = -errno;
 	else

@@ -83,54 +83,95 @@ static size_t aml_block(uint8_t *out, const uint8_t *op, size_t oplen,
 	return o + 4 + n;
 }
 
-/* Device (name) { _HID EisaId(hid), _UID uid, _CRS { IO port, IRQ } } */
+/* Device (name) { Name (_HID, hid), Name (_UID, uid), Name (_CRS, crs) }
+ * with hid already encoded (an EisaId dword or a string). */
+static size_t aml_device(uint8_t *out, const char *name, const uint8_t *hid,
+			 size_t hid_len, uint8_t uid, const uint8_t *crs,
+			 size_t crs_len)
+{
+	static const uint8_t device_op[] = { 0x5b, 0x82 };
+	uint8_t b[128];
+	size_t n = 0;
+
+	memcpy(b + n, "\x08_HID", 5);
+	memcpy(b + n + 5, hid, hid_len);
+	n += 5 + hid_len;
+	memcpy(b + n, "\x08_UID\x0a", 6);
+	b[n + 6] = uid;
+	n += 7;
+	/* Name (_CRS, Buffer () { crs }) */
+	memcpy(b + n, "\x08_CRS\x11", 6);
+	b[n + 6] = (uint8_t)(crs_len + 3); /* PkgLength: itself, 0x0a, size */
+	b[n + 7] = 0x0a;
+	b[n + 8] = (uint8_t)crs_len;
+	memcpy(b + n + 9, crs, crs_len);
+	n += 9 + crs_len;
+	return aml_block(out, device_op, sizeof(device_op), name, b, n);
+}
+
+/* A legacy ISA device: EisaId hid, one I/O range and one IRQ. */
 static size_t aml_legacy_device(uint8_t *out, const char *name, uint32_t hid,
 				uint8_t uid, uint16_t port, uint8_t len,
 				uint8_t irq)
 {
-	static const uint8_t device_op[] = { 0x5b, 0x82 };
 	uint16_t mask = (uint16_t)(1u << irq);
-	uint8_t b[64];
+	uint8_t h[5] = { 0x0c };
 	const uint8_t crs[] = {
-		0x08, '_', 'C', 'R', 'S', 0x11, 16, 0x0a, 13,
 		0x47, 0x01, port & 0xff, port >> 8, port & 0xff, port >> 8,
 		0x01, len,				/* IO, Decode16 */
 		0x22, mask & 0xff, mask >> 8,		/* IRQNoFlags: edge, high */
 		0x79, 0x00,				/* end tag */
 	};
-	size_t n = 0;
 
-	memcpy(b, "\x08_HID\x0c", 6);
-	memcpy(b + 6, &hid, 4);
-	n = 10;
-	memcpy(b + n, "\x08_UID\x0a", 6);
-	b[n + 6] = uid;
-	n += 7;
-	memcpy(b + n, crs, sizeof(crs));
-	n += sizeof(crs);
-	return aml_block(out, device_op, sizeof(device_op), name, b, n);
+	memcpy(h + 1, &hid, 4);
+	return aml_device(out, name, h, sizeof(h), uid, crs, sizeof(crs));
 }
 
-static size_t build_dsdt(uint8_t *t)
+/* A virtio-mmio device: Memory32Fixed window and an Extended Interrupt
+ * (consumer, edge, active high, exclusive). */
+static size_t aml_mmio_device(uint8_t *out, unsigned i,
+			      const struct acpi_mmio_dev *d)
+{
+	static const uint8_t hid[] = "\x0dLNRO0005";
+	uint32_t base = (uint32_t)d->base;
+	uint8_t crs[23] = { 0x86, 0x09, 0x00, 0x01 };
+	char name[5];
+
+	memcpy(crs + 4, &base, 4);
+	memcpy(crs + 8, &d->size, 4);
+	crs[12] = 0x89, crs[13] = 0x06, crs[14] = 0x00, crs[15] = 0x03;
+	crs[16] = 1;
+	memcpy(crs + 17, &d->gsi, 4);
+	crs[21] = 0x79, crs[22] = 0x00;
+	name[0] = 'V', name[1] = 'R', name[2] = (char)('0' + i / 10),
+	name[3] = (char)('0' + i % 10), name[4] = 0;
+	return aml_device(out, name, hid, sizeof(hid), (uint8_t)i, crs,
+			  sizeof(crs));
+}
+
+static size_t build_dsdt(uint8_t *t, const struct acpi_mmio_dev *devs,
+			 unsigned ndevs)
 {
 	/* Name (_S5, Package (2) { 5, 5 }): SLP_TYP for poweroff. */
 	static const uint8_t s5[] = { 0x08, '_', 'S', '5', '_', 0x12, 0x06,
 				      0x02, 0x0a, ACPI_S5_SLP_TYP, 0x0a,
 				      ACPI_S5_SLP_TYP };
 	static const uint8_t scope_op[] = { 0x10 };
-	uint8_t devs[256];
+	uint8_t devices[1024];
 	size_t n = 0, o = HDR_SIZE;
 
-	/* A hardware-reduced platform has no legacy PIC, so Linux maps an ISA
-	 * IRQ only for devices the namespace describes. */
-	n += aml_legacy_device(devs + n, "COM1", 0x0105d041 /* PNP0501 */, 1,
-			       0x3f8, 8, 4);
-	n += aml_legacy_device(devs + n, "RTC_", 0x000bd041 /* PNP0B00 */, 0,
-			       0x70, 2, 8);
+	/* A hardware-reduced platform has no legacy PIC, so Linux maps an
+	 * interrupt only for devices the namespace describes. */
+	n += aml_legacy_device(devices + n, "COM1", 0x0105d041 /* PNP0501 */,
+			       1, 0x3f8, 8, 4);
+	n += aml_legacy_device(devices + n, "RTC_", 0x000bd041 /* PNP0B00 */,
+			       0, 0x70, 2, 8);
+	for (unsigned i = 0; i < ndevs && i < ACPI_MAX_MMIO_DEVS; i++)
+		n += aml_mmio_device(devices + n, i, &devs[i]);
 	header(t, "DSDT", 2);
 	memcpy(t + o, s5, sizeof(s5));
 	o += sizeof(s5);
-	o += aml_block(t + o, scope_op, 1, "_SB_", devs, n);
+	o += aml_block(t + o, scope_op, 1, "_SB_", devices, n);
 	return finish(t, o);
 }
 
@@ -182,13 +223,14 @@ static void build_rsdp(uint8_t *r, uint64_t xsdt)
 	r[32] = checksum(r, 36);
 }
 
-size_t acpi_build(uint8_t *buf, uint64_t gpa, unsigned ncpus)
+size_t acpi_build(uint8_t *buf, uint64_t gpa, unsigned ncpus,
+		  const struct acpi_mmio_dev *devs, unsigned ndevs)
 {
 	size_t off = 48, dsdt, fadt, madt, xsdt;
 
 	memset(buf, 0, ACPI_MAX_SIZE);
 	dsdt = off;
-	off += build_dsdt(buf + dsdt);
+	off += build_dsdt(buf + dsdt, devs, ndevs);
 	fadt = off;
 	off += build_fadt(buf + fadt, gpa + dsdt);
 	madt = off;

@@ -78,12 +78,14 @@ static int write_reset_stub(struct vm *vm)
 int board_write_tables(struct vm *vm)
 {
 	size_t mp_len = mptable_size(vm->nr_vcpus), acpi_len;
+	struct acpi_mmio_dev devs[ACPI_MAX_MMIO_DEVS];
+	unsigned ndevs = disks_acpi(&vm->disks, devs);
 	uint8_t *buf = malloc(ACPI_MAX_SIZE);
 	int r;
 
 	if (!buf)
 		return -ENOMEM;
-	acpi_len = acpi_build(buf, LAYOUT_ACPI, vm->nr_vcpus);
+	acpi_len = acpi_build(buf, LAYOUT_ACPI, vm->nr_vcpus, devs, ndevs);
 	r = mem_write(&vm->mem, LAYOUT_ACPI, buf, acpi_len);
 	if (!r && mp_len <= ACPI_MAX_SIZE) {
 		mptable_build(buf, LAYOUT_MPTABLE, vm->nr_vcpus);

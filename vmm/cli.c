@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "../devices/virtio/blk_opts.h"
 #include "parse.h"
 
 #define DEFAULT_CMDLINE "console=ttyS0"
@@ -99,6 +100,23 @@ static int opt_boot_time(struct vm_config *c, const char *a)
 	return 0;
 }
 
+static int opt_disk(struct vm_config *c, const char *a)
+{
+	const char *why = "";
+
+	if (c->nr_disks == VM_MAX_DISKS) {
+		log_error("--disk: at most %d disks", VM_MAX_DISKS);
+		return -EINVAL;
+	}
+	/* getopt's optarg lives in argv, which outlives the config. */
+	if (vblk_parse_opt((char *)a, &c->disks[c->nr_disks], &why)) {
+		log_error("--disk: %s (expected " VBLK_OPT_HELP ")", why);
+		return -EINVAL;
+	}
+	c->nr_disks++;
+	return 0;
+}
+
 static int opt_stats(struct vm_config *c, const char *a)
 {
 	(void)a;
@@ -125,6 +143,8 @@ static const struct cli_option run_options[] = {
 	{ "memory-backend", "KIND", "anon, memfd, hugetlbfs (memfd with "
 	  "MFD_HUGETLB) or hugetlbfs:DIR (a file in that mount)", opt_backend },
 	{ "memory-shared", NULL, "map guest RAM MAP_SHARED", opt_shared },
+	{ "disk", VBLK_OPT_HELP, "a virtio-blk disk (vda, vdb, ...) from a raw "
+	  "file or block device; repeatable", opt_disk },
 	{ "boot-time", NULL, "on exit, print when the guest first wrote port "
 	  "0x502", opt_boot_time },
 	{ "stats", NULL, "on exit, print the VMM's peak RSS and the guest RAM "

@@ -168,7 +168,15 @@ static int setup(struct vm *vm, const struct vm_config *cfg)
 	if (r)
 		return EXIT_VMM_ERROR;
 	vm->nr_vcpus = cfg->cpus;
-	if (board_attach(vm, STDOUT_FILENO) || board_write_tables(vm))
+	if (board_attach(vm, STDOUT_FILENO))
+		return EXIT_VMM_ERROR;
+	r = disks_attach(vm, cfg->disks, cfg->nr_disks);
+	if (r)
+		return r == -ENOENT || r == -EACCES || r == -EINVAL ||
+			       r == -EISDIR ?
+			       EXIT_USAGE :
+			       EXIT_VMM_ERROR;
+	if (board_write_tables(vm))
 		return EXIT_VMM_ERROR;
 	if (loader_load(vm, cfg, &entry))
 		return EXIT_USAGE;
@@ -202,6 +210,7 @@ static void teardown(struct vm *vm)
 	for (unsigned i = 0; vm->vcpus && i < vm->nr_vcpus; i++)
 		vcpu_destroy(&vm->vcpus[i]);
 	free(vm->vcpus);
+	disks_destroy(&vm->disks);
 	board_destroy(vm);
 	vm_destroy(vm);
 	lifecycle_destroy(&vm->life);

@@ -8,9 +8,11 @@
 #include <stdbool.h>
 
 #include "../devices/iobus.h"
+#include "../devices/virtio/blk.h"
 #include "../devices/rtc.h"
 #include "../devices/uart.h"
 #include "../memory/memory.h"
+#include "disks.h"
 #include "lifecycle.h"
 
 #define VM_MAX_CPUS 254
@@ -24,6 +26,8 @@ struct vm_config {
 	bool boot_time;	       /* print the boot marker time on exit */
 	bool stats;	       /* print peak RSS and resident guest RAM on exit */
 	bool expect_exit_code; /* an end without the exit port is a failure */
+	struct vblk_config disks[VM_MAX_DISKS];
+	unsigned nr_disks;
 };
 
 /* Fixed platform devices (see board.c). */
@@ -44,6 +48,7 @@ struct vm {
 	struct io_bus pio;
 	struct io_bus mmio;
 	struct board board;
+	struct vm_disks disks;
 	struct lifecycle life;
 	struct vcpu *vcpus;
 	unsigned nr_vcpus;

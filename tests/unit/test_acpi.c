@@ -38,7 +38,7 @@ static const void *find(const uint8_t *hay, size_t n, const void *needle,
 Test(acpi, tables_link_up_with_valid_checksums)
 {
 	uint8_t *buf = malloc(ACPI_MAX_SIZE);
-	size_t used = acpi_build(buf, BASE, 4);
+	size_t used = acpi_build(buf, BASE, 4, NULL, 0);
 	const uint8_t *xsdt, *fadt, *madt, *dsdt;
 
 	cr_assert(used > 0 && used <= ACPI_MAX_SIZE);
@@ -62,7 +62,7 @@ Test(acpi, tables_link_up_with_valid_checksums)
 Test(acpi, fadt_is_hardware_reduced_with_sleep_and_reset_ports)
 {
 	uint8_t *buf = malloc(ACPI_MAX_SIZE);
-	size_t used = acpi_build(buf, BASE, 1);
+	size_t used = acpi_build(buf, BASE, 1, NULL, 0);
 	const uint8_t *xsdt = table(buf, get64(buf + 24), used);
 	const uint8_t *fadt = table(buf, get64(xsdt + 36), used);
 
@@ -80,7 +80,7 @@ Test(acpi, fadt_is_hardware_reduced_with_sleep_and_reset_ports)
 Test(acpi, dsdt_has_s5_and_legacy_devices)
 {
 	uint8_t *buf = malloc(ACPI_MAX_SIZE);
-	size_t used = acpi_build(buf, BASE, 1);
+	size_t used = acpi_build(buf, BASE, 1, NULL, 0);
 	const uint8_t *xsdt = table(buf, get64(buf + 24), used);
 	const uint8_t *fadt = table(buf, get64(xsdt + 36), used);
 	const uint8_t *dsdt = table(buf, get64(fadt + 140), used);
@@ -107,7 +107,7 @@ Test(acpi, dsdt_has_s5_and_legacy_devices)
 Test(acpi, madt_lists_every_cpu_and_the_ioapic)
 {
 	uint8_t *buf = malloc(ACPI_MAX_SIZE);
-	size_t used = acpi_build(buf, BASE, 254);
+	size_t used = acpi_build(buf, BASE, 254, NULL, 0);
 	const uint8_t *xsdt = table(buf, get64(buf + 24), used);
 	const uint8_t *madt = table(buf, get64(xsdt + 44), used);
 	uint32_t len = get32(madt + 4), off = 44;
@@ -130,5 +130,34 @@ Test(acpi, madt_lists_every_cpu_and_the_ioapic)
 	cr_assert_eq(off, len);
 	cr_assert_eq(cpus, 254);
 	cr_assert_eq(ioapics, 1);
+	free(buf);
+}
+
+Test(acpi, dsdt_describes_virtio_mmio_devices)
+{
+	const struct acpi_mmio_dev devs[2] = { { 0xd0000000, 0x1000, 16 },
+					       { 0xd0001000, 0x1000, 17 } };
+	uint8_t *buf = malloc(ACPI_MAX_SIZE);
+	size_t used = acpi_build(buf, BASE, 1, devs, 2);
+	const uint8_t *xsdt = table(buf, get64(buf + 24), used);
+	const uint8_t *fadt = table(buf, get64(xsdt + 36), used);
+	const uint8_t *dsdt = table(buf, get64(fadt + 140), used);
+	uint32_t len = get32(dsdt + 4);
+	const uint8_t mem0[] = { 0x86, 0x09, 0x00, 0x01, 0x00, 0x00, 0x00, 0xd0,
+				 0x00, 0x10, 0x00, 0x00 };
+	const uint8_t irq17[] = { 0x89, 0x06, 0x00, 0x03, 0x01, 17, 0, 0, 0 };
+	const uint8_t *scope;
+
+	cr_assert_not_null(find(dsdt, len, "\x0dLNRO0005", 10));
+	cr_assert_not_null(find(dsdt, len, "VR00", 4));
+	cr_assert_not_null(find(dsdt, len, "VR01", 4));
+	cr_assert_not_null(find(dsdt, len, mem0, sizeof(mem0)));
+	cr_assert_not_null(find(dsdt, len, irq17, sizeof(irq17)));
+	/* The scope's two-byte PkgLength covers the rest of the table. */
+	scope = find(dsdt, len, "\x10", 1);
+	cr_assert_not_null(scope);
+	cr_assert_eq(scope[1] >> 6, 1, "two-byte PkgLength");
+	cr_assert_eq((size_t)((scope[1] & 0xf) | scope[2] << 4),
+		     (size_t)(dsdt + len - (scope + 1)));
 	free(buf);
 }

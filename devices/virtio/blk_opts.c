@@ -1,0 +1,67 @@
+/* Pure parser; main thread at start-up. */
+#include "blk_opts.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "../../vmm/parse.h"
+
+static int fail(const char **why, const char *msg)
+{
+	*why = msg;
+	return -EINVAL;
+}
+
+static int parse_key(char *kv, struct vblk_config *cfg, const char **why)
+{
+	char *val = strchr(kv, '=');
+	uint64_t n;
+
+	if (!strcmp(kv, "readonly")) {
+		cfg->readonly = true;
+		return 0;
+	}
+	if (!val)
+		return fail(why, "unknown option");
+	*val++ = 0;
+	if (!strcmp(kv, "format"))
+		return strcmp(val, "raw") ? fail(why, "format must be raw") : 0;
+	if (!strcmp(kv, "cache")) {
+		if (!strcmp(val, "none"))
+			cfg->direct = true;
+		else if (!strcmp(val, "writeback"))
+			cfg->direct = false;
+		else
+			return fail(why, "cache must be none or writeback");
+		return 0;
+	}
+	if (!strcmp(kv, "queues")) {
+		if (parse_uint(val, 1, VBLK_MAX_QUEUES, &n))
+			return fail(why, "queues must be 1 to 8");
+		cfg->queues = (unsigned)n;
+		return 0;
+	}
+	if (!strcmp(kv, "serial")) {
+		if (strlen(val) > VBLK_ID_BYTES)
+			return fail(why, "serial is longer than 20 bytes");
+		memset(cfg->serial, 0, sizeof(cfg->serial));
+		memcpy(cfg->serial, val, strlen(val));
+		return 0;
+	}
+	return fail(why, "unknown option");
+}
+
+int vblk_parse_opt(char *arg, struct vblk_config *cfg, const char **why)
+{
+	char *save = NULL, *tok;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->queues = 1;
+	cfg->path = strtok_r(arg, ",", &save);
+	if (!cfg->path || arg[0] == ',')
+		return fail(why, "no path");
+	while ((tok = strtok_r(NULL, ",", &save)))
+		if (parse_key(tok, cfg, why))
+			return -EINVAL;
+	return 0;
+}

@@ -1,0 +1,10 @@
+# mkfs.ext4 on vda, files written, the guest reboots (vmm exits 0); a new
+# VM on the same image mounts it and reads the files back.
+truncate -s 128M "$WORK/d.img"
+boot --append "vmmtest.script=blk-ext4-make vmmtest.action=reboot" --disk "$WORK/d.img"
+expect_status 0
+expect_output "guest: ext4 made, files written"
+boot --append vmmtest.script=blk-ext4-check --disk "$WORK/d.img"
+expect_status 0
+expect_output "guest: greeting 'written before the reboot'"
+expect_output "guest: files read back"

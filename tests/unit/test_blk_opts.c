@@ -1,0 +1,48 @@
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <string.h>
+
+#include "../../devices/virtio/blk_opts.h"
+
+static int parse(const char *s, struct vblk_config *cfg, const char **why)
+{
+	static char buf[256];
+	strcpy(buf, s);
+	return vblk_parse_opt(buf, cfg, why);
+}
+
+Test(blk_opts, defaults_and_every_option)
+{
+	struct vblk_config c;
+	const char *why = NULL;
+
+	cr_assert_eq(parse("/var/disk.img", &c, &why), 0);
+	cr_assert_str_eq(c.path, "/var/disk.img");
+	cr_assert(!c.readonly && !c.direct);
+	cr_assert_eq(c.queues, 1);
+	cr_assert_eq(c.serial[0], 0);
+	cr_assert_eq(parse("d.img,format=raw,readonly,cache=none,queues=4,serial=ABC123", &c, &why), 0, "%s", why);
+	cr_assert(c.readonly && c.direct);
+	cr_assert_eq(c.queues, 4);
+	cr_assert_str_eq(c.serial, "ABC123");
+	cr_assert_eq(parse("d.img,cache=writeback,serial=12345678901234567890", &c, &why), 0);
+	cr_assert(!c.direct);
+	cr_assert_eq(strlen(c.serial), 20);
+}
+
+Test(blk_opts, bad_options)
+{
+	static const char *bad[] = {
+		"", ",readonly", "d.img,format=qcow2", "d.img,cache=unsafe",
+		"d.img,queues=0", "d.img,queues=9", "d.img,queues=-1",
+		"d.img,queues=2x", "d.img,queues=18446744073709551617",
+		"d.img,serial=123456789012345678901", "d.img,bogus",
+		"d.img,bogus=1", "d.img,readonly=yes",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct vblk_config c;
+		const char *why = NULL;
+		cr_assert_eq(parse(bad[i], &c, &why), -EINVAL, "'%s' accepted", bad[i]);
+		cr_assert_not_null(why, "'%s' has no reason", bad[i]);
+	}
+}
