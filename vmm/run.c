@@ -138,6 +138,11 @@ static void print_reports(const struct vm *vm, const struct vm_config *cfg)
 		fprintf(stderr, "vmm: stats: peak RSS %ld KiB, guest RAM "
 				"resident %llu KiB\n", ru.ru_maxrss,
 			(unsigned long long)mem_resident_bytes(&vm->mem) >> 10);
+	for (unsigned i = 0; cfg->stats && i < vm->disks.n; i++)
+		fprintf(stderr, "vmm: stats: vd%c: %llu I/O errors\n", 'a' + i,
+			(unsigned long long)__atomic_load_n(
+				&vm->disks.disk[i]->blk.node.errors,
+				__ATOMIC_RELAXED));
 }
 
 static int exit_status(const struct vm *vm, const struct vm_config *cfg)
