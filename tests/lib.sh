@@ -29,6 +29,35 @@ boot() {
 	set -e
 }
 
+# boot_bg [--append STR] [vmm run options]: like boot, in the background
+# (pid in $vm_pid); then wait_for a line and stop_vm with a signal.
+boot_bg() {
+	local append=""
+	if [ "$1" = --append ]; then append=$2; shift 2; fi
+	"$VMM" run --kernel "$KERNEL" ${INITRD:+--initrd "$INITRD"} \
+		--cmdline "${BASE_CMDLINE:+$BASE_CMDLINE }$append" "$@" \
+		</dev/null >"$out" 2>"$err" &
+	vm_pid=$!
+}
+
+# wait_for STR: waits up to three minutes for STR in the guest output.
+wait_for() {
+	for _ in $(seq 1800); do
+		grep -qF -- "$1" "$out" && return 0
+		sleep 0.1
+	done
+	fail "no '$1' in the guest output"
+}
+
+# stop_vm SIGNAL: signals the background VM and collects its status.
+stop_vm() {
+	kill -"$1" "$vm_pid"
+	set +e
+	{ wait "$vm_pid"; } 2>/dev/null
+	status=$?
+	set -e
+}
+
 expect_status() {
 	[ "$status" = "$1" ] || fail "exit status $status, expected $1"
 }
