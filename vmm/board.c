@@ -67,12 +67,12 @@ int board_attach(struct vm *vm, int console_out)
  * Linux does on an ACPI hardware-reduced platform, where its default
  * reboot method becomes EFI and then BIOS (a real-mode jump to F000:FFF0).
  * So the vector holds: mov al, 0xfe; out 0x64, al; hlt; jmp $-1. */
-static int write_reset_stub(struct vm *vm)
+static int write_reset_vector_code(struct vm *vm)
 {
-	static const uint8_t stub[] = { 0xb0, 0xfe, 0xe6, 0x64, 0xf4, 0xeb,
+	static const uint8_t code[] = { 0xb0, 0xfe, 0xe6, 0x64, 0xf4, 0xeb,
 					0xfd };
 
-	return mem_write(&vm->mem, LAYOUT_RESET_VECTOR, stub, sizeof(stub));
+	return mem_write(&vm->mem, LAYOUT_RESET_VECTOR, code, sizeof(code));
 }
 
 int board_write_tables(struct vm *vm)
@@ -93,7 +93,7 @@ int board_write_tables(struct vm *vm)
 	}
 	free(buf);
 	if (!r)
-		r = write_reset_stub(vm);
+		r = write_reset_vector_code(vm);
 	if (r)
 		log_error("writing the firmware tables: %s", strerror(-r));
 	return r;

@@ -108,12 +108,12 @@ user_entry:
 	call guest_main
 	ud2
 
-/* Exception stubs, 16 bytes apart so CPL3 code can compute their
+/* Exception entry points, 16 bytes apart so CPL3 code can compute their
  * addresses when it fills the IDT: push a dummy error code where the CPU
  * pushes none, then the vector. */
 	.align 16
-	.globl exception_stubs
-exception_stubs:
+	.globl exception_entries
+exception_entries:
 	.set vec, 0
 	.rept 32
 	.align 16

@@ -11,7 +11,7 @@ void guest_exit(uint8_t status)
 		cpu_relax(); /* the VMM has stopped this vCPU */
 }
 
-extern const char exception_stubs[], triple_fault_request[];
+extern const char exception_entries[], triple_fault_request[];
 extern void triple_fault(void) __attribute__((noreturn));
 extern uint8_t idt[];
 
@@ -31,7 +31,7 @@ static void set_gate(unsigned vector, uint64_t handler)
 void idt_init(void)
 {
 	for (unsigned v = 0; v < 32; v++)
-		set_gate(v, (uint64_t)exception_stubs + 16 * v);
+		set_gate(v, (uint64_t)exception_entries + 16 * v);
 }
 
 struct trap_frame {
