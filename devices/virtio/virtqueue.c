@@ -186,13 +186,16 @@ bool vq_should_notify(struct virtqueue *vq)
 
 	if (!vq->ready || vq->broken)
 		return false;
+	/* Nothing used since the last decision: nothing to tell. */
+	if (valid && old == vq->used_idx)
+		return false;
+	vq->signalled_used = vq->used_idx;
+	vq->signalled_valid = true;
 	/* The driver's flags and used_event must be read after used->idx was
 	 * published, or an interrupt could be lost. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (!vq->event_idx)
 		return !(load16(vq, vq->avail) & VRING_AVAIL_F_NO_INTERRUPT);
-	vq->signalled_used = vq->used_idx;
-	vq->signalled_valid = true;
 	if (!valid)
 		return true;
 	event = load16(vq, vq->avail + 4 + 2ULL * vq->size);

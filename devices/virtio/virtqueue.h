@@ -64,7 +64,8 @@ int vq_pop(struct virtqueue *vq, struct vq_chain *c);
 int vq_push(struct virtqueue *vq, uint16_t head, uint32_t written);
 
 /* After one or more pushes: true when the driver wants an interrupt
- * (used_event with EVENT_IDX, else the avail NO_INTERRUPT flag). */
+ * (used_event with EVENT_IDX, else the avail NO_INTERRUPT flag); false
+ * when nothing was pushed since the last call. */
 bool vq_should_notify(struct virtqueue *vq);
 
 /* Asks the driver for (or to stop) notifications while the device polls.

@@ -304,6 +304,7 @@ Test(virtqueue, no_interrupt_flag_without_event_idx)
 
 	pop_push_one();
 	cr_assert(vq_should_notify(&vq));
+	cr_assert(!vq_should_notify(&vq), "nothing new was used");
 	mem_write(&mem, AVAIL, &flags, 2);
 	pop_push_one();
 	cr_assert(!vq_should_notify(&vq));
