@@ -35,6 +35,19 @@ static const void *find(const uint8_t *hay, size_t n, const void *needle,
 	return memmem(hay, n, needle, len);
 }
 
+/* Follows RSDP -> XSDT entry `index` (0 FADT, 1 MADT), checking each
+ * table's bounds and checksum on the way. */
+static const uint8_t *xsdt_entry(const uint8_t *buf, size_t used, int index)
+{
+	const uint8_t *xsdt = table(buf, get64(buf + 24), used);
+	return table(buf, get64(xsdt + 36 + 8 * index), used);
+}
+
+static const uint8_t *dsdt_of(const uint8_t *buf, size_t used)
+{
+	return table(buf, get64(xsdt_entry(buf, used, 0) + 140), used);
+}
+
 Test(acpi, tables_link_up_with_valid_checksums)
 {
 	uint8_t *buf = malloc(ACPI_MAX_SIZE);
@@ -63,8 +76,7 @@ Test(acpi, fadt_is_hardware_reduced_with_sleep_and_reset_ports)
 {
 	uint8_t *buf = malloc(ACPI_MAX_SIZE);
 	size_t used = acpi_build(buf, BASE, 1, NULL, 0);
-	const uint8_t *xsdt = table(buf, get64(buf + 24), used);
-	const uint8_t *fadt = table(buf, get64(xsdt + 36), used);
+	const uint8_t *fadt = xsdt_entry(buf, used, 0);
 
 	cr_assert_eq(get32(fadt + 4), 276);
 	cr_assert(get32(fadt + 112) & (1u << 20), "HW_REDUCED_ACPI");
@@ -81,9 +93,7 @@ Test(acpi, dsdt_has_s5_and_legacy_devices)
 {
 	uint8_t *buf = malloc(ACPI_MAX_SIZE);
 	size_t used = acpi_build(buf, BASE, 1, NULL, 0);
-	const uint8_t *xsdt = table(buf, get64(buf + 24), used);
-	const uint8_t *fadt = table(buf, get64(xsdt + 36), used);
-	const uint8_t *dsdt = table(buf, get64(fadt + 140), used);
+	const uint8_t *dsdt = dsdt_of(buf, used);
 	uint32_t len = get32(dsdt + 4);
 	const uint8_t s5[] = { '_', 'S', '5', '_', 0x12, 0x06, 0x02, 0x0a,
 			       ACPI_S5_SLP_TYP };
@@ -108,8 +118,7 @@ Test(acpi, madt_lists_every_cpu_and_the_ioapic)
 {
 	uint8_t *buf = malloc(ACPI_MAX_SIZE);
 	size_t used = acpi_build(buf, BASE, 254, NULL, 0);
-	const uint8_t *xsdt = table(buf, get64(buf + 24), used);
-	const uint8_t *madt = table(buf, get64(xsdt + 44), used);
+	const uint8_t *madt = xsdt_entry(buf, used, 1);
 	uint32_t len = get32(madt + 4), off = 44;
 	unsigned cpus = 0, ioapics = 0;
 
@@ -139,9 +148,7 @@ Test(acpi, dsdt_describes_virtio_mmio_devices)
 					       { 0xd0001000, 0x1000, 17 } };
 	uint8_t *buf = malloc(ACPI_MAX_SIZE);
 	size_t used = acpi_build(buf, BASE, 1, devs, 2);
-	const uint8_t *xsdt = table(buf, get64(buf + 24), used);
-	const uint8_t *fadt = table(buf, get64(xsdt + 36), used);
-	const uint8_t *dsdt = table(buf, get64(fadt + 140), used);
+	const uint8_t *dsdt = dsdt_of(buf, used);
 	uint32_t len = get32(dsdt + 4);
 	const uint8_t mem0[] = { 0x86, 0x09, 0x00, 0x01, 0x00, 0x00, 0x00, 0xd0,
 				 0x00, 0x10, 0x00, 0x00 };
