@@ -13,7 +13,8 @@ override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -MMD -MP -D_GNU_SOURCE
 override LDLIBS += -lpthread -luring
 BUILD := build
 
-SRCS := $(wildcard vmm/*.c memory/*.c devices/*.c devices/virtio/*.c block/*.c)
+SRCS := $(wildcard vmm/*.c memory/*.c devices/*.c devices/pci/*.c devices/virtio/*.c \
+	block/*.c)
 OBJS := $(SRCS:%.c=$(BUILD)/obj/%.o)
 LIB_OBJS := $(filter-out $(BUILD)/obj/vmm/main.o,$(OBJS))
 TEST_SRCS := $(wildcard tests/unit/test_*.c)

@@ -83,19 +83,22 @@ static size_t aml_block(uint8_t *out, const uint8_t *op, size_t oplen,
 	return o + 4 + n;
 }
 
-/* Device (name) { Name (_HID, hid), Name (_UID, uid), Name (_CRS, crs) }
- * with hid already encoded (an EisaId dword or a string). */
+/* Device (name) { Name (_HID, hid), more, Name (_UID, uid),
+ * Name (_CRS, crs) } with hid already encoded (an EisaId dword or a
+ * string) and more other encoded Name()s, if any. */
 static size_t aml_device(uint8_t *out, const char *name, const uint8_t *hid,
-			 size_t hid_len, uint8_t uid, const uint8_t *crs,
-			 size_t crs_len)
+			 size_t hid_len, const uint8_t *more, size_t more_len,
+			 uint8_t uid, const uint8_t *crs, size_t crs_len)
 {
 	static const uint8_t device_op[] = { 0x5b, 0x82 };
-	uint8_t b[128];
+	uint8_t b[160];
 	size_t n = 0;
 
 	memcpy(b + n, "\x08_HID", 5);
 	memcpy(b + n + 5, hid, hid_len);
 	n += 5 + hid_len;
+	memcpy(b + n, more, more_len);
+	n += more_len;
 	memcpy(b + n, "\x08_UID\x0a", 6);
 	b[n + 6] = uid;
 	n += 7;
@@ -124,7 +127,8 @@ static size_t aml_legacy_device(uint8_t *out, const char *name, uint32_t hid,
 	};
 
 	memcpy(h + 1, &hid, 4);
-	return aml_device(out, name, h, sizeof(h), uid, crs, sizeof(crs));
+	return aml_device(out, name, h, sizeof(h), NULL, 0, uid, crs,
+			  sizeof(crs));
 }
 
 /* A virtio-mmio device: Memory32Fixed window and an Extended Interrupt
@@ -145,12 +149,56 @@ static size_t aml_mmio_device(uint8_t *out, unsigned i,
 	crs[21] = 0x79, crs[22] = 0x00;
 	name[0] = 'V', name[1] = 'R', name[2] = (char)('0' + i / 10),
 	name[3] = (char)('0' + i % 10), name[4] = 0;
-	return aml_device(out, name, hid, sizeof(hid), (uint8_t)i, crs,
+	return aml_device(out, name, hid, sizeof(hid), NULL, 0, (uint8_t)i, crs,
 			  sizeof(crs));
 }
 
-static size_t build_dsdt(uint8_t *t, const struct acpi_mmio_dev *devs,
-			 unsigned ndevs)
+/* The PCI host bridge of bus 0: config ports, bus number 0 and the BAR
+ * window. No _PRT: functions use MSI-X and have no interrupt pin. */
+static size_t aml_pci_host(uint8_t *out, const struct acpi_platform *p)
+{
+	static const uint8_t hid[] = { 0x0c, 0x41, 0xd0, 0x0a, 0x08 }; /* PNP0A08 */
+	static const uint8_t more[] = {
+		0x08, '_', 'C', 'I', 'D', 0x0c, 0x41, 0xd0, 0x0a, 0x03, /* PNP0A03 */
+		0x08, '_', 'S', 'E', 'G', 0x00,
+		0x08, '_', 'B', 'B', 'N', 0x00,
+	};
+	uint32_t end = p->pci_mmio + p->pci_mmio_size - 1;
+	uint8_t crs[52] = {
+		/* WordBusNumber (producer, MinFixed, MaxFixed): bus 0 only */
+		0x88, 0x0d, 0x00, 0x02, 0x0c, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0,
+		/* IO (Decode16, 0xcf8, 0xcf8, 1, 8): the config ports */
+		0x47, 0x01, 0xf8, 0x0c, 0xf8, 0x0c, 0x01, 0x08,
+		/* DWordMemory (producer, MinFixed, MaxFixed, non-cacheable,
+		 * read-write): min, max and length filled below */
+		0x87, 0x17, 0x00, 0x00, 0x0c, 0x01,
+	};
+
+	put32(crs + 30, 0);
+	put32(crs + 34, p->pci_mmio);
+	put32(crs + 38, end);
+	put32(crs + 42, 0);
+	put32(crs + 46, p->pci_mmio_size);
+	crs[50] = 0x79, crs[51] = 0x00;
+	return aml_device(out, "PCI0", hid, sizeof(hid), more, sizeof(more), 0,
+			  crs, sizeof(crs));
+}
+
+/* A motherboard resource (PNP0C02) reserving the ECAM window, which Linux
+ * looks for before it trusts the MCFG table. */
+static size_t aml_ecam_reservation(uint8_t *out, const struct acpi_platform *p)
+{
+	static const uint8_t hid[] = { 0x0c, 0x41, 0xd0, 0x0c, 0x02 }; /* PNP0C02 */
+	uint8_t crs[14] = { 0x86, 0x09, 0x00, 0x01 };
+
+	put32(crs + 4, (uint32_t)p->pci_ecam);
+	put32(crs + 8, p->pci_ecam_size);
+	crs[12] = 0x79, crs[13] = 0x00;
+	return aml_device(out, "RES0", hid, sizeof(hid), NULL, 0, 0, crs,
+			  sizeof(crs));
+}
+
+static size_t build_dsdt(uint8_t *t, const struct acpi_platform *p)
 {
 	/* Name (_S5, Package (2) { 5, 5 }): SLP_TYP for poweroff. */
 	static const uint8_t s5[] = { 0x08, '_', 'S', '5', '_', 0x12, 0x06,
@@ -166,8 +214,12 @@ static size_t build_dsdt(uint8_t *t, const struct acpi_mmio_dev *devs,
 			       1, 0x3f8, 8, 4);
 	n += aml_legacy_device(devices + n, "RTC_", 0x000bd041 /* PNP0B00 */,
 			       0, 0x70, 2, 8);
-	for (unsigned i = 0; i < ndevs && i < ACPI_MAX_MMIO_DEVS; i++)
-		n += aml_mmio_device(devices + n, i, &devs[i]);
+	for (unsigned i = 0; i < p->nr_mmio_devs && i < ACPI_MAX_MMIO_DEVS; i++)
+		n += aml_mmio_device(devices + n, i, &p->mmio_devs[i]);
+	if (p->pci) {
+		n += aml_pci_host(devices + n, p);
+		n += aml_ecam_reservation(devices + n, p);
+	}
 	header(t, "DSDT", 2);
 	memcpy(t + o, s5, sizeof(s5));
 	o += sizeof(s5);
@@ -212,6 +264,16 @@ static size_t build_madt(uint8_t *t, unsigned ncpus)
 	return finish(t, (size_t)(p - t));
 }
 
+/* MCFG: one ECAM allocation, segment 0, bus 0 only. */
+static size_t build_mcfg(uint8_t *t, const struct acpi_platform *p)
+{
+	uint8_t *a = t + HDR_SIZE + 8;
+
+	header(t, "MCFG", 1);
+	put64(a, p->pci_ecam);
+	return finish(t, HDR_SIZE + 8 + 16);
+}
+
 static void build_rsdp(uint8_t *r, uint64_t xsdt)
 {
 	memcpy(r, "RSD PTR ", 8);
@@ -223,23 +285,29 @@ static void build_rsdp(uint8_t *r, uint64_t xsdt)
 	r[32] = checksum(r, 36);
 }
 
-size_t acpi_build(uint8_t *buf, uint64_t gpa, unsigned ncpus,
-		  const struct acpi_mmio_dev *devs, unsigned ndevs)
+size_t acpi_build(uint8_t *buf, uint64_t gpa, const struct acpi_platform *p)
 {
-	size_t off = 48, dsdt, fadt, madt, xsdt;
+	size_t off = 48, dsdt, fadt, madt, mcfg = 0, xsdt;
+	unsigned n = 2;
 
 	memset(buf, 0, ACPI_MAX_SIZE);
 	dsdt = off;
-	off += build_dsdt(buf + dsdt, devs, ndevs);
+	off += build_dsdt(buf + dsdt, p);
 	fadt = off;
 	off += build_fadt(buf + fadt, gpa + dsdt);
 	madt = off;
-	off += build_madt(buf + madt, ncpus);
+	off += build_madt(buf + madt, p->ncpus);
+	if (p->pci) {
+		mcfg = off;
+		off += build_mcfg(buf + mcfg, p);
+	}
 	xsdt = off;
 	header(buf + xsdt, "XSDT", 1);
 	put64(buf + xsdt + HDR_SIZE, gpa + fadt);
 	put64(buf + xsdt + HDR_SIZE + 8, gpa + madt);
-	off += finish(buf + xsdt, HDR_SIZE + 16);
+	if (mcfg)
+		put64(buf + xsdt + HDR_SIZE + 8 * n++, gpa + mcfg);
+	off += finish(buf + xsdt, HDR_SIZE + 8 * n);
 	build_rsdp(buf, gpa + xsdt);
 	return off;
 }

@@ -78,14 +78,23 @@ static int write_reset_vector_code(struct vm *vm)
 int board_write_tables(struct vm *vm)
 {
 	size_t mp_len = mptable_size(vm->nr_vcpus), acpi_len;
-	struct acpi_mmio_dev devs[ACPI_MAX_MMIO_DEVS];
-	unsigned ndevs = disks_acpi(&vm->disks, devs);
+	bool pci = vm->vdevs.transport == VM_TRANSPORT_PCI;
+	const struct acpi_platform platform = {
+		.ncpus = vm->nr_vcpus,
+		.mmio_devs = vm->vdevs.mmio,
+		.nr_mmio_devs = pci ? 0 : vm->vdevs.nr,
+		.pci = pci,
+		.pci_ecam = LAYOUT_PCI_ECAM,
+		.pci_ecam_size = PCI_ECAM_BUS_SIZE,
+		.pci_mmio = (uint32_t)LAYOUT_PCI_MMIO,
+		.pci_mmio_size = LAYOUT_PCI_MMIO_SIZE,
+	};
 	uint8_t *buf = malloc(ACPI_MAX_SIZE);
 	int r;
 
 	if (!buf)
 		return -ENOMEM;
-	acpi_len = acpi_build(buf, LAYOUT_ACPI, vm->nr_vcpus, devs, ndevs);
+	acpi_len = acpi_build(buf, LAYOUT_ACPI, &platform);
 	r = mem_write(&vm->mem, LAYOUT_ACPI, buf, acpi_len);
 	if (!r && mp_len <= ACPI_MAX_SIZE) {
 		mptable_build(buf, LAYOUT_MPTABLE, vm->nr_vcpus);

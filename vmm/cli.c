@@ -117,6 +117,19 @@ static int opt_disk(struct vm_config *c, const char *a)
 	return 0;
 }
 
+static int opt_transport(struct vm_config *c, const char *a)
+{
+	if (!strcmp(a, "pci"))
+		c->transport = VM_TRANSPORT_PCI;
+	else if (!strcmp(a, "mmio"))
+		c->transport = VM_TRANSPORT_MMIO;
+	else {
+		log_error("--transport: '%s' is not pci or mmio", a);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int opt_stats(struct vm_config *c, const char *a)
 {
 	(void)a;
@@ -145,6 +158,8 @@ static const struct cli_option run_options[] = {
 	{ "memory-shared", NULL, "map guest RAM MAP_SHARED", opt_shared },
 	{ "disk", VBLK_OPT_HELP, "a virtio-blk disk (vda, vdb, ...) from a raw "
 	  "file or block device; repeatable", opt_disk },
+	{ "transport", "KIND", "virtio transport: pci (default; MSI-X) or "
+	  "mmio", opt_transport },
 	{ "boot-time", NULL, "on exit, print when the guest first wrote port "
 	  "0x502", opt_boot_time },
 	{ "stats", NULL, "on exit, print the VMM's peak RSS, the guest RAM "
@@ -177,6 +192,7 @@ static void set_defaults(struct vm_config *cfg)
 	cfg->cpus = 1;
 	cfg->mem.size = DEFAULT_MEMORY;
 	cfg->mem.backend = MEM_BACKEND_ANON;
+	cfg->transport = VM_TRANSPORT_PCI;
 }
 
 static void build_longopts(struct option *lo)

@@ -1,6 +1,7 @@
 /* Pure function; main thread at start-up. */
 #include "e820.h"
 
+#include "../devices/pci/pci.h"
 #include "layout.h"
 
 static unsigned add(struct e820_entry *out, unsigned n, uint64_t addr,
@@ -11,7 +12,8 @@ static unsigned add(struct e820_entry *out, unsigned n, uint64_t addr,
 	return n;
 }
 
-unsigned e820_build(const struct guest_mem *mem, struct e820_entry *out)
+unsigned e820_build(const struct guest_mem *mem, bool reserve_ecam,
+		    struct e820_entry *out)
 {
 	const struct mem_region *low = &mem->regions[0];
 	unsigned n = 0;
@@ -26,6 +28,9 @@ unsigned e820_build(const struct guest_mem *mem, struct e820_entry *out)
 		E820_RESERVED);
 	n = add(out, n, LAYOUT_HIGH_MEMORY, low->size - LAYOUT_HIGH_MEMORY,
 		E820_RAM);
+	if (reserve_ecam)
+		n = add(out, n, LAYOUT_PCI_ECAM, PCI_ECAM_BUS_SIZE,
+			E820_RESERVED);
 	for (unsigned i = 1; i < mem->nr_regions; i++)
 		n = add(out, n, mem->regions[i].gpa, mem->regions[i].size,
 			E820_RAM);

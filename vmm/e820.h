@@ -3,6 +3,7 @@
 #ifndef VMM_E820_H
 #define VMM_E820_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "../memory/memory.h"
@@ -18,8 +19,10 @@ struct e820_entry {
 };
 
 /* Fills out[] (E820_MAX entries) from the RAM layout: low RAM split
- * around the EBDA/BIOS area below 1 MiB, the rest as RAM. Returns the
- * number of entries. Pure. */
-unsigned e820_build(const struct guest_mem *mem, struct e820_entry *out);
+ * around the EBDA/BIOS area below 1 MiB, the rest as RAM, and with
+ * reserve_ecam the PCI ECAM window reserved (Linux uses MMCONFIG only
+ * where the firmware reserved it). Returns the number of entries. Pure. */
+unsigned e820_build(const struct guest_mem *mem, bool reserve_ecam,
+		    struct e820_entry *out);
 
 #endif

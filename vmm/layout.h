@@ -17,6 +17,11 @@
 #define LAYOUT_MPTABLE 0xf0000ULL
 #define LAYOUT_RESET_VECTOR 0xffff0ULL	 /* F000:FFF0, where a CPU reset starts */
 #define LAYOUT_HIGH_MEMORY 0x100000ULL
+/* The 32-bit hole above RAM (which ends by 3 GiB): PCI BARs, then the
+ * virtio-mmio windows (vdev.h), then ECAM for PCI bus 0. */
+#define LAYOUT_PCI_MMIO 0xc0000000ULL
+#define LAYOUT_PCI_MMIO_SIZE 0x10000000U
+#define LAYOUT_PCI_ECAM 0xe0000000ULL
 #define LAYOUT_IOAPIC 0xfec00000ULL
 #define LAYOUT_LAPIC 0xfee00000ULL
 #define LAYOUT_TSS 0xfffbd000ULL	 /* KVM_SET_TSS_ADDR, 3 pages */

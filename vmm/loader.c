@@ -229,7 +229,8 @@ int loader_load(const struct vm *vm, const struct vm_config *cfg,
 		r = load_initrd(&l);
 	l.info.rsdp_gpa = LAYOUT_ACPI;
 	l.info.e820 = l.e820;
-	l.info.e820_nr = e820_build(&vm->mem, l.e820);
+	l.info.e820_nr = e820_build(&vm->mem,
+				     vm->vdevs.transport == VM_TRANSPORT_PCI, l.e820);
 	/* bz points into the mapped kernel: unmap only after this. */
 	if (!r)
 		r = write_boot_info(&l, is_elf ? NULL : &bz, entry);

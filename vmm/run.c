@@ -173,7 +173,8 @@ static int setup(struct vm *vm, const struct vm_config *cfg)
 	if (r)
 		return EXIT_VMM_ERROR;
 	vm->nr_vcpus = cfg->cpus;
-	if (board_attach(vm, STDOUT_FILENO))
+	if (board_attach(vm, STDOUT_FILENO) ||
+	    vdevs_init(vm, cfg->transport))
 		return EXIT_VMM_ERROR;
 	r = disks_attach(vm, cfg->disks, cfg->nr_disks);
 	if (r)
@@ -216,6 +217,7 @@ static void teardown(struct vm *vm)
 		vcpu_destroy(&vm->vcpus[i]);
 	free(vm->vcpus);
 	disks_destroy(&vm->disks);
+	vdevs_destroy(&vm->vdevs);
 	board_destroy(vm);
 	vm_destroy(vm);
 	lifecycle_destroy(&vm->life);

@@ -14,6 +14,7 @@
 #include "../memory/memory.h"
 #include "disks.h"
 #include "lifecycle.h"
+#include "vdev.h"
 
 #define VM_MAX_CPUS 254
 
@@ -28,6 +29,7 @@ struct vm_config {
 	bool expect_exit_code; /* an end without the exit port is a failure */
 	struct vblk_config disks[VM_MAX_DISKS];
 	unsigned nr_disks;
+	enum vm_transport transport;
 };
 
 /* Fixed platform devices (see board.c). */
@@ -48,6 +50,7 @@ struct vm {
 	struct io_bus pio;
 	struct io_bus mmio;
 	struct board board;
+	struct vm_vdevs vdevs;
 	struct vm_disks disks;
 	struct lifecycle life;
 	struct vcpu *vcpus;

@@ -167,6 +167,28 @@ exception_common:
 	add $16, %rsp		/* vector and error code */
 	iretq
 
+/* External interrupts: slot i is vector IRQ_FIRST_VECTOR + i. A few
+ * instructions at CPL0 (emulated, and so slow, on KVM-PVM): count, EOI to
+ * the local APIC, return. */
+	.align 16
+	.globl irq_entries
+irq_entries:
+	.set slot, 0
+	.rept IRQ_SLOTS
+	.align 16
+	push %rax
+	mov $slot, %eax
+	jmp irq_common
+	.set slot, slot + 1
+	.endr
+
+irq_common:
+	lock incl irq_counts(,%rax,4)
+	movabs $0xfee000b0, %rax	/* local APIC EOI */
+	movl $0, (%rax)
+	pop %rax
+	iretq
+
 /* Called by exception_handle at CPL0: with no IDT a fault is a triple
  * fault, which a PC answers with a reset. */
 	.globl triple_fault

@@ -2,3 +2,36 @@
 KERNEL=${KERNEL:-build/guest/testguest.elf}
 INITRD=""
 BASE_CMDLINE=""
+
+# blk_image FILE: a 16 MiB disk whose sector s holds the 16-byte line
+# "S%014d\n" 32 times, as the guest's blk scenario expects.
+blk_image() {
+	awk 'BEGIN { for (s = 0; s < 32768; s++) {
+		l = sprintf("S%014d\n", s); for (i = 0; i < 32; i++) printf "%s", l } }' >"$1"
+}
+
+# blk_expect_after FILE: what the blk scenario leaves in a writable disk:
+# sectors 8192-8255 rewritten with "W" lines, 16384-16511 discarded or
+# zeroed, everything else as blk_image made it.
+blk_expect_after() {
+	awk 'BEGIN { for (s = 0; s < 32768; s++) {
+		if (s >= 16384 && s < 16512) { for (i = 0; i < 512; i++) printf "%c", 0; continue }
+		l = sprintf("%s%014d\n", (s >= 8192 && s < 8256) ? "W" : "S", s)
+		for (i = 0; i < 32; i++) printf "%s", l } }' >"$1"
+}
+
+# The checks every blk case expects in the guest output.
+blk_expect_checks() {
+	expect_output "guest: blk: read 32768 sectors ok"
+	expect_output "guest: blk: serial 'SER-1' ok"
+	expect_output "guest: blk: read past the end refused ok"
+}
+
+blk_expect_writes() {
+	expect_output "guest: blk: wrote, flushed and read back 64 sectors at 8192 ok"
+	expect_output "guest: blk: discarded 64 sectors at 16384, read zeros ok"
+	expect_output "guest: blk: zeroed 64 sectors at 16448, read zeros ok"
+	blk_expect_after "$WORK/want.img"
+	cmp "$WORK/disk.img" "$WORK/want.img" >&2 ||
+		fail "the host file does not hold what the guest wrote"
+}

@@ -15,7 +15,7 @@ extern const char exception_entries[], triple_fault_request[];
 extern void triple_fault(void) __attribute__((noreturn));
 extern uint8_t idt[];
 
-static void set_gate(unsigned vector, uint64_t handler)
+void idt_set_gate(unsigned vector, uint64_t handler)
 {
 	uint64_t low = (handler & 0xffff) | (uint64_t)SEL_CODE64 << 16 |
 		       (uint64_t)0x8e << 40 |
@@ -31,7 +31,7 @@ static void set_gate(unsigned vector, uint64_t handler)
 void idt_init(void)
 {
 	for (unsigned v = 0; v < 32; v++)
-		set_gate(v, (uint64_t)exception_entries + 16 * v);
+		idt_set_gate(v, (uint64_t)exception_entries + 16 * v);
 }
 
 struct trap_frame {
@@ -157,11 +157,27 @@ static bool emulate_port_io(struct trap_frame *f)
 	return true;
 }
 
+/* sti/cli at CPL3 fault the same way when IOPL is 0. */
+static bool emulate_sti_cli(struct trap_frame *f)
+{
+	uint8_t op = *(const uint8_t *)f->rip;
+
+	if (op != 0xfb && op != 0xfa)
+		return false;
+	if (op == 0xfb)
+		f->rflags |= 0x200;
+	else
+		f->rflags &= ~0x200ULL;
+	f->rip++;
+	return true;
+}
+
 /* Runs at CPL0 on the exception's stack. Returns to resume the
  * interrupted code; anything unexpected ends the VM with status 3. */
 void exception_handle(struct trap_frame *f)
 {
-	if (f->vector == 13 && (f->cs & 3) == 3 && emulate_port_io(f))
+	if (f->vector == 13 && (f->cs & 3) == 3 &&
+	    (emulate_port_io(f) || emulate_sti_cli(f)))
 		return;
 	if (f->vector == 6 && f->rip == (uint64_t)triple_fault_request)
 		triple_fault();

@@ -22,6 +22,18 @@ static inline uint8_t inb(uint16_t port)
 	return v;
 }
 
+static inline void outl(uint16_t port, uint32_t v)
+{
+	__asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port));
+}
+
+static inline uint32_t inl(uint16_t port)
+{
+	uint32_t v;
+	__asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
+	return v;
+}
+
 static inline uint64_t rdtsc(void)
 {
 	uint32_t lo, hi;
@@ -42,6 +54,26 @@ static inline void mmio_write32(uint64_t addr, uint32_t v)
 static inline uint32_t mmio_read32(uint64_t addr)
 {
 	return *(volatile uint32_t *)addr;
+}
+
+static inline void mmio_write16(uint64_t addr, uint16_t v)
+{
+	*(volatile uint16_t *)addr = v;
+}
+
+static inline uint16_t mmio_read16(uint64_t addr)
+{
+	return *(volatile uint16_t *)addr;
+}
+
+static inline void mmio_write8(uint64_t addr, uint8_t v)
+{
+	*(volatile uint8_t *)addr = v;
+}
+
+static inline uint8_t mmio_read8(uint64_t addr)
+{
+	return *(volatile uint8_t *)addr;
 }
 
 /* console.c: 16550 on COM1, polled. */
@@ -82,6 +114,29 @@ unsigned smp_start(unsigned expected, void (*ap_main)(unsigned cpu));
 /* exit.c */
 void guest_exit(uint8_t status) __attribute__((noreturn));
 void idt_init(void);
+void idt_set_gate(unsigned vector, uint64_t handler);
+
+/* irq.c: external interrupts counted per vector slot, at CPL0 by a
+ * handler of a few instructions; CPL3 code waits on the counts. */
+#define IRQ_FIRST_VECTOR 0x40
+extern volatile uint32_t irq_counts[IRQ_SLOTS];
+void irq_init(void);	 /* IDT gates, local APIC on, interrupts enabled */
+void ioapic_route(unsigned gsi, unsigned slot); /* edge, to CPU 0 */
+
+/* alloc.c: bump allocation of RAM above the image, never freed. */
+void *page_alloc(uint64_t bytes); /* 4 KiB aligned, zeroed; NULL if none */
+
+/* pci.c: bus 0 configuration space through 0xCF8/0xCFC or an ECAM
+ * window (ecam 0: the ports). */
+uint32_t pci_read(uint64_t ecam, unsigned dev, unsigned off);
+void pci_write(uint64_t ecam, unsigned dev, unsigned off, uint32_t v);
+/* The slot of the first function with these IDs, or -1. */
+int pci_find(uint64_t ecam, uint16_t vendor, uint16_t device);
+/* Offset of the first capability with id at or after from's next, 0 if
+ * none (from 0: start of the list). */
+unsigned pci_next_cap(uint64_t ecam, unsigned dev, unsigned from, uint8_t id);
+/* A memory BAR's address (32- or 64-bit). */
+uint64_t pci_bar(uint64_t ecam, unsigned dev, unsigned bar);
 
 extern const char __image_end[];
 

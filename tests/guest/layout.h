@@ -15,6 +15,8 @@
 #define SEL_TSS0 0x30		/* then one 16-byte TSS descriptor per CPU */
 #define TSS_SIZE 128
 
+#define IRQ_SLOTS 16
+
 #define TRAMPOLINE_ADDR 0x10000	/* SIPI vector 0x10 */
 
 #endif

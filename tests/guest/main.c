@@ -7,6 +7,7 @@
  *   triplefault       reset through a triple fault
  *   hang              never exit
  *   flood lines=N     print N numbered lines as fast as the UART takes them
+ *   blk, blkbench     virtio-blk checks and benchmark (blk.c)
  * Exit status: 0 pass, 1 check failed, 3 unexpected exception, 4 bad usage. */
 #include "guest.h"
 
@@ -148,10 +149,15 @@ static int scenario_hang(void)
 	__builtin_unreachable();
 }
 
+int scenario_blk(void);
+int scenario_blkbench(void);
+
 static const struct {
 	const char *name;
 	int (*run)(void);
 } scenarios[] = {
+	{ "blk", scenario_blk },
+	{ "blkbench", scenario_blkbench },
 	{ "hello", scenario_hello },
 	{ "smp", scenario_smp },
 	{ "mem", scenario_mem },

@@ -37,9 +37,23 @@ int strncmp(const char *a, const char *b, size_t n)
 	return 0;
 }
 
+/* Decimal, or hexadecimal after 0x. */
 uint64_t parse_u64(const char *s, const char **end)
 {
 	uint64_t v = 0;
+
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		for (s += 2;; s++) {
+			unsigned d;
+			if (*s >= '0' && *s <= '9')
+				d = (unsigned)(*s - '0');
+			else if ((*s | 0x20) >= 'a' && (*s | 0x20) <= 'f')
+				d = (unsigned)((*s | 0x20) - 'a' + 10);
+			else
+				break;
+			v = v << 4 | d;
+		}
+	}
 	while (*s >= '0' && *s <= '9')
 		v = v * 10 + (uint64_t)(*s++ - '0');
 	if (end)

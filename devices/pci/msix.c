@@ -1,0 +1,200 @@
+/* vCPU threads (table, PBA, capability) and device threads (notify), all
+ * under m->lock; see msix.h. */
+#include "msix.h"
+
+#include <errno.h>
+#include <linux/pci_regs.h>
+#include <string.h>
+
+#include "../../vmm/log.h"
+
+#define CAP_LEN 12
+#define ENTRY_MASKED 1u
+
+uint32_t msix_table_size(unsigned nvec)
+{
+	return nvec * MSIX_ENTRY_SIZE;
+}
+
+uint32_t msix_pba_size(unsigned nvec)
+{
+	return (nvec + 63) / 64 * 8;
+}
+
+int msix_init(struct msix *m, struct pci_device *dev, unsigned nvec,
+	      unsigned bar, uint32_t table_off, uint32_t pba_off,
+	      const struct msix_irq_ops *ops, void *opaque)
+{
+	uint8_t body[CAP_LEN - 2];
+
+	if (!nvec || nvec > MSIX_MAX_VECTORS)
+		return -EINVAL;
+	memset(m, 0, sizeof(*m));
+	pthread_mutex_init(&m->lock, NULL);
+	m->dev = dev;
+	m->nvec = nvec;
+	m->ops = ops;
+	m->opaque = opaque;
+	for (unsigned v = 0; v < nvec; v++)
+		m->table[v].ctrl = ENTRY_MASKED;
+	pci_put_le(body, 2, nvec - 1);
+	pci_put_le(body + 2, 4, table_off | bar);
+	pci_put_le(body + 6, 4, pba_off | bar);
+	m->cap = pci_add_cap(dev, PCI_CAP_ID_MSIX, body, CAP_LEN);
+	if (!m->cap)
+		return -ENOSPC;
+	pci_wmask_set(dev, m->cap + PCI_MSIX_FLAGS, 2,
+		      PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL);
+	return 0;
+}
+
+void msix_destroy(struct msix *m)
+{
+	pthread_mutex_destroy(&m->lock);
+}
+
+static bool deliverable(const struct msix *m, unsigned vec)
+{
+	return m->enabled && !m->function_masked &&
+	       !(m->table[vec].ctrl & ENTRY_MASKED);
+}
+
+/* Installs a changed message before its first use; m->lock held. A route
+ * that cannot be installed leaves the vector stale, so the next unmask or
+ * notify tries again. */
+static bool route_current(struct msix *m, unsigned vec)
+{
+	const struct msix_entry *e = &m->table[vec];
+
+	if (!(m->route_stale & (1ULL << vec)))
+		return true;
+	if (m->ops->route(m->opaque, vec, e->addr, e->data))
+		return false;
+	m->route_stale &= ~(1ULL << vec);
+	return true;
+}
+
+static void fire(struct msix *m, unsigned vec)
+{
+	if (route_current(m, vec)) {
+		m->pending &= ~(1ULL << vec);
+		m->ops->fire(m->opaque, vec);
+	}
+}
+
+/* Fires what was held pending on vectors that can now deliver. */
+static void flush_pending(struct msix *m)
+{
+	for (unsigned v = 0; v < m->nvec; v++)
+		if ((m->pending & (1ULL << v)) && deliverable(m, v))
+			fire(m, v);
+}
+
+void msix_config_written(struct msix *m, unsigned off, unsigned len)
+{
+	unsigned flags = m->cap + PCI_MSIX_FLAGS;
+	uint32_t v;
+
+	if (off + len <= flags || off >= flags + 2)
+		return;
+	v = pci_cfg_get(m->dev, flags, 2);
+	pthread_mutex_lock(&m->lock);
+	m->enabled = v & PCI_MSIX_FLAGS_ENABLE;
+	m->function_masked = v & PCI_MSIX_FLAGS_MASKALL;
+	if (!m->enabled)
+		m->pending = 0;
+	flush_pending(m);
+	pthread_mutex_unlock(&m->lock);
+}
+
+static void entry_write(struct msix *m, unsigned vec, unsigned reg, uint32_t v)
+{
+	struct msix_entry *e = &m->table[vec];
+
+	switch (reg) {
+	case PCI_MSIX_ENTRY_LOWER_ADDR:
+		e->addr = (e->addr & ~0xffffffffULL) | (v & ~3u);
+		m->route_stale |= 1ULL << vec;
+		break;
+	case PCI_MSIX_ENTRY_UPPER_ADDR:
+		e->addr = (e->addr & 0xffffffffULL) | (uint64_t)v << 32;
+		m->route_stale |= 1ULL << vec;
+		break;
+	case PCI_MSIX_ENTRY_DATA:
+		e->data = v;
+		m->route_stale |= 1ULL << vec;
+		break;
+	case PCI_MSIX_ENTRY_VECTOR_CTRL:
+		e->ctrl = v & ENTRY_MASKED;
+		if (deliverable(m, vec)) {
+			if (m->pending & (1ULL << vec))
+				fire(m, vec);
+			else
+				route_current(m, vec);
+		}
+		break;
+	}
+}
+
+static uint32_t entry_read(const struct msix *m, unsigned vec, unsigned reg)
+{
+	const struct msix_entry *e = &m->table[vec];
+
+	switch (reg) {
+	case PCI_MSIX_ENTRY_LOWER_ADDR: return (uint32_t)e->addr;
+	case PCI_MSIX_ENTRY_UPPER_ADDR: return (uint32_t)(e->addr >> 32);
+	case PCI_MSIX_ENTRY_DATA: return e->data;
+	default: return e->ctrl;
+	}
+}
+
+void msix_table_access(struct msix *m, uint64_t off, uint8_t *data,
+		       unsigned size, bool is_write)
+{
+	unsigned vec = (unsigned)(off / MSIX_ENTRY_SIZE);
+
+	if ((size != 4 && size != 8) || (off & (size - 1)) || vec >= m->nvec) {
+		if (!is_write)
+			memset(data, 0, size);
+		return;
+	}
+	pthread_mutex_lock(&m->lock);
+	for (unsigned i = 0; i < size; i += 4) {
+		unsigned reg = (unsigned)(off % MSIX_ENTRY_SIZE) + i;
+		uint32_t v;
+		if (is_write) {
+			memcpy(&v, data + i, 4);
+			entry_write(m, vec, reg, v);
+		} else {
+			v = entry_read(m, vec, reg);
+			memcpy(data + i, &v, 4);
+		}
+	}
+	pthread_mutex_unlock(&m->lock);
+}
+
+void msix_pba_read(struct msix *m, uint64_t off, uint8_t *data, unsigned size)
+{
+	uint64_t pending;
+
+	memset(data, 0, size);
+	if ((size != 4 && size != 8) || (off & (size - 1)) || off >= 8)
+		return;
+	pthread_mutex_lock(&m->lock);
+	pending = m->pending;
+	pthread_mutex_unlock(&m->lock);
+	pending >>= 8 * off;
+	memcpy(data, &pending, size);
+}
+
+void msix_notify(struct msix *m, unsigned vec)
+{
+	if (vec >= m->nvec)
+		return;
+	pthread_mutex_lock(&m->lock);
+	if (deliverable(m, vec))
+		fire(m, vec);
+	else if (m->enabled)
+		m->pending |= 1ULL << vec;
+	pthread_mutex_unlock(&m->lock);
+}

@@ -1,0 +1,98 @@
+/* Main thread (allocation) and vCPU threads (MSI routes), under r->lock. */
+#include "irq_routes.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "log.h"
+
+#define IOAPIC_PINS 24
+#define PIC_PINS 16
+
+static void add_irqchip(struct irq_routes *r, unsigned gsi, unsigned chip,
+			unsigned pin)
+{
+	r->entries[r->nr++] = (struct kvm_irq_routing_entry){
+		.gsi = gsi,
+		.type = KVM_IRQ_ROUTING_IRQCHIP,
+		.u.irqchip = { .irqchip = chip, .pin = pin },
+	};
+}
+
+void irq_routes_init(struct irq_routes *r, int vm_fd)
+{
+	memset(r, 0, sizeof(*r));
+	pthread_mutex_init(&r->lock, NULL);
+	r->vm_fd = vm_fd;
+	r->next_gsi = IRQ_ROUTES_FIRST_MSI_GSI;
+	/* KVM's default x86 table (kvm_setup_default_irq_routing). */
+	for (unsigned gsi = 0; gsi < IOAPIC_PINS; gsi++) {
+		add_irqchip(r, gsi, KVM_IRQCHIP_IOAPIC, gsi);
+		if (gsi < PIC_PINS)
+			add_irqchip(r, gsi,
+				    gsi < 8 ? KVM_IRQCHIP_PIC_MASTER :
+					      KVM_IRQCHIP_PIC_SLAVE,
+				    gsi % 8);
+	}
+}
+
+void irq_routes_destroy(struct irq_routes *r)
+{
+	pthread_mutex_destroy(&r->lock);
+}
+
+int irq_routes_alloc_gsi(struct irq_routes *r)
+{
+	int gsi = -ENOSPC;
+
+	pthread_mutex_lock(&r->lock);
+	if (r->nr < IRQ_ROUTES_MAX)
+		gsi = (int)r->next_gsi++;
+	pthread_mutex_unlock(&r->lock);
+	return gsi;
+}
+
+static int commit(struct irq_routes *r)
+{
+	struct {
+		struct kvm_irq_routing hdr;
+		struct kvm_irq_routing_entry e[IRQ_ROUTES_MAX];
+	} table;
+
+	memset(&table.hdr, 0, sizeof(table.hdr));
+	table.hdr.nr = r->nr;
+	memcpy(table.e, r->entries, r->nr * sizeof(r->entries[0]));
+	if (ioctl(r->vm_fd, KVM_SET_GSI_ROUTING, &table) < 0) {
+		log_error("KVM_SET_GSI_ROUTING: %s", strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+int irq_routes_set_msi(struct irq_routes *r, unsigned gsi, uint64_t addr,
+		       uint32_t data)
+{
+	struct kvm_irq_routing_entry *e = NULL;
+	int ret = -ENOSPC;
+
+	pthread_mutex_lock(&r->lock);
+	for (unsigned i = 0; i < r->nr && !e; i++)
+		if (r->entries[i].gsi == gsi &&
+		    r->entries[i].type == KVM_IRQ_ROUTING_MSI)
+			e = &r->entries[i];
+	if (!e && r->nr < IRQ_ROUTES_MAX)
+		e = &r->entries[r->nr++];
+	if (e) {
+		*e = (struct kvm_irq_routing_entry){
+			.gsi = gsi,
+			.type = KVM_IRQ_ROUTING_MSI,
+			.u.msi = { .address_lo = (uint32_t)addr,
+				   .address_hi = (uint32_t)(addr >> 32),
+				   .data = data },
+		};
+		ret = commit(r);
+	}
+	pthread_mutex_unlock(&r->lock);
+	return ret;
+}
