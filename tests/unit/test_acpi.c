@@ -48,10 +48,21 @@ static const uint8_t *dsdt_of(const uint8_t *buf, size_t used)
 	return table(buf, get64(xsdt_entry(buf, used, 0) + 140), used);
 }
 
+static size_t build(uint8_t *buf, unsigned ncpus,
+		    const struct acpi_mmio_dev *devs, unsigned ndevs, bool pci)
+{
+	const struct acpi_platform p = {
+		.ncpus = ncpus, .mmio_devs = devs, .nr_mmio_devs = ndevs,
+		.pci = pci, .pci_ecam = 0xe0000000, .pci_ecam_size = 1 << 20,
+		.pci_mmio = 0xc0000000, .pci_mmio_size = 0x10000000,
+	};
+	return acpi_build(buf, BASE, &p);
+}
+
 Test(acpi, tables_link_up_with_valid_checksums)
 {
 	uint8_t *buf = malloc(ACPI_MAX_SIZE);
-	size_t used = acpi_build(buf, BASE, 4, NULL, 0);
+	size_t used = build(buf, 4, NULL, 0, false);
 	const uint8_t *xsdt, *fadt, *madt, *dsdt;
 
 	cr_assert(used > 0 && used <= ACPI_MAX_SIZE);
@@ -75,7 +86,7 @@ Test(acpi, tables_link_up_with_valid_checksums)
 Test(acpi, fadt_is_hardware_reduced_with_sleep_and_reset_ports)
 {
 	uint8_t *buf = malloc(ACPI_MAX_SIZE);
-	size_t used = acpi_build(buf, BASE, 1, NULL, 0);
+	size_t used = build(buf, 1, NULL, 0, false);
 	const uint8_t *fadt = xsdt_entry(buf, used, 0);
 
 	cr_assert_eq(get32(fadt + 4), 276);
@@ -92,7 +103,7 @@ Test(acpi, fadt_is_hardware_reduced_with_sleep_and_reset_ports)
 Test(acpi, dsdt_has_s5_and_legacy_devices)
 {
 	uint8_t *buf = malloc(ACPI_MAX_SIZE);
-	size_t used = acpi_build(buf, BASE, 1, NULL, 0);
+	size_t used = build(buf, 1, NULL, 0, false);
 	const uint8_t *dsdt = dsdt_of(buf, used);
 	uint32_t len = get32(dsdt + 4);
 	const uint8_t s5[] = { '_', 'S', '5', '_', 0x12, 0x06, 0x02, 0x0a,
@@ -117,7 +128,7 @@ Test(acpi, dsdt_has_s5_and_legacy_devices)
 Test(acpi, madt_lists_every_cpu_and_the_ioapic)
 {
 	uint8_t *buf = malloc(ACPI_MAX_SIZE);
-	size_t used = acpi_build(buf, BASE, 254, NULL, 0);
+	size_t used = build(buf, 254, NULL, 0, false);
 	const uint8_t *madt = xsdt_entry(buf, used, 1);
 	uint32_t len = get32(madt + 4), off = 44;
 	unsigned cpus = 0, ioapics = 0;
@@ -147,7 +158,7 @@ Test(acpi, dsdt_describes_virtio_mmio_devices)
 	const struct acpi_mmio_dev devs[2] = { { 0xd0000000, 0x1000, 16 },
 					       { 0xd0001000, 0x1000, 17 } };
 	uint8_t *buf = malloc(ACPI_MAX_SIZE);
-	size_t used = acpi_build(buf, BASE, 1, devs, 2);
+	size_t used = build(buf, 1, devs, 2, false);
 	const uint8_t *dsdt = dsdt_of(buf, used);
 	uint32_t len = get32(dsdt + 4);
 	const uint8_t mem0[] = { 0x86, 0x09, 0x00, 0x01, 0x00, 0x00, 0x00, 0xd0,
@@ -166,5 +177,47 @@ Test(acpi, dsdt_describes_virtio_mmio_devices)
 	cr_assert_eq(scope[1] >> 6, 1, "two-byte PkgLength");
 	cr_assert_eq((size_t)((scope[1] & 0xf) | scope[2] << 4),
 		     (size_t)(dsdt + len - (scope + 1)));
+	free(buf);
+}
+
+Test(acpi, pci_host_bridge_and_mcfg)
+{
+	uint8_t *buf = malloc(ACPI_MAX_SIZE);
+	size_t used = build(buf, 2, NULL, 0, true);
+	const uint8_t *xsdt = table(buf, get64(buf + 24), used);
+	const uint8_t *dsdt = dsdt_of(buf, used), *mcfg;
+	uint32_t len = get32(dsdt + 4);
+	/* DWordMemory: min 0xc0000000, max 0xcfffffff, length 256 MiB. */
+	const uint8_t window[] = { 0x00, 0x00, 0x00, 0xc0, 0xff, 0xff, 0xff, 0xcf,
+				   0, 0, 0, 0, 0x00, 0x00, 0x00, 0x10 };
+	const uint8_t ecam_res[] = { 0x86, 0x09, 0x00, 0x01, 0x00, 0x00, 0x00, 0xe0,
+				     0x00, 0x00, 0x10, 0x00 };
+
+	cr_assert_eq(get32(xsdt + 4), 36 + 3 * 8, "FADT, MADT and MCFG");
+	mcfg = xsdt_entry(buf, used, 2);
+	cr_assert_eq(memcmp(mcfg, "MCFG", 4), 0);
+	cr_assert_eq(get32(mcfg + 4), 36 + 8 + 16);
+	cr_assert_eq(get64(mcfg + 44), 0xe0000000ULL);
+	cr_assert_eq(mcfg[44 + 10], 0, "segment 0");
+	cr_assert(mcfg[44 + 10 + 2] == 0 && mcfg[44 + 10 + 3] == 0, "bus 0-0");
+	cr_assert_not_null(find(dsdt, len, "PCI0", 4));
+	cr_assert_not_null(find(dsdt, len, "\x0c\x41\xd0\x0a\x08", 5), "PNP0A08");
+	cr_assert_not_null(find(dsdt, len, "\x0c\x41\xd0\x0a\x03", 5), "PNP0A03");
+	cr_assert_not_null(find(dsdt, len, window, sizeof(window)));
+	cr_assert_not_null(find(dsdt, len, "\x0c\x41\xd0\x0c\x02", 5), "PNP0C02");
+	cr_assert_not_null(find(dsdt, len, ecam_res, sizeof(ecam_res)));
+	cr_assert_null(find(dsdt, len, "\x0dLNRO0005", 10));
+	free(buf);
+}
+
+Test(acpi, no_mcfg_without_pci)
+{
+	uint8_t *buf = malloc(ACPI_MAX_SIZE);
+	size_t used = build(buf, 1, NULL, 0, false);
+	const uint8_t *xsdt = table(buf, get64(buf + 24), used);
+
+	cr_assert_eq(get32(xsdt + 4), 36 + 2 * 8);
+	cr_assert_null(find(dsdt_of(buf, used), get32(dsdt_of(buf, used) + 4),
+			    "PCI0", 4));
 	free(buf);
 }

@@ -13,7 +13,7 @@ static unsigned e820_for(uint64_t size, struct e820_entry *e)
 {
 	struct guest_mem mem = { .size = size };
 	mem.nr_regions = mem_layout(size, mem.regions);
-	return e820_build(&mem, e);
+	return e820_build(&mem, false, e);
 }
 
 Test(e820, small_ram_is_split_around_the_bios_area)
@@ -25,6 +25,22 @@ Test(e820, small_ram_is_split_around_the_bios_area)
 	cr_assert(e[1].addr == LAYOUT_EBDA && e[1].type == E820_RESERVED);
 	cr_assert_eq(e[1].addr + e[1].size, 0x100000);
 	cr_assert(e[2].addr == 0x100000 && e[2].size == (128 << 20) - 0x100000);
+}
+
+Test(e820, pci_reserves_the_ecam_window_in_address_order)
+{
+	struct guest_mem mem = { .size = 5ULL << 30 };
+	struct e820_entry e[E820_MAX];
+	unsigned n;
+
+	mem.nr_regions = mem_layout(mem.size, mem.regions);
+	n = e820_build(&mem, true, e);
+	cr_assert_eq(n, 5);
+	cr_assert(e[3].addr == LAYOUT_PCI_ECAM && e[3].size == 1 << 20 &&
+		  e[3].type == E820_RESERVED);
+	cr_assert(e[4].addr == 1ULL << 32 && e[4].type == E820_RAM);
+	for (unsigned i = 1; i < n; i++)
+		cr_assert(e[i].addr >= e[i - 1].addr + e[i - 1].size);
 }
 
 Test(e820, ram_above_3g_moves_above_4g)
