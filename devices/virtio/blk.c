@@ -123,7 +123,7 @@ static bool drain_queue(struct vblk_queue *q)
 	struct virtqueue *vq = &q->blk->vdev.vqs[q->index];
 	static __thread struct vq_chain chain;
 
-	do {
+	for (;;) {
 		int r;
 		vq_set_notification(vq, false);
 		while ((r = vq_pop(vq, &chain)) == 1) {
@@ -146,7 +146,12 @@ static bool drain_queue(struct vblk_queue *q)
 		}
 		if (r < 0)
 			return false;
-	} while (vq_set_notification(vq, true));
+		/* While requests are in flight, their completions wake this
+		 * thread, which looks at the ring again: the driver need not
+		 * notify (a VM exit each) until the queue goes idle. */
+		if (q->ctx.inflight || !vq_set_notification(vq, true))
+			break;
+	}
 	blk_ctx_kick(&q->ctx);
 	return true;
 }
@@ -176,8 +181,9 @@ static void *iothread(void *arg)
 		if (fds[1].revents & POLLIN)
 			clear_eventfd(q->done_fd);
 		blk_ctx_reap(&q->ctx, false);
-		if (fds[0].revents & POLLIN) {
+		if (fds[0].revents & POLLIN)
 			clear_eventfd(q->kick_fd);
+		if (fds[0].revents & POLLIN || fds[1].revents & POLLIN) {
 			if (!drain_queue(q)) {
 				virtio_mark_broken(vd);
 				break;

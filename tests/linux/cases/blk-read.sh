@@ -1,4 +1,4 @@
-# Two disks over virtio-mmio: capacity, serial (GET_ID), read-only flag, and
+# Two disks over virtio-pci (the default): capacity, serial (GET_ID), read-only flag, and
 # the whole of vda read by the guest matches the host file.
 truncate -s 64M "$WORK/a.img"
 dd if=/dev/urandom of="$WORK/a.img" bs=1M count=8 conv=notrunc status=none
