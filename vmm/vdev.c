@@ -144,8 +144,9 @@ static int attach_pci(struct vm *vm, struct vdev *v)
 		v->vec_gsi[i] = (unsigned)gsi;
 		r = bind_irqfd(vm, &v->vec_fd[i], (unsigned)gsi);
 	}
-	return r ? r : pci_bus_attach(&vm->vdevs.pci, &v->pci.pci) < 0 ?
-		   -ENOSPC : 0;
+	if (r)
+		return r;
+	return pci_bus_attach(&vm->vdevs.pci, &v->pci.pci) < 0 ? -ENOSPC : 0;
 }
 
 int vdev_attach(struct vm *vm, struct vdev *v, const struct vdev_desc *desc)

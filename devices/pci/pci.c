@@ -256,31 +256,31 @@ static struct pci_device *bar_at(struct pci_bus *bus, uint64_t gpa,
 	return NULL;
 }
 
-static void mmio_read(void *opaque, uint64_t off, uint8_t *data, unsigned size)
+static void mmio_access(struct pci_bus *bus, uint64_t off, uint8_t *data,
+			unsigned size, bool is_write)
 {
-	struct pci_bus *bus = opaque;
 	struct pci_device *dev;
 	unsigned bar;
 	uint64_t boff;
 
 	dev = bar_at(bus, bus->mmio_base + off, size, &bar, &boff);
-	if (dev)
+	if (dev && is_write)
+		dev->bar_ops[bar]->write(dev->opaque, boff, data, size);
+	else if (dev)
 		dev->bar_ops[bar]->read(dev->opaque, boff, data, size);
-	else
+	else if (!is_write)
 		memset(data, 0xff, size);
+}
+
+static void mmio_read(void *opaque, uint64_t off, uint8_t *data, unsigned size)
+{
+	mmio_access(opaque, off, data, size, false);
 }
 
 static void mmio_write(void *opaque, uint64_t off, const uint8_t *data,
 		       unsigned size)
 {
-	struct pci_bus *bus = opaque;
-	struct pci_device *dev;
-	unsigned bar;
-	uint64_t boff;
-
-	dev = bar_at(bus, bus->mmio_base + off, size, &bar, &boff);
-	if (dev)
-		dev->bar_ops[bar]->write(dev->opaque, boff, data, size);
+	mmio_access(opaque, off, (uint8_t *)data, size, true);
 }
 
 const struct io_ops pci_mmio_ops = {

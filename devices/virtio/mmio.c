@@ -4,7 +4,6 @@
 #include "mmio.h"
 
 #include <linux/virtio_mmio.h>
-#include <stdio.h>
 #include <string.h>
 
 #define MMIO_MAGIC 0x74726976 /* "virt" */
@@ -169,9 +168,3 @@ const struct io_ops virtio_mmio_ops = {
 	.read = mmio_read,
 	.write = mmio_write,
 };
-
-int virtio_mmio_cmdline(char *buf, size_t size, uint64_t base, unsigned irq)
-{
-	return snprintf(buf, size, "virtio_mmio.device=4K@0x%llx:%u",
-			(unsigned long long)base, irq);
-}

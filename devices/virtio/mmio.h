@@ -1,6 +1,6 @@
 /* virtio-mmio transport, version 2 (virtio 1.x 4.2): a 4 KiB register
- * window per device, found by Linux through a virtio_mmio.device= kernel
- * parameter. Interrupts are edge-triggered: the transport sets
+ * window per device, found by Linux through the DSDT (LNRO0005) or a
+ * virtio_mmio.device= kernel parameter. Interrupts are edge-triggered: the transport sets
  * InterruptStatus and calls irq(); queue notifications (QueueNotify
  * writes) go to notify(), or straight to an ioeventfd bound by the VMM. */
 #ifndef DEVICES_VIRTIO_MMIO_H
@@ -34,9 +34,5 @@ void virtio_mmio_init(struct virtio_mmio *m, struct virtio_dev *vd,
 
 /* Attach with the struct virtio_mmio as opaque, VIRTIO_MMIO_WINDOW long. */
 extern const struct io_ops virtio_mmio_ops;
-
-/* Writes "virtio_mmio.device=4K@0xBASE:IRQ" into buf; returns its length
- * like snprintf. */
-int virtio_mmio_cmdline(char *buf, size_t size, uint64_t base, unsigned irq);
 
 #endif

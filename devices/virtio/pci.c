@@ -267,9 +267,9 @@ static bool cfg_window(struct virtio_pci *p, unsigned off, unsigned len,
 	       !(*bar_off & (*size - 1)) && *bar_off < VPCI_BAR_SIZE;
 }
 
-static void config_reading(void *opaque, unsigned off, unsigned len)
+static void cfg_window_access(struct virtio_pci *p, unsigned off,
+			      unsigned len, bool is_write)
 {
-	struct virtio_pci *p = opaque;
 	uint32_t bar_off;
 	unsigned size;
 
@@ -278,22 +278,20 @@ static void config_reading(void *opaque, unsigned off, unsigned len)
 			   p->pci.cfg + p->cfg_cap +
 				   offsetof(struct virtio_pci_cfg_cap,
 					    pci_cfg_data),
-			   size, false);
+			   size, is_write);
+}
+
+static void config_reading(void *opaque, unsigned off, unsigned len)
+{
+	cfg_window_access(opaque, off, len, false);
 }
 
 static void config_written(void *opaque, unsigned off, unsigned len)
 {
 	struct virtio_pci *p = opaque;
-	uint32_t bar_off;
-	unsigned size;
 
 	msix_config_written(&p->msix, off, len);
-	if (cfg_window(p, off, len, &bar_off, &size))
-		bar_access(p, bar_off,
-			   p->pci.cfg + p->cfg_cap +
-				   offsetof(struct virtio_pci_cfg_cap,
-					    pci_cfg_data),
-			   size, true);
+	cfg_window_access(p, off, len, true);
 }
 
 static void bar_moved(void *opaque, unsigned bar, uint64_t gpa, bool mapped)

@@ -5,45 +5,21 @@
 #include <linux/virtio_ring.h>
 #include <string.h>
 
+#include "dummy_virtio.h"
 #include "../../devices/virtio/mmio.h"
 
 #define RAM (16ULL << 20)
 
+/* What the transport reported. */
 struct dummy {
-	uint8_t config[8];
-	int activations, deactivations;
-	int activate_result;
 	unsigned irqs, last_notify, notifies;
-};
-
-static uint64_t dummy_features(void *o) { (void)o; return 1ULL << 5; }
-static void dummy_cfg_read(void *o, uint32_t off, uint8_t *d, unsigned len)
-{
-	memcpy(d, ((struct dummy *)o)->config + off, len);
-}
-static void dummy_cfg_write(void *o, uint32_t off, const uint8_t *d, unsigned len)
-{
-	memcpy(((struct dummy *)o)->config + off, d, len);
-}
-static int dummy_activate(void *o)
-{
-	struct dummy *d = o;
-	d->activations++;
-	return d->activate_result;
-}
-static void dummy_deactivate(void *o) { ((struct dummy *)o)->deactivations++; }
-
-static const struct virtio_device_ops dummy_ops = {
-	.name = "dummy", .device_id = 2, .features = dummy_features,
-	.config_read = dummy_cfg_read, .config_write = dummy_cfg_write,
-	.config_size = 8, .activate = dummy_activate,
-	.deactivate = dummy_deactivate,
 };
 
 static struct guest_mem mem;
 static struct virtio_dev vd;
 static struct virtio_mmio m;
 static struct dummy dev;
+static struct dummy_virtio dv;
 
 static void on_irq(void *o) { ((struct dummy *)o)->irqs++; }
 static void on_notify(void *o, unsigned q)
@@ -57,8 +33,8 @@ static void setup(void)
 	struct mem_config cfg = { .size = RAM, .backend = MEM_BACKEND_ANON };
 	cr_assert_eq(mem_create(&mem, &cfg), 0);
 	memset(&dev, 0, sizeof(dev));
-	memcpy(dev.config, "ABCDEFGH", 8);
-	cr_assert_eq(virtio_dev_init(&vd, &dummy_ops, &dev, 2, &mem), 0);
+	dummy_virtio_reset(&dv);
+	cr_assert_eq(virtio_dev_init(&vd, &dummy_ops, &dv, 2, &mem), 0);
 	virtio_mmio_init(&m, &vd, on_irq, on_notify, &dev);
 }
 
@@ -135,7 +111,7 @@ Test(virtio_mmio, linux_probe_sequence_activates_the_device)
 	cr_assert(vd.vqs[1].event_idx && !vd.vqs[1].indirect);
 	cr_assert_eq(vd.vqs[0].size, 128);
 	wr(VIRTIO_MMIO_STATUS, 0x0f);
-	cr_assert_eq(dev.activations, 1);
+	cr_assert_eq(dv.activations, 1);
 	cr_assert_eq(rd(VIRTIO_MMIO_STATUS), 0x0f);
 	wr(VIRTIO_MMIO_QUEUE_NOTIFY, 1);
 	cr_assert_eq(dev.notifies, 1);
@@ -163,7 +139,7 @@ Test(virtio_mmio, reset_deactivates_and_forgets_queues)
 	setup_queue(0, 0x10000, 8);
 	wr(VIRTIO_MMIO_STATUS, 0x0f);
 	wr(VIRTIO_MMIO_STATUS, 0);
-	cr_assert_eq(dev.deactivations, 1);
+	cr_assert_eq(dv.deactivations, 1);
 	cr_assert_eq(rd(VIRTIO_MMIO_STATUS), 0);
 	cr_assert_eq(vd.guest_features, 0);
 	wr(VIRTIO_MMIO_QUEUE_SEL, 0);
@@ -176,7 +152,7 @@ Test(virtio_mmio, features_ok_needs_version_1)
 	probe(0);
 	cr_assert_eq(rd(VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_FEATURES_OK, 0);
 	wr(VIRTIO_MMIO_STATUS, 0x0f);
-	cr_assert_eq(dev.activations, 0, "no DRIVER_OK without FEATURES_OK");
+	cr_assert_eq(dv.activations, 0, "no DRIVER_OK without FEATURES_OK");
 }
 
 Test(virtio_mmio, features_frozen_after_features_ok)
@@ -241,7 +217,7 @@ Test(virtio_mmio, config_space_bounds_and_access_sizes)
 	cr_assert_eq(b[0] | b[1] | b[2] | b[3], 0, "past the end reads 0");
 	virtio_mmio_ops.write(&m, VIRTIO_MMIO_CONFIG + 0x7fffffffULL, b, 4);
 	virtio_mmio_ops.write(&m, VIRTIO_MMIO_CONFIG, (const uint8_t *)"zz", 2);
-	cr_assert_eq(dev.config[0], 'z');
+	cr_assert_eq(dv.config[0], 'z');
 	/* Registers other than config take only aligned 32-bit accesses. */
 	virtio_mmio_ops.read(&m, VIRTIO_MMIO_MAGIC_VALUE, (uint8_t *)&h, 2);
 	cr_assert_eq(h, 0);
@@ -252,7 +228,7 @@ Test(virtio_mmio, config_space_bounds_and_access_sizes)
 
 Test(virtio_mmio, activate_failure_needs_reset)
 {
-	dev.activate_result = -ENOMEM;
+	dv.activate_result = -ENOMEM;
 	probe(1);
 	wr(VIRTIO_MMIO_STATUS, 0x0f);
 	cr_assert(rd(VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET);
@@ -265,14 +241,7 @@ Test(virtio_mmio, refuses_incomplete_ops_and_queue_counts)
 	struct virtio_dev d;
 
 	ops.activate = NULL;
-	cr_assert_eq(virtio_dev_init(&d, &ops, &dev, 1, &mem), -EINVAL);
-	cr_assert_eq(virtio_dev_init(&d, &dummy_ops, &dev, 0, &mem), -EINVAL);
-	cr_assert_eq(virtio_dev_init(&d, &dummy_ops, &dev, VIRTIO_MAX_QUEUES + 1, &mem), -EINVAL);
-}
-
-Test(virtio_mmio, cmdline_parameter)
-{
-	char buf[64];
-	virtio_mmio_cmdline(buf, sizeof(buf), 0xd0000000, 5);
-	cr_assert_str_eq(buf, "virtio_mmio.device=4K@0xd0000000:5");
+	cr_assert_eq(virtio_dev_init(&d, &ops, &dv, 1, &mem), -EINVAL);
+	cr_assert_eq(virtio_dev_init(&d, &dummy_ops, &dv, 0, &mem), -EINVAL);
+	cr_assert_eq(virtio_dev_init(&d, &dummy_ops, &dv, VIRTIO_MAX_QUEUES + 1, &mem), -EINVAL);
 }

@@ -4,40 +4,22 @@
 #include <linux/virtio_pci.h>
 #include <string.h>
 
+#include "dummy_virtio.h"
 #include "../../devices/virtio/pci.h"
 
 #define RAM (16ULL << 20)
 
+/* What the transport reported. */
 struct dummy {
-	uint8_t config[8];
-	int activations;
 	unsigned notifies, last_notify, fires, last_fire;
 	uint64_t bar_gpa;
-};
-
-static uint64_t dummy_features(void *o) { (void)o; return 1ULL << 5; }
-static void dummy_cfg_read(void *o, uint32_t off, uint8_t *d, unsigned len)
-{
-	memcpy(d, ((struct dummy *)o)->config + off, len);
-}
-static void dummy_cfg_write(void *o, uint32_t off, const uint8_t *d, unsigned len)
-{
-	memcpy(((struct dummy *)o)->config + off, d, len);
-}
-static int dummy_activate(void *o) { ((struct dummy *)o)->activations++; return 0; }
-static void dummy_deactivate(void *o) { (void)o; }
-
-static const struct virtio_device_ops dummy_ops = {
-	.name = "dummy", .device_id = 2, .features = dummy_features,
-	.config_read = dummy_cfg_read, .config_write = dummy_cfg_write,
-	.config_size = 8, .activate = dummy_activate,
-	.deactivate = dummy_deactivate,
 };
 
 static struct guest_mem mem;
 static struct virtio_dev vd;
 static struct virtio_pci p;
 static struct dummy dev;
+static struct dummy_virtio dv;
 
 static int route(void *o, unsigned vec, uint64_t a, uint32_t d)
 {
@@ -68,8 +50,8 @@ static void setup(void)
 	struct mem_config cfg = { .size = RAM, .backend = MEM_BACKEND_ANON };
 	cr_assert_eq(mem_create(&mem, &cfg), 0);
 	memset(&dev, 0, sizeof(dev));
-	memcpy(dev.config, "ABCDEFGH", 8);
-	cr_assert_eq(virtio_dev_init(&vd, &dummy_ops, &dev, 2, &mem), 0);
+	dummy_virtio_reset(&dv);
+	cr_assert_eq(virtio_dev_init(&vd, &dummy_ops, &dv, 2, &mem), 0);
 	cr_assert_eq(virtio_pci_init(&p, &vd, &hooks, &dev), 0);
 }
 
@@ -185,7 +167,7 @@ Test(virtio_pci, queue_setup_and_driver_ok)
 	cr_assert_eq(rd(VIRTIO_PCI_COMMON_Q_DESCLO, 4), 0x10000,
 		     "fixed once enabled");
 	wr(VIRTIO_PCI_COMMON_STATUS, 0x0f, 1);
-	cr_assert_eq(dev.activations, 1);
+	cr_assert_eq(dv.activations, 1);
 	wr(VIRTIO_PCI_COMMON_MSIX, 0, 2);
 	wr(VIRTIO_PCI_COMMON_STATUS, 0, 1);
 	cr_assert_eq(rd(VIRTIO_PCI_COMMON_STATUS, 1), 0);
