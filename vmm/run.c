@@ -139,10 +139,12 @@ static void print_reports(const struct vm *vm, const struct vm_config *cfg)
 				"resident %llu KiB\n", ru.ru_maxrss,
 			(unsigned long long)mem_resident_bytes(&vm->mem) >> 10);
 	for (unsigned i = 0; cfg->stats && i < vm->disks.n; i++)
-		fprintf(stderr, "vmm: stats: vd%c: %llu I/O errors\n", 'a' + i,
+		fprintf(stderr, "vmm: stats: vd%c: %llu I/O errors, %llu requests "
+				"merged\n", 'a' + i,
 			(unsigned long long)__atomic_load_n(
 				&vm->disks.disk[i]->blk.node.errors,
-				__ATOMIC_RELAXED));
+				__ATOMIC_RELAXED),
+			(unsigned long long)vblk_merged(&vm->disks.disk[i]->blk));
 }
 
 static int exit_status(const struct vm *vm, const struct vm_config *cfg)

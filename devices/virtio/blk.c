@@ -90,11 +90,103 @@ static enum blk_op op_of(uint32_t type)
 	}
 }
 
+static void submit_one(struct vblk_queue *q, struct vblk_slot *s)
+{
+	struct vblk_request *p = &s->parsed;
+	int r;
+
+	s->req = (struct blk_req){
+		.op = op_of(p->type), .offset = p->offset, .len = p->len,
+		.iov = p->iov, .iovcnt = p->iovcnt, .complete = io_done,
+		.opaque = s,
+	};
+	r = blk_submit(&q->blk->node, &q->ctx, &s->req);
+	if (r)
+		finish(q, s, r == -EOPNOTSUPP ? VIRTIO_BLK_S_UNSUPP :
+						VIRTIO_BLK_S_IOERR);
+}
+
+static void merge_done(struct blk_req *req, int result)
+{
+	struct vblk_merge *m = req->opaque;
+
+	for (unsigned i = 0; i < m->n; i++)
+		finish(m->member[i]->q, m->member[i],
+		       result ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK);
+	m->busy = false;
+}
+
+static struct vblk_merge *free_merge(struct vblk_queue *q)
+{
+	for (unsigned i = 0; i < VBLK_MERGES; i++)
+		if (!q->merges[i].busy)
+			return &q->merges[i];
+	return NULL;
+}
+
+/* Submits the current group: one request for all its members when a
+ * merge buffer is free, else each on its own. */
+static void flush_group(struct vblk_queue *q)
+{
+	struct vblk_group *g = &q->group;
+	struct vblk_merge *m = g->n > 1 ? free_merge(q) : NULL;
+	const struct vblk_request *first;
+	unsigned n = 0;
+	int r;
+
+	if (!m) {
+		for (unsigned i = 0; i < g->n; i++)
+			submit_one(q, g->member[i]);
+		g->n = 0;
+		return;
+	}
+	first = &g->member[0]->parsed;
+	for (unsigned i = 0; i < g->n; i++) {
+		const struct vblk_request *p = &g->member[i]->parsed;
+		memcpy(m->iov + n, p->iov, p->iovcnt * sizeof(p->iov[0]));
+		n += p->iovcnt;
+		m->member[i] = g->member[i];
+	}
+	m->n = g->n;
+	m->busy = true;
+	m->req = (struct blk_req){
+		.op = op_of(first->type), .offset = first->offset,
+		.len = g->bytes, .iov = m->iov, .iovcnt = n,
+		.complete = merge_done, .opaque = m,
+	};
+	__atomic_add_fetch(&q->merged, g->n, __ATOMIC_RELAXED);
+	g->n = 0;
+	r = blk_submit(&q->blk->node, &q->ctx, &m->req);
+	if (r)
+		merge_done(&m->req, r);
+}
+
+/* Adds a read or write to the group, first submitting the group when the
+ * request cannot extend it. */
+static void group_add(struct vblk_queue *q, struct vblk_slot *s)
+{
+	struct vblk_group *g = &q->group;
+	const struct vblk_request *p = &s->parsed;
+
+	if (g->n && (p->type != g->member[0]->parsed.type ||
+		     p->offset != g->end || g->n == VBLK_MERGE_MAX_REQS ||
+		     g->iovcnt + p->iovcnt > VBLK_MERGE_MAX_IOV ||
+		     g->bytes + p->len > VBLK_MERGE_MAX_BYTES))
+		flush_group(q);
+	if (!g->n) {
+		g->iovcnt = 0;
+		g->bytes = 0;
+	}
+	g->member[g->n++] = s;
+	g->iovcnt += p->iovcnt;
+	g->bytes += p->len;
+	g->end = p->offset + p->len;
+}
+
 /* Starts the I/O of a parsed request; complete ones finish here. */
 static void start(struct vblk_queue *q, struct vblk_slot *s)
 {
 	struct vblk_request *p = &s->parsed;
-	int r;
 
 	s->written = 1 + (p->type == VIRTIO_BLK_T_IN ||
 			  p->type == VIRTIO_BLK_T_GET_ID ? (uint32_t)p->len : 0);
@@ -105,15 +197,12 @@ static void start(struct vblk_queue *q, struct vblk_slot *s)
 		finish(q, s, VIRTIO_BLK_S_OK);
 		return;
 	}
-	s->req = (struct blk_req){
-		.op = op_of(p->type), .offset = p->offset, .len = p->len,
-		.iov = p->iov, .iovcnt = p->iovcnt, .complete = io_done,
-		.opaque = s,
-	};
-	r = blk_submit(&q->blk->node, &q->ctx, &s->req);
-	if (r)
-		finish(q, s, r == -EOPNOTSUPP ? VIRTIO_BLK_S_UNSUPP :
-						VIRTIO_BLK_S_IOERR);
+	if (p->type == VIRTIO_BLK_T_IN || p->type == VIRTIO_BLK_T_OUT) {
+		group_add(q, s);
+		return;
+	}
+	flush_group(q);
+	submit_one(q, s);
 }
 
 /* Pops and starts everything available; false when the driver broke the
@@ -149,6 +238,7 @@ static bool drain_queue(struct vblk_queue *q)
 		/* While requests are in flight, their completions wake this
 		 * thread, which looks at the ring again: the driver need not
 		 * notify (a VM exit each) until the queue goes idle. */
+		flush_group(q);
 		if (q->ctx.inflight || !vq_set_notification(vq, true))
 			break;
 	}
@@ -203,6 +293,13 @@ static int start_queue(struct vblk_queue *q)
 
 	if (r)
 		return r;
+	/* A reset forgets what the driver had made available: requests of
+	 * a broken batch never started, and their heads are free again. */
+	for (unsigned i = 0; i < VIRTIO_QUEUE_SIZE; i++)
+		q->slots[i].busy = false;
+	for (unsigned i = 0; i < VBLK_MERGES; i++)
+		q->merges[i].busy = false;
+	q->group.n = 0;
 	q->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	q->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (q->done_fd < 0 || q->stop_fd < 0 ||
@@ -270,6 +367,15 @@ const struct virtio_device_ops vblk_ops = {
 	.activate = vblk_activate,
 	.deactivate = vblk_deactivate,
 };
+
+uint64_t vblk_merged(const struct vblk *b)
+{
+	uint64_t n = 0;
+
+	for (unsigned i = 0; i < b->cfg.queues; i++)
+		n += __atomic_load_n(&b->queues[i].merged, __ATOMIC_RELAXED);
+	return n;
+}
 
 void vblk_kick(struct vblk *b, unsigned queue)
 {

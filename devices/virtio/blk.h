@@ -37,6 +37,29 @@ struct vblk_slot {
 	bool busy; /* a driver that reuses a busy head breaks the queue */
 };
 
+#define VBLK_MERGE_MAX_IOV 256
+#define VBLK_MERGE_MAX_BYTES (4u << 20)
+#define VBLK_MERGE_MAX_REQS 32
+#define VBLK_MERGES 8
+
+/* Reads or writes of adjacent sectors popped in one batch, submitted as
+ * one request (as QEMU's virtio-blk does): fewer, larger host I/Os. */
+struct vblk_merge {
+	struct blk_req req;
+	struct iovec iov[VBLK_MERGE_MAX_IOV];
+	struct vblk_slot *member[VBLK_MERGE_MAX_REQS];
+	unsigned n;
+	bool busy;
+};
+
+/* The requests of the current batch that may still merge. */
+struct vblk_group {
+	struct vblk_slot *member[VBLK_MERGE_MAX_REQS];
+	unsigned n, iovcnt;
+	uint64_t end; /* byte offset after the last member */
+	uint64_t bytes;
+};
+
 /* A queue's iothread state: touched only by that thread while active. */
 struct vblk_queue {
 	struct vblk *blk;
@@ -49,6 +72,9 @@ struct vblk_queue {
 	pthread_t thread;
 	struct blk_ctx ctx;
 	struct vblk_slot slots[VIRTIO_QUEUE_SIZE];
+	struct vblk_group group;
+	struct vblk_merge merges[VBLK_MERGES];
+	uint64_t merged; /* atomic: requests sent as part of a merge */
 };
 
 struct vblk {
@@ -65,6 +91,10 @@ struct vblk {
 int vblk_init(struct vblk *b, const struct vblk_config *cfg, unsigned index,
 	      const struct guest_mem *mem);
 void vblk_destroy(struct vblk *b);
+
+/* How many requests went to the host as part of a merged one; any
+ * thread. */
+uint64_t vblk_merged(const struct vblk *b);
 
 /* QueueNotify without an ioeventfd: wakes the queue's iothread. */
 void vblk_kick(struct vblk *b, unsigned queue);

@@ -1,8 +1,9 @@
 # virtio-pci with MSI-X: one vector per queue, routed through KVM GSI
-# routing and irqfds; the guest waits for interrupts instead of polling.
+# routing and irqfds; the guest waits for interrupts instead of polling;
+# the host file is opened with O_DIRECT (cache=none).
 blk_image "$WORK/disk.img"
 boot --append "scenario=blk serial=SER-1 queues=2 irq=1" \
-	--disk "$WORK/disk.img,serial=SER-1,queues=2"
+	--disk "$WORK/disk.img,serial=SER-1,queues=2,cache=none"
 expect_status 0
 expect_output ", 2 queues, interrupts"
 expect_output "queue 0 did 128 queue 1 did 128"

@@ -9,7 +9,7 @@ qemu_blk() {
 	timeout -k 5 60 qemu-system-x86_64 -accel kvm -cpu qemu64 -m 256M -smp 1 \
 		-nodefaults -no-user-config -display none -serial stdio -no-reboot \
 		-device isa-debug-exit,iobase=0x501,iosize=1 \
-		-drive "id=d0,file=$WORK/disk.img,format=raw,if=none,cache=none,aio=io_uring,discard=unmap" \
+		-drive "id=d0,file=$WORK/disk.img,format=raw,if=none,cache=writeback,aio=io_uring,discard=unmap" \
 		$args -kernel "$KERNEL" -append "$append" </dev/null >"$out" 2>"$err"
 	status=$?
 	set -e
