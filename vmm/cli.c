@@ -163,7 +163,8 @@ static const struct cli_option run_options[] = {
 	{ "boot-time", NULL, "on exit, print when the guest first wrote port "
 	  "0x502", opt_boot_time },
 	{ "stats", NULL, "on exit, print the VMM's peak RSS, the guest RAM "
-	  "resident in host memory and each disk's I/O errors", opt_stats },
+	  "resident in host memory, each disk's I/O errors and merged "
+	  "requests", opt_stats },
 	{ "expect-exit-code", NULL, "exit 125 if the guest ends without "
 	  "writing port 0x501", opt_expect_exit },
 };
