@@ -3,6 +3,7 @@
 #ifndef TESTS_UNIT_DUMMY_VIRTIO_H
 #define TESTS_UNIT_DUMMY_VIRTIO_H
 
+#include <criterion/criterion.h>
 #include <string.h>
 
 #include "../../devices/virtio/virtio.h"
@@ -50,11 +51,18 @@ static const struct virtio_device_ops dummy_ops = {
 	.deactivate = dummy_deactivate,
 };
 
-/* A fresh device with configuration space "ABCDEFGH". */
-static inline void dummy_virtio_reset(struct dummy_virtio *d)
+/* Guest RAM of ram bytes and a fresh dummy device (configuration space
+ * "ABCDEFGH") with queues queues on vd, ready for a transport. */
+static inline void dummy_virtio_setup(struct guest_mem *mem, uint64_t ram,
+				      struct virtio_dev *vd,
+				      struct dummy_virtio *d, unsigned queues)
 {
+	struct mem_config cfg = { .size = ram, .backend = MEM_BACKEND_ANON };
+
+	cr_assert_eq(mem_create(mem, &cfg), 0);
 	memset(d, 0, sizeof(*d));
 	memcpy(d->config, "ABCDEFGH", 8);
+	cr_assert_eq(virtio_dev_init(vd, &dummy_ops, d, queues, mem), 0);
 }
 
 #endif

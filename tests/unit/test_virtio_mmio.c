@@ -30,11 +30,8 @@ static void on_notify(void *o, unsigned q)
 
 static void setup(void)
 {
-	struct mem_config cfg = { .size = RAM, .backend = MEM_BACKEND_ANON };
-	cr_assert_eq(mem_create(&mem, &cfg), 0);
 	memset(&dev, 0, sizeof(dev));
-	dummy_virtio_reset(&dv);
-	cr_assert_eq(virtio_dev_init(&vd, &dummy_ops, &dv, 2, &mem), 0);
+	dummy_virtio_setup(&mem, RAM, &vd, &dv, 2);
 	virtio_mmio_init(&m, &vd, on_irq, on_notify, &dev);
 }
 

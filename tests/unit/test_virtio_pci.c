@@ -47,11 +47,8 @@ static const struct virtio_pci_hooks hooks = {
 
 static void setup(void)
 {
-	struct mem_config cfg = { .size = RAM, .backend = MEM_BACKEND_ANON };
-	cr_assert_eq(mem_create(&mem, &cfg), 0);
 	memset(&dev, 0, sizeof(dev));
-	dummy_virtio_reset(&dv);
-	cr_assert_eq(virtio_dev_init(&vd, &dummy_ops, &dv, 2, &mem), 0);
+	dummy_virtio_setup(&mem, RAM, &vd, &dv, 2);
 	cr_assert_eq(virtio_pci_init(&p, &vd, &hooks, &dev), 0);
 }
 
