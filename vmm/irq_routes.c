@@ -2,6 +2,7 @@
 #include "irq_routes.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 
@@ -55,19 +56,20 @@ int irq_routes_alloc_gsi(struct irq_routes *r)
 
 static int commit(struct irq_routes *r)
 {
-	struct {
-		struct kvm_irq_routing hdr;
-		struct kvm_irq_routing_entry e[IRQ_ROUTES_MAX];
-	} table;
+	struct kvm_irq_routing *table;
+	int ret = 0;
 
-	memset(&table.hdr, 0, sizeof(table.hdr));
-	table.hdr.nr = r->nr;
-	memcpy(table.e, r->entries, r->nr * sizeof(r->entries[0]));
-	if (ioctl(r->vm_fd, KVM_SET_GSI_ROUTING, &table) < 0) {
+	table = calloc(1, sizeof(*table) + r->nr * sizeof(r->entries[0]));
+	if (!table)
+		return -ENOMEM;
+	table->nr = r->nr;
+	memcpy(table->entries, r->entries, r->nr * sizeof(r->entries[0]));
+	if (ioctl(r->vm_fd, KVM_SET_GSI_ROUTING, table) < 0) {
+		ret = -errno;
 		log_error("KVM_SET_GSI_ROUTING: %s", strerror(errno));
-		return -errno;
 	}
-	return 0;
+	free(table);
+	return ret;
 }
 
 int irq_routes_set_msi(struct irq_routes *r, unsigned gsi, uint64_t addr,
