@@ -97,7 +97,8 @@ static size_t aml_device(uint8_t *out, const char *name, const uint8_t *hid,
 	memcpy(b + n, "\x08_HID", 5);
 	memcpy(b + n + 5, hid, hid_len);
 	n += 5 + hid_len;
-	memcpy(b + n, more, more_len);
+	if (more_len)
+		memcpy(b + n, more, more_len);
 	n += more_len;
 	memcpy(b + n, "\x08_UID\x0a", 6);
 	b[n + 6] = uid;

@@ -341,7 +341,8 @@ static int add_vendor_cap(struct virtio_pci *p, uint8_t type, uint32_t off,
 	body[VIRTIO_PCI_CAP_BAR - 2] = 0;
 	pci_put_le(body + VIRTIO_PCI_CAP_OFFSET - 2, 4, off);
 	pci_put_le(body + VIRTIO_PCI_CAP_LENGTH - 2, 4, len);
-	memcpy(body + sizeof(struct virtio_pci_cap) - 2, extra, extra_len);
+	if (extra_len)
+		memcpy(body + sizeof(struct virtio_pci_cap) - 2, extra, extra_len);
 	at = pci_add_cap(&p->pci, PCI_CAP_ID_VNDR, body, cap_len);
 	return at ? at : -ENOSPC;
 }
