@@ -9,20 +9,20 @@
 
 CC ?= gcc
 CFLAGS ?= -O2 -g
-override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -MMD -MP -D_GNU_SOURCE
+override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -MMD -MP -D_GNU_SOURCE -I.
 override LDLIBS += -lpthread -luring
 BUILD := build
 
-SRCS := $(wildcard vmm/*.c memory/*.c devices/*.c devices/pci/*.c devices/virtio/*.c \
-	block/*.c)
+SRCS := $(wildcard vmm/*.c lib/*.c arch/x86/*.c memory/*.c devices/*.c \
+	devices/pci/*.c devices/virtio/*.c block/*.c)
 OBJS := $(SRCS:%.c=$(BUILD)/obj/%.o)
 LIB_OBJS := $(filter-out $(BUILD)/obj/vmm/main.o,$(OBJS))
 TEST_SRCS := $(wildcard tests/unit/test_*.c)
 TEST_BINS := $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-# The test guest: freestanding, one static PVH ELF (tests/guest/).
-GUEST_SRCS := $(wildcard tests/guest/*.c tests/guest/*.S)
-GUEST_OBJS := $(patsubst tests/guest/%,$(BUILD)/guest/%.o,$(GUEST_SRCS))
+# The test guest: freestanding, one static PVH ELF (guest/testguest/).
+GUEST_SRCS := $(wildcard guest/testguest/*.c guest/testguest/*.S)
+GUEST_OBJS := $(patsubst guest/testguest/%,$(BUILD)/guest/%.o,$(GUEST_SRCS))
 GUEST_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -MMD -MP \
 	-ffreestanding -fno-pic -fno-pie -fno-stack-protector -mno-red-zone \
 	-mgeneral-regs-only -fno-asynchronous-unwind-tables -fcf-protection=none
@@ -33,11 +33,11 @@ all: $(BUILD)/vmm $(GUEST) $(BUILD)/runstat
 $(BUILD)/runstat: bench/runstat.c
 	$(CC) $(CFLAGS) -o $@ $<
 
-$(GUEST): $(GUEST_OBJS) tests/guest/link.ld
-	$(CC) -nostdlib -static -Wl,-T,tests/guest/link.ld \
+$(GUEST): $(GUEST_OBJS) guest/testguest/link.ld
+	$(CC) -nostdlib -static -Wl,-T,guest/testguest/link.ld \
 		-Wl,--build-id=none -Wl,--no-warn-rwx-segments -o $@ $(GUEST_OBJS)
 
-$(BUILD)/guest/%.o: tests/guest/%
+$(BUILD)/guest/%.o: guest/testguest/%
 	@mkdir -p $(dir $@)
 	$(CC) $(GUEST_CFLAGS) -c -o $@ $<
 

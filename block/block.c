@@ -4,7 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "../vmm/checked.h"
+#include "lib/checked.h"
 
 int blk_ctx_init(struct blk_ctx *ctx, unsigned depth)
 {

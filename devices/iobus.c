@@ -5,8 +5,8 @@
 #include <errno.h>
 #include <string.h>
 
-#include "../vmm/checked.h"
-#include "../vmm/log.h"
+#include "lib/checked.h"
+#include "lib/log.h"
 
 int iobus_attach(struct io_bus *bus, uint64_t base, uint64_t len,
 		 const struct io_ops *ops, void *opaque)

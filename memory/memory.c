@@ -12,8 +12,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "../vmm/checked.h"
-#include "../vmm/log.h"
+#include "lib/checked.h"
+#include "lib/log.h"
 
 #ifndef MFD_HUGETLB
 #define MFD_HUGETLB 0x0004U

@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
-#include "../devices/virtio/blk_opts.h"
-#include "parse.h"
+#include "lib/log.h"
+#include "devices/virtio/blk_opts.h"
+#include "lib/parse.h"
 
 #define DEFAULT_CMDLINE "console=ttyS0"
 #define DEFAULT_MEMORY (512ULL << 20)

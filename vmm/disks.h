@@ -3,7 +3,7 @@
 #ifndef VMM_DISKS_H
 #define VMM_DISKS_H
 
-#include "../devices/virtio/blk.h"
+#include "devices/virtio/blk.h"
 #include "vdev.h"
 
 #define VM_MAX_DISKS VDEV_MAX

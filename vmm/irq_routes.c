@@ -6,7 +6,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
-#include "log.h"
+#include "lib/log.h"
 
 #define IOAPIC_PINS 24
 #define PIC_PINS 16

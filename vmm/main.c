@@ -4,7 +4,7 @@
 
 #include "cli.h"
 #include "lifecycle.h"
-#include "log.h"
+#include "lib/log.h"
 #include "run.h"
 
 #ifndef VMM_VERSION

@@ -13,10 +13,10 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#include "../devices/console.h"
-#include "board.h"
-#include "loader.h"
-#include "log.h"
+#include "devices/console.h"
+#include "arch/x86/board.h"
+#include "arch/x86/loader.h"
+#include "lib/log.h"
 #include "vcpu.h"
 
 /* Bytes read from the console that the UART FIFO has not taken yet. */

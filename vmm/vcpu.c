@@ -11,9 +11,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "cpuid.h"
-#include "log.h"
-#include "x86_cpu.h"
+#include "arch/x86/cpuid.h"
+#include "lib/log.h"
+#include "arch/x86/cpu.h"
 
 #define VCPU_KICK_SIGNAL SIGUSR1
 

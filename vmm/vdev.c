@@ -9,8 +9,8 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "layout.h"
-#include "log.h"
+#include "arch/x86/layout.h"
+#include "lib/log.h"
 #include "vm.h"
 
 static void signal_fd(int fd)

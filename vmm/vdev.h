@@ -14,10 +14,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../devices/pci/pci.h"
-#include "../devices/virtio/mmio.h"
-#include "../devices/virtio/pci.h"
-#include "acpi.h"
+#include "devices/pci/pci.h"
+#include "devices/virtio/mmio.h"
+#include "devices/virtio/pci.h"
+#include "arch/x86/acpi.h"
 #include "irq_routes.h"
 
 #define VDEV_MMIO_BASE 0xd0000000ULL /* then one 4 KiB window per device */

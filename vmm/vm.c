@@ -10,9 +10,9 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "cpuid.h"
-#include "layout.h"
-#include "log.h"
+#include "arch/x86/cpuid.h"
+#include "arch/x86/layout.h"
+#include "lib/log.h"
 
 static int check_caps(int kvm_fd)
 {

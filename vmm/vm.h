@@ -7,11 +7,11 @@
 #include <linux/kvm.h>
 #include <stdbool.h>
 
-#include "../devices/iobus.h"
-#include "../devices/virtio/blk.h"
-#include "../devices/rtc.h"
-#include "../devices/uart.h"
-#include "../memory/memory.h"
+#include "devices/iobus.h"
+#include "devices/virtio/blk.h"
+#include "arch/x86/rtc.h"
+#include "devices/uart.h"
+#include "memory/memory.h"
 #include "disks.h"
 #include "lifecycle.h"
 #include "vdev.h"

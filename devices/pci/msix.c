@@ -6,7 +6,7 @@
 #include <linux/pci_regs.h>
 #include <string.h>
 
-#include "../../vmm/log.h"
+#include "lib/log.h"
 
 #define CAP_LEN 12
 #define ENTRY_MASKED 1u

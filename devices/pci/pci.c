@@ -7,8 +7,8 @@
 #include <linux/pci_regs.h>
 #include <string.h>
 
-#include "../../vmm/checked.h"
-#include "../../vmm/log.h"
+#include "lib/checked.h"
+#include "lib/log.h"
 
 #define CFG_ADDR_ENABLE 0x80000000u
 #define FIRST_CAP 0x40

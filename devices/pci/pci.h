@@ -14,7 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../iobus.h"
+#include "devices/iobus.h"
 
 #define PCI_MAX_SLOTS 32
 #define PCI_CFG_SIZE 256   /* conventional space; the extended 4K reads 0 */

@@ -12,8 +12,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "../../block/raw.h"
-#include "../../vmm/log.h"
+#include "block/raw.h"
+#include "lib/log.h"
 
 #define RING_DEPTH 128
 #define DISCARD_MAX_SECTORS (1u << 22) /* 2 GiB per request */

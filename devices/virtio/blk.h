@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../../block/block.h"
+#include "block/block.h"
 #include "blk_req.h"
 #include "virtio.h"
 

@@ -4,7 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "../../vmm/parse.h"
+#include "lib/parse.h"
 
 static int fail(const char **why, const char *msg)
 {

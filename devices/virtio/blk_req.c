@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "../../vmm/checked.h"
+#include "lib/checked.h"
 
 #define HDR_BYTES 16
 #define SEGMENT_BYTES 16

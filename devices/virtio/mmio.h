@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../iobus.h"
+#include "devices/iobus.h"
 #include "virtio.h"
 
 #define VIRTIO_MMIO_WINDOW 0x1000

@@ -14,8 +14,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../pci/msix.h"
-#include "../pci/pci.h"
+#include "devices/pci/msix.h"
+#include "devices/pci/pci.h"
 #include "virtio.h"
 
 /* BAR 0 layout. */

@@ -7,7 +7,7 @@
 #include <linux/virtio_ring.h>
 #include <string.h>
 
-#include "../../vmm/log.h"
+#include "lib/log.h"
 
 #define CORE_FEATURES                                                        \
 	(1ULL << VIRTIO_F_VERSION_1 | 1ULL << VIRTIO_RING_F_INDIRECT_DESC | \

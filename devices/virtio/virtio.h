@@ -14,7 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../../memory/memory.h"
+#include "memory/memory.h"
 #include "virtqueue.h"
 
 #define VIRTIO_MAX_QUEUES 16

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "../../vmm/checked.h"
+#include "lib/checked.h"
 
 /* Guest ring layout sizes (virtio 1.x 2.7.5, 2.7.6, 2.7.8). */
 static uint64_t desc_bytes(uint16_t n) { return 16ULL * n; }

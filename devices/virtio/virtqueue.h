@@ -17,7 +17,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#include "../../memory/memory.h"
+#include "memory/memory.h"
 
 #define VQ_MAX_SIZE 32768 /* split queues: a power of two up to 2^15 */
 #define VQ_MAX_SEGS 256	  /* iovecs in one popped chain */

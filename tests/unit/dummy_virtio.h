@@ -6,7 +6,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "../../devices/virtio/virtio.h"
+#include "devices/virtio/virtio.h"
 
 struct dummy_virtio {
 	uint8_t config[8];

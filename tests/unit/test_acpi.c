@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../devices/sysports.h"
-#include "../../vmm/acpi.h"
+#include "arch/x86/sysports.h"
+#include "arch/x86/acpi.h"
 
 #define BASE 0xe0000ULL
 

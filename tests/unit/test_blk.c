@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../devices/virtio/blk.h"
+#include "devices/virtio/blk.h"
 
 #define RAM (16ULL << 20)
 #define QSIZE 64

@@ -2,7 +2,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "../../devices/virtio/blk_opts.h"
+#include "devices/virtio/blk_opts.h"
 
 static int parse(const char *s, struct vblk_config *cfg, const char **why)
 {

@@ -3,7 +3,7 @@
 #include <linux/virtio_blk.h>
 #include <string.h>
 
-#include "../../devices/virtio/blk_req.h"
+#include "devices/virtio/blk_req.h"
 
 static const struct vblk_limits lim = {
 	.capacity = 2048, /* 1 MiB */

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../block/raw.h"
+#include "block/raw.h"
 
 #define SIZE (1 << 20)
 

@@ -3,8 +3,8 @@
 #include <unistd.h>
 #include <string.h>
 
-#include "../../vmm/bootparams.h"
-#include "../../vmm/layout.h"
+#include "arch/x86/bootparams.h"
+#include "arch/x86/layout.h"
 
 static uint32_t get32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 static uint64_t get64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../vmm/bzimage.h"
+#include "arch/x86/bzimage.h"
 
 #define IMG_SIZE (64 * 1024)
 

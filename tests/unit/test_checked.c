@@ -2,7 +2,7 @@
 #include <errno.h>
 #include <unistd.h>
 
-#include "../../vmm/checked.h"
+#include "lib/checked.h"
 
 Test(checked, add_and_mul_detect_overflow)
 {

@@ -3,7 +3,7 @@
 #include <unistd.h>
 #include <string.h>
 
-#include "../../devices/console.h"
+#include "devices/console.h"
 
 static size_t run(struct console *c, const char *in, char *out, bool *quit)
 {

@@ -2,7 +2,7 @@
 #include <errno.h>
 #include <unistd.h>
 
-#include "../../vmm/cpuid.h"
+#include "arch/x86/cpuid.h"
 
 Test(cpuid, apic_id_topology_and_hypervisor_bit)
 {

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../vmm/elf.h"
+#include "arch/x86/elf.h"
 
 #define FILE_SIZE 8192
 #define LOAD_OFF 0x1000

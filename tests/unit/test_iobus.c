@@ -3,7 +3,7 @@
 #include <unistd.h>
 #include <string.h>
 
-#include "../../devices/iobus.h"
+#include "devices/iobus.h"
 
 struct dev {
 	uint64_t last_off;

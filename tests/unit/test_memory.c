@@ -3,7 +3,7 @@
 #include <unistd.h>
 #include <string.h>
 
-#include "../../memory/memory.h"
+#include "memory/memory.h"
 
 Test(memory, layout_keeps_the_32bit_hole)
 {

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../vmm/mptable.h"
+#include "arch/x86/mptable.h"
 
 static uint8_t sum(const uint8_t *p, size_t n)
 {

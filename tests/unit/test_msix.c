@@ -2,7 +2,7 @@
 #include <linux/pci_regs.h>
 #include <string.h>
 
-#include "../../devices/pci/msix.h"
+#include "devices/pci/msix.h"
 
 static struct pci_device dev;
 static struct msix m;

@@ -1,7 +1,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 
-#include "../../vmm/parse.h"
+#include "lib/parse.h"
 
 Test(parse_size, accepts_suffixes_and_default_unit)
 {

@@ -2,7 +2,7 @@
 #include <linux/pci_regs.h>
 #include <string.h>
 
-#include "../../devices/pci/pci.h"
+#include "devices/pci/pci.h"
 
 #define WINDOW 0xc0000000ULL
 

@@ -2,7 +2,7 @@
 #include <errno.h>
 #include <unistd.h>
 
-#include "../../devices/rtc.h"
+#include "arch/x86/rtc.h"
 
 Test(rtc, bcd_time_of_a_known_instant)
 {

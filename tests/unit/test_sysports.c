@@ -2,8 +2,8 @@
 #include <errno.h>
 #include <unistd.h>
 
-#include "../../devices/sysports.h"
-#include "../../vmm/lifecycle.h"
+#include "arch/x86/sysports.h"
+#include "vmm/lifecycle.h"
 
 static struct lifecycle life;
 

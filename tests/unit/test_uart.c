@@ -3,7 +3,7 @@
 #include <unistd.h>
 #include <string.h>
 
-#include "../../devices/uart.h"
+#include "devices/uart.h"
 
 struct sink {
 	uint8_t out[256];

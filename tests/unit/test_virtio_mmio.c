@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "dummy_virtio.h"
-#include "../../devices/virtio/mmio.h"
+#include "devices/virtio/mmio.h"
 
 #define RAM (16ULL << 20)
 

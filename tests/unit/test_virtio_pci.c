@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "dummy_virtio.h"
-#include "../../devices/virtio/pci.h"
+#include "devices/virtio/pci.h"
 
 #define RAM (16ULL << 20)
 

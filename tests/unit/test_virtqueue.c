@@ -3,7 +3,7 @@
 #include <linux/virtio_ring.h>
 #include <string.h>
 
-#include "../../devices/virtio/virtqueue.h"
+#include "devices/virtio/virtqueue.h"
 
 #define QSIZE 8
 #define DESC 0x10000ULL

@@ -5,7 +5,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "checked.h"
+#include "lib/checked.h"
 
 static int fail(const char **why, const char *msg)
 {

@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-#include "../vmm/lifecycle.h"
+#include "vmm/lifecycle.h"
 
 static void zero_read(void *opaque, uint64_t off, uint8_t *data,
 		      unsigned size)

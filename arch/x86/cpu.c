@@ -1,5 +1,5 @@
 /* Main thread at start-up, before vCPU threads run; no state. */
-#include "x86_cpu.h"
+#include "cpu.h"
 
 #include <errno.h>
 #include <linux/kvm.h>
@@ -8,7 +8,7 @@
 #include <sys/ioctl.h>
 
 #include "layout.h"
-#include "log.h"
+#include "lib/log.h"
 
 #define GDT_CODE 2 /* selector 0x10, the boot protocol's __BOOT_CS */
 #define GDT_DATA 3 /* selector 0x18, __BOOT_DS */

@@ -4,8 +4,8 @@
 #ifndef VMM_LOADER_H
 #define VMM_LOADER_H
 
-#include "vm.h"
-#include "x86_cpu.h"
+#include "vmm/vm.h"
+#include "cpu.h"
 
 /* Fills *entry for the boot vCPU. Returns 0, or -errno after one log line
  * naming the file and the problem; every failure here is the user's input

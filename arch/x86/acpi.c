@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-#include "../devices/sysports.h"
+#include "sysports.h"
 #include "layout.h"
 
 #define HDR_SIZE 36

@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../memory/memory.h"
+#include "memory/memory.h"
 
 #define E820_RAM 1
 #define E820_RESERVED 2

@@ -11,10 +11,10 @@
 
 #include "bootparams.h"
 #include "bzimage.h"
-#include "checked.h"
+#include "lib/checked.h"
 #include "elf.h"
 #include "layout.h"
-#include "log.h"
+#include "lib/log.h"
 
 struct mapped_file {
 	const uint8_t *data;

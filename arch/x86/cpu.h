@@ -5,7 +5,7 @@
 
 #include <stdint.h>
 
-#include "../memory/memory.h"
+#include "memory/memory.h"
 
 enum boot_mode {
 	BOOT_LINUX64, /* 64-bit Linux boot protocol: rsi = boot_params */

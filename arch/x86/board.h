@@ -4,7 +4,7 @@
 #ifndef VMM_BOARD_H
 #define VMM_BOARD_H
 
-#include "vm.h"
+#include "vmm/vm.h"
 
 /* Attaches every platform device to vm's buses, in one table. Guest serial
  * output goes to console_out. 0 or -errno. */

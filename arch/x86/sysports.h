@@ -8,7 +8,7 @@
 #ifndef DEVICES_SYSPORTS_H
 #define DEVICES_SYSPORTS_H
 
-#include "iobus.h"
+#include "devices/iobus.h"
 
 #define EXIT_PORT 0x501
 #define EXIT_PORT_LEN 2

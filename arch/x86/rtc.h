@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "iobus.h"
+#include "devices/iobus.h"
 
 #define RTC_PORT 0x70
 #define RTC_PORT_LEN 2

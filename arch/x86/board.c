@@ -7,10 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../devices/sysports.h"
+#include "sysports.h"
 #include "acpi.h"
 #include "layout.h"
-#include "log.h"
+#include "lib/log.h"
 #include "mptable.h"
 
 #define COM1_PORT 0x3f8

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
-#include "log.h"
+#include "lib/log.h"
 
 #define CPUID_MAX_ENTRIES 512
 #define LEAF1_ECX_HYPERVISOR (1u << 31)

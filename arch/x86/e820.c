@@ -1,7 +1,7 @@
 /* Pure function; main thread at start-up. */
 #include "e820.h"
 
-#include "../devices/pci/pci.h"
+#include "devices/pci/pci.h"
 #include "layout.h"
 
 static unsigned add(struct e820_entry *out, unsigned n, uint64_t addr,
