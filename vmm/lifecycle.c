@@ -1,5 +1,7 @@
 /* Called from vCPU threads, the main thread and signal handling in the main
- * loop; state is C11/GCC atomics plus an eventfd, no lock. */
+ * loop; state is C11/GCC atomics plus an eventfd, no lock. The one atomic
+ * word is the stop source: the reason follows from it, so the two can never
+ * disagree. */
 #include "lifecycle.h"
 
 #include <errno.h>
@@ -7,6 +9,34 @@
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
+
+static const struct {
+	const char *name;
+	enum stop_reason reason;
+} sources[STOP_SOURCE_COUNT] = {
+	[STOP_BY_NONE] = { "none", STOP_NONE },
+	[STOP_BY_EXIT_PORT] = { "exit-port", STOP_EXIT_PORT },
+	[STOP_BY_ACPI_POWEROFF] = { "acpi-poweroff", STOP_POWEROFF },
+	[STOP_BY_ACPI_RESET] = { "acpi-reset", STOP_RESET },
+	[STOP_BY_I8042_RESET] = { "i8042-reset", STOP_RESET },
+	[STOP_BY_TRIPLE_FAULT] = { "triple-fault", STOP_RESET },
+	[STOP_BY_SIGNAL] = { "signal", STOP_SIGNAL },
+	[STOP_BY_CONSOLE] = { "console", STOP_CONSOLE },
+	[STOP_BY_ERROR] = { "error", STOP_ERROR },
+	[STOP_BY_OTHER_RESET] = { "reset", STOP_RESET },
+	[STOP_BY_OTHER_POWEROFF] = { "poweroff", STOP_POWEROFF },
+};
+
+/* The source recorded for a caller that names only a reason. */
+static const enum stop_source reason_source[] = {
+	[STOP_NONE] = STOP_BY_NONE,
+	[STOP_EXIT_PORT] = STOP_BY_EXIT_PORT,
+	[STOP_RESET] = STOP_BY_OTHER_RESET,
+	[STOP_POWEROFF] = STOP_BY_OTHER_POWEROFF,
+	[STOP_SIGNAL] = STOP_BY_SIGNAL,
+	[STOP_CONSOLE] = STOP_BY_CONSOLE,
+	[STOP_ERROR] = STOP_BY_ERROR,
+};
 
 uint64_t monotonic_ns(void)
 {
@@ -17,7 +47,7 @@ uint64_t monotonic_ns(void)
 
 int lifecycle_init(struct lifecycle *life, uint64_t start_ns)
 {
-	life->reason = STOP_NONE;
+	life->source = STOP_BY_NONE;
 	life->status = 0;
 	life->start_ns = start_ns;
 	life->boot_marker_ns = 0;
@@ -32,13 +62,30 @@ void lifecycle_destroy(struct lifecycle *life)
 	life->stop_fd = -1;
 }
 
-void lifecycle_stop(struct lifecycle *life, enum stop_reason reason,
-		    int status)
+const char *lifecycle_source_name(enum stop_source source)
 {
-	int none = STOP_NONE;
+	if ((unsigned)source >= STOP_SOURCE_COUNT)
+		return "unknown";
+	return sources[source].name;
+}
+
+enum stop_reason lifecycle_source_reason(enum stop_source source)
+{
+	if ((unsigned)source >= STOP_SOURCE_COUNT)
+		return STOP_ERROR;
+	return sources[source].reason;
+}
+
+void lifecycle_stop_by(struct lifecycle *life, enum stop_source source,
+		       int status)
+{
+	int none = STOP_BY_NONE;
 	uint64_t one = 1;
 
-	if (!__atomic_compare_exchange_n(&life->reason, &none, (int)reason,
+	/* "No source" cannot win: it would leave the run unstoppable. */
+	if ((unsigned)source >= STOP_SOURCE_COUNT || source == STOP_BY_NONE)
+		source = STOP_BY_ERROR;
+	if (!__atomic_compare_exchange_n(&life->source, &none, (int)source,
 					 false, __ATOMIC_ACQ_REL,
 					 __ATOMIC_ACQUIRE))
 		return;
@@ -48,15 +95,30 @@ void lifecycle_stop(struct lifecycle *life, enum stop_reason reason,
 	}
 }
 
+void lifecycle_stop(struct lifecycle *life, enum stop_reason reason,
+		    int status)
+{
+	enum stop_source source = STOP_BY_ERROR;
+
+	if ((unsigned)reason < sizeof(reason_source) / sizeof(reason_source[0]))
+		source = reason_source[reason];
+	lifecycle_stop_by(life, source, status);
+}
+
 bool lifecycle_stopping(const struct lifecycle *life)
 {
-	return __atomic_load_n(&life->reason, __ATOMIC_ACQUIRE) != STOP_NONE;
+	return lifecycle_source(life) != STOP_BY_NONE;
+}
+
+enum stop_source lifecycle_source(const struct lifecycle *life)
+{
+	return (enum stop_source)__atomic_load_n(&life->source,
+						 __ATOMIC_ACQUIRE);
 }
 
 enum stop_reason lifecycle_reason(const struct lifecycle *life)
 {
-	return (enum stop_reason)__atomic_load_n(&life->reason,
-						 __ATOMIC_ACQUIRE);
+	return lifecycle_source_reason(lifecycle_source(life));
 }
 
 void lifecycle_mark_boot(struct lifecycle *life)

@@ -100,7 +100,7 @@ static bool handle_exit(struct vcpu *v)
 		handle_mmio(v);
 		return true;
 	case KVM_EXIT_SHUTDOWN: /* triple fault: the PC resets */
-		lifecycle_stop(&v->vm->life, STOP_RESET, 0);
+		lifecycle_stop_by(&v->vm->life, STOP_BY_TRIPLE_FAULT, 0);
 		return false;
 	case KVM_EXIT_SYSTEM_EVENT:
 		handle_system_event(v);
