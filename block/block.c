@@ -1,23 +1,15 @@
-/* Runs on the thread that owns each blk_ctx (an iothread); no locks. */
-#include "block.h"
-
+/* The request path: submission checks, SQE batching, completion dispatch
+ * to the driver that issued each SQE. Runs on the thread that owns each
+ * blk_ctx (an iothread); no locks. */
 #include <errno.h>
 #include <string.h>
 
+#include "ctx.h"
+#include "driver.h"
 #include "lib/checked.h"
 
-int blk_ctx_init(struct blk_ctx *ctx, unsigned depth)
-{
-	memset(ctx, 0, sizeof(*ctx));
-	return io_uring_queue_init(depth, &ctx->ring, 0);
-}
-
-void blk_ctx_destroy(struct blk_ctx *ctx)
-{
-	io_uring_queue_exit(&ctx->ring);
-}
-
-struct io_uring_sqe *blk_ctx_sqe(struct blk_ctx *ctx, struct blk_req *req)
+struct io_uring_sqe *blk_ctx_sqe(struct blk_ctx *ctx, struct blk_node *node,
+				 struct blk_req *req)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&ctx->ring);
 
@@ -28,6 +20,7 @@ struct io_uring_sqe *blk_ctx_sqe(struct blk_ctx *ctx, struct blk_req *req)
 	}
 	if (sqe) {
 		io_uring_sqe_set_data(sqe, req);
+		req->io_node = node;
 		ctx->pending++;
 	}
 	return sqe;
@@ -41,10 +34,9 @@ static uint64_t iov_total(const struct iovec *iov, unsigned n)
 	return t;
 }
 
-int blk_submit(struct blk_node *node, struct blk_ctx *ctx, struct blk_req *req)
+static int check(const struct blk_node *node, const struct blk_req *req)
 {
 	bool rw = req->op == BLK_OP_READ || req->op == BLK_OP_WRITE;
-	int r;
 
 	if (rw && req->len != iov_total(req->iov, req->iovcnt))
 		return -EINVAL;
@@ -55,9 +47,24 @@ int blk_submit(struct blk_node *node, struct blk_ctx *ctx, struct blk_req *req)
 		return -EROFS;
 	if (req->op == BLK_OP_DISCARD && !node->can_discard)
 		return -EOPNOTSUPP;
+	return 0;
+}
+
+int blk_submit(struct blk_node *node, struct blk_ctx *ctx, struct blk_req *req)
+{
+	int r = check(node, req);
+
+	if (!r)
+		r = blk_ctx_attach(ctx, node);
+	if (!r)
+		r = blk_state_get(ctx, req);
+	if (r)
+		return r;
 	req->node = node;
 	r = node->drv->submit(node, ctx, req);
-	if (!r)
+	if (r)
+		blk_state_put(ctx, req);
+	else
 		ctx->inflight++;
 	return r;
 }
@@ -81,6 +88,7 @@ void blk_req_done(struct blk_ctx *ctx, struct blk_req *req, int result)
 {
 	if (result < 0)
 		__atomic_add_fetch(&req->node->errors, 1, __ATOMIC_RELAXED);
+	blk_state_put(ctx, req);
 	ctx->inflight--;
 	req->complete(req, result);
 }
@@ -102,16 +110,9 @@ int blk_ctx_reap(struct blk_ctx *ctx, bool wait)
 		struct blk_req *req = io_uring_cqe_get_data(cqe);
 		int res = cqe->res;
 		io_uring_cqe_seen(&ctx->ring, cqe);
-		req->node->drv->cqe(req->node, ctx, req, res);
+		req->io_node->drv->cqe(req->io_node, ctx, req, res);
 		n++;
 		blk_ctx_kick(ctx); /* resubmissions of short I/O */
 	}
 	return n;
-}
-
-void blk_close(struct blk_node *node)
-{
-	if (node->drv && node->drv->close)
-		node->drv->close(node);
-	node->drv = NULL;
 }

@@ -1,17 +1,23 @@
-/* The block layer: an asynchronous request API that devices use and image
- * formats implement (raw files and block devices here; qcow2, QED and
- * filters stack on the same interface later).
+/* The block layer: an asynchronous request API that devices use and block
+ * drivers implement. A node is one driver instance; nodes stack: a format
+ * node (raw today; qcow2 and QED later) reads and writes through its file
+ * child, a protocol node (file: host files and block devices), and an
+ * image's backing file is one more node of any format. Drivers are listed
+ * in block/drivers.c and written against block/driver.h.
  *
  * A request is submitted on a struct blk_ctx, one per iothread, which owns
- * an io_uring. Submissions are batched until blk_ctx_kick; completions are
- * delivered by blk_ctx_reap on the same thread, through the request's
- * complete callback with 0 or -errno. No lock: a node may be used from
- * several contexts at once, each request on one context only. */
+ * an io_uring restricted to the operations block drivers use, with the
+ * host files registered (fixed files). Submissions are batched until
+ * blk_ctx_kick; completions are delivered by blk_ctx_reap on the same
+ * thread, through the request's complete callback with 0 or -errno. No
+ * lock: a node may be used from several contexts at once, each request on
+ * one context only. */
 #ifndef BLOCK_BLOCK_H
 #define BLOCK_BLOCK_H
 
 #include <liburing.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/uio.h>
 
@@ -25,6 +31,8 @@ enum blk_op {
 
 struct blk_node;
 struct blk_ctx;
+struct blk_driver;
+struct blk_state;
 
 struct blk_req {
 	enum blk_op op;
@@ -35,20 +43,9 @@ struct blk_req {
 	void (*complete)(struct blk_req *req, int result);
 	void *opaque;
 	/* Owned by the block layer while the request is in flight. */
-	struct blk_node *node;
-	uint32_t drv_state; /* the driver's, e.g. which method it tried */
-};
-
-/* A format driver: a const table. submit starts a request on ctx (its
- * range already checked); cqe handles one io_uring completion of it and
- * either completes the request or resubmits. */
-struct blk_driver {
-	const char *name;
-	int (*submit)(struct blk_node *node, struct blk_ctx *ctx,
-		      struct blk_req *req);
-	void (*cqe)(struct blk_node *node, struct blk_ctx *ctx,
-		    struct blk_req *req, int res);
-	void (*close)(struct blk_node *node);
+	struct blk_node *node;	  /* submitted to; its errors count */
+	struct blk_node *io_node; /* whose SQE is in flight (its cqe op) */
+	void *state;		  /* drivers' per-request state, ctx pool */
 };
 
 struct blk_node {
@@ -58,21 +55,79 @@ struct blk_node {
 	bool readonly;
 	bool can_discard;
 	uint64_t errors;	/* requests completed with an error (atomic) */
-	void *priv;
+	void *priv;		/* the driver's */
+	int fd;			/* protocol nodes: the host file; else -1 */
+	struct blk_node *file;	  /* a format's protocol child, or NULL */
+	struct blk_node *backing; /* a backing image (any format), or NULL */
+};
+
+/* Options for blk_open, "key=value" pairs as on --disk; each driver in
+ * the stack reads the keys it knows (blk_opt in block/driver.h) and
+ * blk_open refuses any key no driver read. Keys today: format (raw, the
+ * default), path, readonly (on|off, no value = on), cache (none, meaning
+ * O_DIRECT, or writeback). */
+#define BLK_OPTS_MAX 16
+
+struct blk_opts {
+	struct {
+		const char *key, *val; /* val NULL: the bare key */
+	} kv[BLK_OPTS_MAX];
+	unsigned n;
+	uint32_t used;	/* bit i: kv[i] was read by a driver */
+	char why[192];	/* out: the failure blk_open logged */
+};
+
+/* Appends key=val (the strings must outlive blk_open). -E2BIG when full,
+ * -EINVAL for an empty or repeated key. */
+int blk_opts_add(struct blk_opts *o, const char *key, const char *val);
+
+/* Opens the node stack that opts describe into node (the top node; the
+ * caller owns its memory, the block layer the children's). Returns 0, or
+ * -errno after one log line, the same text as opts->why; node is then
+ * closed. */
+int blk_open(struct blk_node *node, struct blk_opts *opts);
+
+/* Closes node and its children. Every blk_ctx it was used on must be
+ * destroyed first (the rings hold its registered files). */
+void blk_close(struct blk_node *node);
+
+/* The files of up to BLK_CTX_NODES nodes (whole stacks) per context. */
+#define BLK_CTX_NODES 16
+
+struct blk_ctx_node {
+	const struct blk_node *node;
+	bool has_file; /* its fd is registered at this slot's index */
 };
 
 struct blk_ctx {
 	struct io_uring ring;
 	unsigned pending;  /* SQEs prepared but not yet submitted */
 	unsigned inflight; /* requests started and not completed */
+	struct blk_ctx_node nodes[BLK_CTX_NODES]; /* index = fixed file */
+	unsigned nnodes;
+	size_t state_size;	 /* largest per-request state attached */
+	struct blk_state *free_states;
 };
 
+/* Creates the ring: disabled, a sparse table of BLK_CTX_NODES registered
+ * files, restricted to the SQE opcodes and flags block drivers declare
+ * (fixed files required) and to the register operations
+ * IORING_REGISTER_EVENTFD (the caller may add one afterwards) and
+ * IORING_REGISTER_FILES_UPDATE (attaching nodes), then enabled. */
 int blk_ctx_init(struct blk_ctx *ctx, unsigned depth);
+/* Requests must have been reaped (inflight == 0). */
 void blk_ctx_destroy(struct blk_ctx *ctx);
+
+/* Registers node's stack on ctx: its host files in the ring's file table,
+ * its per-request state size in ctx's pool. blk_submit does this on first
+ * use; calling it earlier keeps the system call out of the first request.
+ * 0, or -ENOSPC past BLK_CTX_NODES nodes, or the kernel's -errno. */
+int blk_ctx_attach(struct blk_ctx *ctx, struct blk_node *node);
 
 /* Starts req on ctx. The range must lie within the node and writes,
  * discards and write-zeroes need a writable node: otherwise returns
- * -EINVAL / -EROFS / -EOPNOTSUPP at once and complete is not called. */
+ * -EINVAL / -EROFS / -EOPNOTSUPP at once and complete is not called
+ * (also -ENOMEM, -ENOSPC from attaching). */
 int blk_submit(struct blk_node *node, struct blk_ctx *ctx, struct blk_req *req);
 
 /* Hands prepared requests to the kernel (one io_uring_submit). */
@@ -82,12 +137,5 @@ int blk_ctx_kick(struct blk_ctx *ctx);
  * resubmitting their rest); with wait, blocks for at least one when
  * requests are in flight. Returns the number of completions handled. */
 int blk_ctx_reap(struct blk_ctx *ctx, bool wait);
-
-/* For drivers: an SQE on ctx whose completion goes to node's cqe op. */
-struct io_uring_sqe *blk_ctx_sqe(struct blk_ctx *ctx, struct blk_req *req);
-/* For drivers: finishes req (counts errors, calls complete). */
-void blk_req_done(struct blk_ctx *ctx, struct blk_req *req, int result);
-
-void blk_close(struct blk_node *node);
 
 #endif

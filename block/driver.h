@@ -1,0 +1,98 @@
+/* What a block driver implements and may call. A driver is one .c file
+ * defining a const struct blk_driver, plus one row in block/drivers.c.
+ *
+ * Formats (raw; qcow2 and QED later) interpret an image and do their I/O
+ * through child nodes: open calls blk_open_child for node->file (a
+ * protocol) and, for an image with one, node->backing (any format).
+ * Protocols (file) own a host fd in node->fd, which every blk_ctx
+ * registers, and issue the SQEs.
+ *
+ * Per-request state: a driver declares req_state_size; every request in
+ * flight on a ctx has req->state, at least as large as the largest
+ * driver's in the stacks attached to that ctx, from the ctx's pool. A
+ * driver that hands the request itself down (blk_forward, as raw does)
+ * hands its state area down with it; one that needs state of its own and
+ * I/O below (qcow2) submits child requests, kept in its state, with
+ * blk_submit on its children: each child then has a state of its own. */
+#ifndef BLOCK_DRIVER_H
+#define BLOCK_DRIVER_H
+
+#include <stdarg.h>
+
+#include "block.h"
+
+enum blk_drv_kind {
+	BLK_DRV_FORMAT,	  /* chosen by format= */
+	BLK_DRV_PROTOCOL, /* opened by formats as their file child */
+};
+
+#define BLK_DRV_MAX_SQE_OPS 8
+
+struct blk_driver {
+	const char *name;
+	enum blk_drv_kind kind;
+	size_t req_state_size;
+	/* The io_uring opcodes and SQE flags (beyond IOSQE_FIXED_FILE, which
+	 * every SQE carries) this driver's SQEs use; every ring allows the
+	 * union over the driver table and nothing else. */
+	uint8_t sqe_ops[BLK_DRV_MAX_SQE_OPS];
+	unsigned nsqe_ops;
+	uint8_t sqe_flags;
+	/* Reads its options with blk_opt, opens its children, fills node's
+	 * size, block_size, readonly, can_discard (and fd for protocols).
+	 * Returns 0 or the -errno of blk_open_fail. On failure blk_open
+	 * calls close and closes the children opened so far. */
+	int (*open)(struct blk_node *node, struct blk_opts *opts);
+	/* Starts a request on ctx (its range already checked). */
+	int (*submit)(struct blk_node *node, struct blk_ctx *ctx,
+		      struct blk_req *req);
+	/* One io_uring completion of an SQE this node issued: completes the
+	 * request (blk_req_done) or resubmits. NULL for drivers that issue
+	 * no SQEs. */
+	void (*cqe)(struct blk_node *node, struct blk_ctx *ctx,
+		    struct blk_req *req, int res);
+	/* Frees priv and closes fd; children are closed by blk_close. */
+	void (*close)(struct blk_node *node);
+};
+
+/* --- Opening (main thread) --- */
+
+/* The value of key (marking it used): NULL when absent, "" for a bare key
+ * (use *present to tell absent from bare). */
+const char *blk_opt(struct blk_opts *o, const char *key, bool *present);
+/* key as on|off (bare = on, absent = def); -EINVAL otherwise. */
+int blk_opt_bool(struct blk_opts *o, const char *key, bool def, bool *out);
+
+/* Records the first failure as "disk PATH: <fmt>" in o->why and returns
+ * err (a -errno). */
+__attribute__((format(printf, 3, 4))) int
+blk_open_fail(struct blk_opts *o, int err, const char *fmt, ...);
+
+/* Opens a child into *slot (heap, freed by blk_close of the parent):
+ * with the protocol driver named, or by format= when protocol is NULL
+ * (a backing image). Same options; children read the keys they know. */
+int blk_open_child(struct blk_node **slot, const char *protocol,
+		   struct blk_opts *opts);
+
+/* --- Requests (the ctx's thread) --- */
+
+/* Hands req on to child with a function call: same request, same state
+ * area, completion straight from the child's SQEs. */
+static inline int blk_forward(struct blk_node *child, struct blk_ctx *ctx,
+			      struct blk_req *req)
+{
+	return child->drv->submit(child, ctx, req);
+}
+
+/* An SQE on ctx whose completion goes to node's cqe op; NULL when the
+ * ring stays full. */
+struct io_uring_sqe *blk_ctx_sqe(struct blk_ctx *ctx, struct blk_node *node,
+				 struct blk_req *req);
+/* node's registered file index on ctx (for IOSQE_FIXED_FILE), or -ENOENT
+ * when node is not attached. */
+int blk_ctx_file(const struct blk_ctx *ctx, const struct blk_node *node);
+/* Finishes req (counts an error on req->node, frees its state, calls
+ * complete). */
+void blk_req_done(struct blk_ctx *ctx, struct blk_req *req, int result);
+
+#endif

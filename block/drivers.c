@@ -1,0 +1,30 @@
+/* The driver table; read-only, any thread. A new driver is its own .c
+ * file defining a const struct blk_driver, plus one row here (and, for a
+ * format, its name in BLK_FORMAT_NAMES). */
+#include "drivers.h"
+
+#include <string.h>
+
+extern const struct blk_driver blk_raw_driver;	/* block/raw.c */
+extern const struct blk_driver blk_file_driver; /* block/file.c */
+
+static const struct blk_driver *const drivers[] = {
+	&blk_raw_driver,
+	&blk_file_driver,
+};
+
+const struct blk_driver *blk_driver_at(unsigned i)
+{
+	return i < sizeof(drivers) / sizeof(drivers[0]) ? drivers[i] : NULL;
+}
+
+const struct blk_driver *blk_driver_find(const char *name,
+					 enum blk_drv_kind kind)
+{
+	const struct blk_driver *d;
+
+	for (unsigned i = 0; (d = blk_driver_at(i)); i++)
+		if (d->kind == kind && !strcmp(d->name, name))
+			return d;
+	return NULL;
+}
