@@ -37,7 +37,9 @@ Test(blk_opts, bad_options)
 		"d.img,queues=0", "d.img,queues=9", "d.img,queues=-1",
 		"d.img,queues=2x", "d.img,queues=18446744073709551617",
 		"d.img,serial=123456789012345678901", "d.img,bogus",
-		"d.img,bogus=1", "d.img,readonly=yes",
+		"d.img,bogus=1", "d.img,readonly=yes", "d.img,format=file",
+		"d.img,format=", "d.img,format", "d.img,format=RAW",
+		"d.img,format=raw,format=qcow2",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct vblk_config c;
@@ -45,4 +47,29 @@ Test(blk_opts, bad_options)
 		cr_assert_eq(parse(bad[i], &c, &why), -EINVAL, "'%s' accepted", bad[i]);
 		cr_assert_not_null(why, "'%s' has no reason", bad[i]);
 	}
+}
+
+Test(blk_opts, format_errors_name_the_known_formats)
+{
+	static const char *bad[] = {
+		"d.img,format=qcow2", "d.img,format=file", "d.img,format=",
+		"d.img,format=RAW", "d.img,format=raw,format=vmdk",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct vblk_config c;
+		const char *why = NULL;
+		cr_assert_eq(parse(bad[i], &c, &why), -EINVAL, "'%s' accepted", bad[i]);
+		cr_assert_str_eq(why, "format must be one of: raw", "'%s'", bad[i]);
+	}
+}
+
+Test(blk_opts, format_raw_is_accepted_anywhere)
+{
+	struct vblk_config c;
+	const char *why = NULL;
+
+	cr_assert_eq(parse("d.img,format=raw", &c, &why), 0, "%s", why);
+	cr_assert_eq(parse("d.img,readonly,format=raw,queues=2", &c, &why), 0, "%s", why);
+	cr_assert(c.readonly);
+	cr_assert_eq(c.queues, 2);
 }
