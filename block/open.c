@@ -64,7 +64,8 @@ int blk_opt_bool(struct blk_opts *o, const char *key, bool def, bool *out)
 int blk_open_fail(struct blk_opts *o, int err, const char *fmt, ...)
 {
 	int i = index_of(o, "path");
-	const char *path = i >= 0 && o->kv[i].val ? o->kv[i].val : NULL;
+	const char *path = i >= 0 && o->kv[i].val && *o->kv[i].val ?
+				   o->kv[i].val : NULL;
 	size_t len;
 	va_list ap;
 
