@@ -35,14 +35,16 @@ static int ring_register(struct io_uring *ring, unsigned op, void *arg,
 	return r < 0 ? -errno : 0;
 }
 
+/* Appends one restriction; past MAX_RESTRICTIONS counts on so that
+ * restrict_ring refuses to set up a ring missing some of them. */
 static void allow(struct io_uring_restriction *res, unsigned *n,
 		  uint16_t what, uint8_t value)
 {
-	if (*n >= MAX_RESTRICTIONS)
-		return; /* cannot happen: the table has few opcodes */
-	memset(&res[*n], 0, sizeof(res[*n]));
-	res[*n].opcode = what;
-	res[*n].sqe_op = value; /* one union: register_op, sqe_op, flags */
+	if (*n < MAX_RESTRICTIONS) {
+		memset(&res[*n], 0, sizeof(res[*n]));
+		res[*n].opcode = what;
+		res[*n].sqe_op = value; /* one union: register_op, sqe_op, flags */
+	}
 	(*n)++;
 }
 
@@ -65,6 +67,8 @@ static int restrict_ring(struct io_uring *ring)
 	allow(res, &n, IORING_RESTRICTION_REGISTER_OP, IORING_REGISTER_EVENTFD);
 	allow(res, &n, IORING_RESTRICTION_REGISTER_OP,
 	      IORING_REGISTER_FILES_UPDATE);
+	if (n > MAX_RESTRICTIONS)
+		return -E2BIG;
 	return ring_register(ring, IORING_REGISTER_RESTRICTIONS, res, n);
 }
 

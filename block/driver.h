@@ -17,8 +17,6 @@
 #ifndef BLOCK_DRIVER_H
 #define BLOCK_DRIVER_H
 
-#include <stdarg.h>
-
 #include "block.h"
 
 enum blk_drv_kind {

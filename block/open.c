@@ -2,6 +2,7 @@
  * driver table, children. Main thread (start-up and shutdown); no locks:
  * a node is not in use while it opens or closes. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
