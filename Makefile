@@ -8,12 +8,13 @@
 #   make lab-check  stock-Linux guest tests inside the lab host
 
 CC ?= gcc
+ARCH ?= x86
 CFLAGS ?= -O2 -g
-override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -MMD -MP -D_GNU_SOURCE -I.
+override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -MMD -MP -D_GNU_SOURCE -I. -iquote arch/$(ARCH)
 override LDLIBS += -lpthread -luring
 BUILD := build
 
-SRCS := $(wildcard vmm/*.c lib/*.c arch/x86/*.c memory/*.c devices/*.c \
+SRCS := $(wildcard vmm/*.c lib/*.c arch/$(ARCH)/*.c memory/*.c devices/*.c \
 	devices/pci/*.c devices/virtio/*.c block/*.c)
 OBJS := $(SRCS:%.c=$(BUILD)/obj/%.o)
 LIB_OBJS := $(filter-out $(BUILD)/obj/vmm/main.o,$(OBJS))
@@ -46,7 +47,7 @@ $(BUILD)/vmm: $(OBJS)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	@echo "  CC $<"; $(CC) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)

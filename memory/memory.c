@@ -19,20 +19,6 @@
 #define MFD_HUGETLB 0x0004U
 #endif
 
-unsigned mem_layout(uint64_t size, struct mem_region regions[MEM_MAX_REGIONS])
-{
-	uint64_t low = size < MEM_LOW_LIMIT ? size : MEM_LOW_LIMIT;
-
-	memset(regions, 0, sizeof(*regions) * MEM_MAX_REGIONS);
-	regions[0].gpa = 0;
-	regions[0].size = low;
-	if (size == low)
-		return 1;
-	regions[1].gpa = MEM_HIGH_BASE;
-	regions[1].size = size - low;
-	return 2;
-}
-
 static const char *backend_name(const struct mem_config *cfg)
 {
 	switch (cfg->backend) {
@@ -91,7 +77,8 @@ static int alloc_dirty_bitmaps(struct guest_mem *mem)
 	return 0;
 }
 
-int mem_create(struct guest_mem *mem, const struct mem_config *cfg)
+int mem_create(struct guest_mem *mem, const struct mem_config *cfg,
+	       const struct mem_region *layout, unsigned nr_regions)
 {
 	uint64_t align = cfg->backend == MEM_BACKEND_HUGETLBFS ?
 				 MEM_HUGE_PAGE_SIZE :
@@ -123,8 +110,9 @@ int mem_create(struct guest_mem *mem, const struct mem_config *cfg)
 		mem_destroy(mem);
 		return r;
 	}
-	mem->nr_regions = mem_layout(cfg->size, mem->regions);
+	mem->nr_regions = nr_regions;
 	for (unsigned i = 0; i < mem->nr_regions; i++) {
+		mem->regions[i] = layout[i];
 		mem->regions[i].hva = mem->base + off;
 		off += mem->regions[i].size;
 	}
@@ -206,6 +194,22 @@ void *mem_ptr_for_write(const struct guest_mem *mem, gpa_t gpa, uint64_t len)
 		return NULL;
 	mark_dirty(r, gpa, len);
 	return r->hva + (gpa - r->gpa);
+}
+
+int mem_mark_dirty_host(const struct guest_mem *mem, const void *hva,
+			uint64_t len)
+{
+	uintptr_t a = (uintptr_t)hva;
+
+	for (unsigned i = 0; i < mem->nr_regions; i++) {
+		const struct mem_region *r = &mem->regions[i];
+		uintptr_t base = (uintptr_t)r->hva;
+		if (a >= base && range_within(a - base, len, r->size)) {
+			mark_dirty(r, r->gpa + (a - base), len);
+			return 0;
+		}
+	}
+	return -EFAULT;
 }
 
 int mem_write(const struct guest_mem *mem, gpa_t gpa, const void *src,

@@ -1,9 +1,7 @@
-/* Guest RAM: backends (anonymous, memfd, hugetlbfs), the guest-physical
- * layout, KVM slots, and the one checked way to turn a guest-physical
- * address range into host memory.
- *
- * Layout: RAM up to 3 GiB starts at 0; RAM above 3 GiB is placed from 4 GiB
- * up, leaving [3 GiB, 4 GiB) for device MMIO, the IOAPIC and the LAPIC. */
+/* Guest RAM: backends (anonymous, memfd, hugetlbfs), KVM slots, and the
+ * one checked way to turn a guest-physical address range into host
+ * memory. Where the RAM regions lie in guest-physical space is the
+ * architecture's choice (arch_mem_layout). */
 #ifndef MEMORY_MEMORY_H
 #define MEMORY_MEMORY_H
 
@@ -12,8 +10,6 @@
 
 typedef uint64_t gpa_t;
 
-#define MEM_LOW_LIMIT (3ULL << 30)
-#define MEM_HIGH_BASE (4ULL << 30)
 #define MEM_MAX_REGIONS 2
 #define MEM_PAGE_SIZE 4096ULL
 #define MEM_HUGE_PAGE_SIZE (2ULL << 20)
@@ -44,13 +40,11 @@ struct guest_mem {
 	int fd;		/* memfd or hugetlbfs file, -1 for anonymous */
 };
 
-/* Splits `size` bytes of RAM into the guest-physical regions above.
- * Pure; returns the number of regions (1 or 2). */
-unsigned mem_layout(uint64_t size, struct mem_region regions[MEM_MAX_REGIONS]);
-
-/* Validates cfg and maps guest RAM. Returns 0 or -errno after logging one
- * line naming the backend and the reason. */
-int mem_create(struct guest_mem *mem, const struct mem_config *cfg);
+/* Validates cfg and maps guest RAM as the nr_regions regions of layout
+ * (gpa and size used; their sizes add up to cfg->size). Returns 0 or
+ * -errno after logging one line naming the backend and the reason. */
+int mem_create(struct guest_mem *mem, const struct mem_config *cfg,
+	       const struct mem_region *layout, unsigned nr_regions);
 void mem_destroy(struct guest_mem *mem);
 
 /* Registers every region as a KVM memory slot of vm_fd. */
@@ -70,6 +64,15 @@ int mem_read(const struct guest_mem *mem, gpa_t gpa, void *dst, uint64_t len);
 
 /* mem_ptr for a range the caller is about to write: marks it dirty. */
 void *mem_ptr_for_write(const struct guest_mem *mem, gpa_t gpa, uint64_t len);
+
+/* Marks dirty the guest pages behind the host range [hva, hva + len),
+ * which came from mem_ptr: for guest RAM written by someone other than
+ * the VMM's own copies (io_uring reading into a guest buffer, a byte
+ * stored through a popped chain), marked when the write has completed so
+ * that a copy of the page taken before it cannot be mistaken for the final
+ * one. 0, or -EFAULT (nothing marked) when the range is not guest RAM. */
+int mem_mark_dirty_host(const struct guest_mem *mem, const void *hva,
+			uint64_t len);
 
 /* True when the page holding gpa was written through the functions above
  * since the VM started. */

@@ -14,8 +14,7 @@
 #include <unistd.h>
 
 #include "devices/console.h"
-#include "arch/x86/board.h"
-#include "arch/x86/loader.h"
+#include "arch/arch.h"
 #include "lib/log.h"
 #include "vcpu.h"
 
@@ -40,8 +39,7 @@ static int block_signals(sigset_t *handled)
 	return vcpu_signals_init();
 }
 
-static int create_vcpus(struct vm *vm, const struct vm_config *cfg,
-			const struct boot_entry *entry)
+static int create_vcpus(struct vm *vm, const struct vm_config *cfg)
 {
 	vm->vcpus = calloc(cfg->cpus, sizeof(*vm->vcpus));
 	if (!vm->vcpus)
@@ -52,8 +50,7 @@ static int create_vcpus(struct vm *vm, const struct vm_config *cfg,
 		if (r)
 			return r;
 	}
-	/* Secondary vCPUs wait for INIT/SIPI from the boot vCPU. */
-	return x86_set_entry_state(vm->vcpus[0].fd, entry);
+	return 0;
 }
 
 static void stop_vcpus(struct vm *vm)
@@ -66,7 +63,7 @@ static void stop_vcpus(struct vm *vm)
 
 static void feed_input(struct vm *vm, struct input_buffer *in)
 {
-	in->off += uart_receive(&vm->board.com1, in->data + in->off,
+	in->off += uart_receive(vm->console, in->data + in->off,
 				(unsigned)(in->len - in->off));
 	if (in->off == in->len)
 		in->off = in->len = 0;
@@ -172,14 +169,13 @@ static int exit_status(const struct vm *vm, const struct vm_config *cfg)
 
 static int setup(struct vm *vm, const struct vm_config *cfg)
 {
-	struct boot_entry entry;
 	int r;
 
 	r = vm_create(vm, cfg);
 	if (r)
 		return EXIT_VMM_ERROR;
 	vm->nr_vcpus = cfg->cpus;
-	if (board_attach(vm, STDOUT_FILENO) ||
+	if (arch_board_attach(vm, STDOUT_FILENO) ||
 	    vdevs_init(vm, cfg->transport))
 		return EXIT_VMM_ERROR;
 	r = disks_attach(vm, cfg->disks, cfg->nr_disks);
@@ -188,13 +184,13 @@ static int setup(struct vm *vm, const struct vm_config *cfg)
 			       r == -EISDIR ?
 			       EXIT_USAGE :
 			       EXIT_VMM_ERROR;
-	if (board_write_tables(vm))
+	if (arch_write_tables(vm))
 		return EXIT_VMM_ERROR;
-	if (loader_load(vm, cfg, &entry))
+	if (arch_load_kernel(vm, cfg))
 		return EXIT_USAGE;
 	if (mem_register_kvm(&vm->mem, vm->vm_fd))
 		return EXIT_VMM_ERROR;
-	return create_vcpus(vm, cfg, &entry) ? EXIT_VMM_ERROR : 0;
+	return create_vcpus(vm, cfg) ? EXIT_VMM_ERROR : 0;
 }
 
 static int run_vcpus(struct vm *vm, int sig_fd)
@@ -224,7 +220,7 @@ static void teardown(struct vm *vm)
 	free(vm->vcpus);
 	disks_destroy(&vm->disks);
 	vdevs_destroy(&vm->vdevs);
-	board_destroy(vm);
+	arch_vm_destroy(vm);
 	vm_destroy(vm);
 	lifecycle_destroy(&vm->life);
 }

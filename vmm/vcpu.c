@@ -11,9 +11,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "arch/x86/cpuid.h"
+#include "arch/arch.h"
 #include "lib/log.h"
-#include "arch/x86/cpu.h"
 
 #define VCPU_KICK_SIGNAL SIGUSR1
 
@@ -52,20 +51,7 @@ int vcpu_create(struct vcpu *v, struct vm *vm, unsigned id)
 		return r;
 	}
 	v->run = run;
-	r = cpuid_set_vcpu(v->fd, vm->cpuid, id, vm->nr_vcpus);
-	return r ? r : x86_init_vcpu(v->fd);
-}
-
-static void handle_io(struct vcpu *v)
-{
-	struct kvm_run *run = v->run;
-	uint8_t *data = (uint8_t *)run + run->io.data_offset;
-	bool is_write = run->io.direction == KVM_EXIT_IO_OUT;
-
-	/* A rep-prefixed string instruction hands over `count` items. */
-	for (uint32_t i = 0; i < run->io.count; i++, data += run->io.size)
-		iobus_access(&v->vm->pio, run->io.port, is_write, data,
-			     run->io.size);
+	return arch_vcpu_init(v);
 }
 
 static void handle_mmio(struct vcpu *v)
@@ -93,20 +79,11 @@ static bool handle_exit(struct vcpu *v)
 	struct kvm_run *run = v->run;
 
 	switch (run->exit_reason) {
-	case KVM_EXIT_IO:
-		handle_io(v);
-		return true;
 	case KVM_EXIT_MMIO:
 		handle_mmio(v);
 		return true;
-	case KVM_EXIT_SHUTDOWN: /* triple fault: the PC resets */
-		lifecycle_stop_by(&v->vm->life, STOP_BY_TRIPLE_FAULT, 0);
-		return false;
 	case KVM_EXIT_SYSTEM_EVENT:
 		handle_system_event(v);
-		return false;
-	case KVM_EXIT_HLT: /* only without an in-kernel LAPIC */
-		lifecycle_stop(&v->vm->life, STOP_POWEROFF, 0);
 		return false;
 	case KVM_EXIT_FAIL_ENTRY:
 		log_error("vCPU %u: KVM entry failed, reason %#llx", v->id,
@@ -117,10 +94,14 @@ static bool handle_exit(struct vcpu *v)
 		log_error("vCPU %u: KVM internal error, suberror %u", v->id,
 			  run->internal.suberror);
 		break;
-	default:
+	default: {
+		int r = arch_handle_exit(v);
+		if (r >= 0)
+			return r;
 		log_error("vCPU %u: unexpected KVM exit reason %u", v->id,
 			  run->exit_reason);
 		break;
+	}
 	}
 	lifecycle_stop(&v->vm->life, STOP_ERROR, 1);
 	return false;

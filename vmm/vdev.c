@@ -9,7 +9,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "arch/x86/layout.h"
+#include "arch/arch.h"
 #include "lib/log.h"
 #include "vm.h"
 
@@ -78,8 +78,9 @@ static void notify_missed(void *opaque, unsigned queue)
 static int attach_mmio(struct vm *vm, struct vdev *v)
 {
 	struct vm_vdevs *vs = &vm->vdevs;
-	uint64_t base = VDEV_MMIO_BASE + (uint64_t)vs->nr * VIRTIO_MMIO_WINDOW;
-	unsigned gsi = VDEV_MMIO_FIRST_GSI + vs->nr;
+	uint64_t base = ARCH_VDEV_MMIO_BASE +
+			(uint64_t)vs->nr * VIRTIO_MMIO_WINDOW;
+	unsigned gsi = ARCH_VDEV_MMIO_FIRST_IRQ + vs->nr;
 	int r;
 
 	virtio_mmio_init(&v->mmio, v->desc.vd, mmio_irq, notify_missed, v);
@@ -90,9 +91,9 @@ static int attach_mmio(struct vm *vm, struct vdev *v)
 	if (!r)
 		r = set_ioeventfds(v, base + VIRTIO_MMIO_QUEUE_NOTIFY, true);
 	if (!r)
-		vs->mmio[vs->nr] = (struct acpi_mmio_dev){ base,
-							   VIRTIO_MMIO_WINDOW,
-							   gsi };
+		vs->mmio[vs->nr_mmio++] = (struct vdev_mmio_window){
+			base, VIRTIO_MMIO_WINDOW, gsi
+		};
 	return r;
 }
 
@@ -191,15 +192,14 @@ int vdevs_init(struct vm *vm, enum vm_transport transport)
 	irq_routes_init(&vs->routes, vm->vm_fd);
 	if (transport != VM_TRANSPORT_PCI)
 		return 0;
-	pci_bus_init(&vs->pci, LAYOUT_PCI_MMIO, LAYOUT_PCI_MMIO_SIZE);
-	r = iobus_attach(&vm->pio, PCI_CONFIG_PORT, 8, &pci_config_port_ops,
-			 &vs->pci);
+	pci_bus_init(&vs->pci, ARCH_PCI_MMIO, ARCH_PCI_MMIO_SIZE);
+	r = arch_pci_attach(vm, &vs->pci);
 	if (!r)
-		r = iobus_attach(&vm->mmio, LAYOUT_PCI_ECAM, PCI_ECAM_BUS_SIZE,
+		r = iobus_attach(&vm->mmio, ARCH_PCI_ECAM, PCI_ECAM_BUS_SIZE,
 				 &pci_ecam_ops, &vs->pci);
 	if (!r)
-		r = iobus_attach(&vm->mmio, LAYOUT_PCI_MMIO,
-				 LAYOUT_PCI_MMIO_SIZE, &pci_mmio_ops, &vs->pci);
+		r = iobus_attach(&vm->mmio, ARCH_PCI_MMIO, ARCH_PCI_MMIO_SIZE,
+				 &pci_mmio_ops, &vs->pci);
 	return r;
 }
 

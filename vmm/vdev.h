@@ -17,12 +17,9 @@
 #include "devices/pci/pci.h"
 #include "devices/virtio/mmio.h"
 #include "devices/virtio/pci.h"
-#include "arch/x86/acpi.h"
 #include "irq_routes.h"
 
-#define VDEV_MMIO_BASE 0xd0000000ULL /* then one 4 KiB window per device */
-#define VDEV_MMIO_FIRST_GSI 16
-#define VDEV_MAX ACPI_MAX_MMIO_DEVS
+#define VDEV_MAX 8 /* virtio devices of a VM */
 
 enum vm_transport { VM_TRANSPORT_MMIO, VM_TRANSPORT_PCI };
 
@@ -49,13 +46,21 @@ struct vdev {
 	uint64_t notify_gpa; /* where the ioeventfds are bound; 0: nowhere */
 };
 
+/* Where a virtio-mmio device lies, for the firmware tables. */
+struct vdev_mmio_window {
+	uint64_t base;
+	uint32_t size;
+	uint32_t irq; /* GSI */
+};
+
 /* The VM's transport state: the PCI bus (when the transport is PCI), the
- * GSI routing table and the virtio-mmio devices for the DSDT. */
+ * GSI routing table and the virtio-mmio windows for the firmware. */
 struct vm_vdevs {
 	enum vm_transport transport;
 	struct pci_bus pci;
 	struct irq_routes routes;
-	struct acpi_mmio_dev mmio[VDEV_MAX];
+	struct vdev_mmio_window mmio[VDEV_MAX];
+	unsigned nr_mmio;
 	unsigned nr;
 };
 

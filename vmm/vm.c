@@ -10,19 +10,15 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "arch/x86/cpuid.h"
-#include "arch/x86/layout.h"
+#include "arch/arch.h"
 #include "lib/log.h"
 
+/* What the generic VMM relies on; arch_kvm_init checks the rest. */
 static int check_caps(int kvm_fd)
 {
 	static const struct { int cap; const char *name; } need[] = {
-		{ KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP" },
-		{ KVM_CAP_PIT2, "KVM_CAP_PIT2" },
 		{ KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY" },
-		{ KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR" },
 		{ KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT" },
-		{ KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID" },
 		{ KVM_CAP_IOEVENTFD, "KVM_CAP_IOEVENTFD" },
 		{ KVM_CAP_IOEVENTFD_ANY_LENGTH, "KVM_CAP_IOEVENTFD_ANY_LENGTH" },
 		{ KVM_CAP_IRQFD, "KVM_CAP_IRQFD" },
@@ -57,24 +53,6 @@ static int check_cpus(int kvm_fd, unsigned cpus)
 	return 0;
 }
 
-static int setup_platform(struct vm *vm)
-{
-	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
-	uint64_t idmap = LAYOUT_IDENTITY_MAP;
-
-	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)LAYOUT_TSS) < 0)
-		return log_error("KVM_SET_TSS_ADDR: %s", strerror(errno)), -errno;
-	if (ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap) < 0)
-		return log_error("KVM_SET_IDENTITY_MAP_ADDR: %s",
-				 strerror(errno)), -errno;
-	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
-		return log_error("KVM_CREATE_IRQCHIP: %s", strerror(errno)),
-		       -errno;
-	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
-		return log_error("KVM_CREATE_PIT2: %s", strerror(errno)), -errno;
-	return 0;
-}
-
 static int open_kvm(struct vm *vm, const struct vm_config *cfg)
 {
 	int r;
@@ -91,16 +69,15 @@ static int open_kvm(struct vm *vm, const struct vm_config *cfg)
 	if (r)
 		return r;
 	vm->run_size = (size_t)ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
-	vm->cpuid = cpuid_supported(vm->kvm_fd);
-	return vm->cpuid ? 0 : -EIO;
+	return arch_kvm_init(vm);
 }
 
 int vm_create(struct vm *vm, const struct vm_config *cfg)
 {
+	struct mem_region regions[MEM_MAX_REGIONS];
 	int r;
 
 	vm->kvm_fd = vm->vm_fd = -1;
-	vm->pio.name = "port";
 	vm->mmio.name = "mmio";
 	r = open_kvm(vm, cfg);
 	if (r)
@@ -111,10 +88,11 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 		log_error("KVM_CREATE_VM: %s", strerror(errno));
 		return r;
 	}
-	r = setup_platform(vm);
+	r = arch_vm_init(vm);
 	if (r)
 		return r;
-	return mem_create(&vm->mem, &cfg->mem);
+	return mem_create(&vm->mem, &cfg->mem, regions,
+			  arch_mem_layout(cfg->mem.size, regions));
 }
 
 void vm_destroy(struct vm *vm)
@@ -124,8 +102,6 @@ void vm_destroy(struct vm *vm)
 	mem_destroy(&vm->mem);
 	if (vm->kvm_fd >= 0)
 		close(vm->kvm_fd);
-	free(vm->cpuid);
-	vm->cpuid = NULL;
 	vm->kvm_fd = vm->vm_fd = -1;
 }
 

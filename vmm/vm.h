@@ -7,9 +7,8 @@
 #include <linux/kvm.h>
 #include <stdbool.h>
 
+#include "arch/arch.h"
 #include "devices/iobus.h"
-#include "devices/virtio/blk.h"
-#include "arch/x86/rtc.h"
 #include "devices/uart.h"
 #include "memory/memory.h"
 #include "disks.h"
@@ -32,24 +31,16 @@ struct vm_config {
 	enum vm_transport transport;
 };
 
-/* Fixed platform devices (see board.c). */
-struct board {
-	struct uart com1;
-	struct rtc rtc;
-	int console_out; /* fd guest serial output goes to */
-};
-
 struct vcpu;
 
 struct vm {
 	int kvm_fd;
 	int vm_fd;
 	size_t run_size; /* of each vCPU's kvm_run mapping */
-	struct kvm_cpuid2 *cpuid; /* supported CPUID, patched per vCPU */
+	struct arch_vm arch;
 	struct guest_mem mem;
-	struct io_bus pio;
 	struct io_bus mmio;
-	struct board board;
+	struct uart *console; /* takes console input; set by arch_board_attach */
 	struct vm_vdevs vdevs;
 	struct vm_disks disks;
 	struct lifecycle life;
@@ -58,7 +49,7 @@ struct vm {
 };
 
 /* Opens /dev/kvm, checks the capabilities the VMM relies on, creates the
- * VM with in-kernel irqchip and PIT, and maps guest RAM (registered with
+ * VM with the architecture's in-kernel devices, and maps guest RAM (registered with
  * KVM later by the caller, once the boot data is written: first touches of
  * RAM that is already a KVM slot cost an MMU notification each).
  * Logs one line and returns -errno on failure; vm_destroy cleans up. */

@@ -1,17 +1,23 @@
-/* Main thread at start-up and teardown. The serial callbacks run on vCPU
+/* The fixed PC platform around the vCPUs: COM1, the RTC, the i8042 reset
+ * line, ACPI power ports and the exit/boot-marker ports, plus the firmware
+ * tables (ACPI, MP table) that describe vCPUs and interrupt routing.
+ *
+ * Main thread at start-up and teardown. The serial callbacks run on vCPU
  * threads under the UART's lock. */
-#include "board.h"
+#include "arch/arch.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "sysports.h"
 #include "acpi.h"
+#include "devices/pci/pci.h"
 #include "layout.h"
 #include "lib/log.h"
 #include "mptable.h"
+#include "sysports.h"
+#include "vmm/vm.h"
 
 #define COM1_PORT 0x3f8
 #define COM1_IRQ 4
@@ -23,7 +29,7 @@ static void com1_tx(void *opaque, uint8_t byte)
 	struct vm *vm = opaque;
 
 	for (;;) {
-		ssize_t n = write(vm->board.console_out, &byte, 1);
+		ssize_t n = write(vm->arch.console_out, &byte, 1);
 		if (n == 1 || (n < 0 && errno != EINTR && errno != EAGAIN))
 			return;
 	}
@@ -34,9 +40,9 @@ static void com1_irq(void *opaque, bool level)
 	vm_irq_line(opaque, COM1_IRQ, level);
 }
 
-int board_attach(struct vm *vm, int console_out)
+int arch_board_attach(struct vm *vm, int console_out)
 {
-	struct board *b = &vm->board;
+	struct arch_vm *b = &vm->arch;
 	struct uart_backend com1 = { com1_tx, com1_irq, vm };
 	const struct {
 		uint64_t port, len;
@@ -52,10 +58,11 @@ int board_attach(struct vm *vm, int console_out)
 	};
 
 	b->console_out = console_out;
+	vm->console = &b->com1;
 	uart_init(&b->com1, &com1);
 	rtc_init(&b->rtc);
 	for (size_t i = 0; i < sizeof(devices) / sizeof(devices[0]); i++) {
-		int r = iobus_attach(&vm->pio, devices[i].port, devices[i].len,
+		int r = iobus_attach(&vm->arch.pio, devices[i].port, devices[i].len,
 				     devices[i].ops, devices[i].opaque);
 		if (r)
 			return r;
@@ -75,14 +82,32 @@ static int write_reset_vector_code(struct vm *vm)
 	return mem_write(&vm->mem, LAYOUT_RESET_VECTOR, code, sizeof(code));
 }
 
-int board_write_tables(struct vm *vm)
+int arch_pci_attach(struct vm *vm, struct pci_bus *bus)
+{
+	return iobus_attach(&vm->arch.pio, PCI_CONFIG_PORT, 8, &pci_config_port_ops,
+			    bus);
+}
+
+_Static_assert(ACPI_MAX_MMIO_DEVS >= VDEV_MAX,
+	       "the DSDT must describe every virtio-mmio device");
+
+static void mmio_devices(const struct vm *vm, struct acpi_mmio_dev *out)
+{
+	for (unsigned i = 0; i < vm->vdevs.nr_mmio; i++)
+		out[i] = (struct acpi_mmio_dev){ vm->vdevs.mmio[i].base,
+						 vm->vdevs.mmio[i].size,
+						 vm->vdevs.mmio[i].irq };
+}
+
+int arch_write_tables(struct vm *vm)
 {
 	size_t mp_len = mptable_size(vm->nr_vcpus), acpi_len;
 	bool pci = vm->vdevs.transport == VM_TRANSPORT_PCI;
+	struct acpi_mmio_dev mmio[ACPI_MAX_MMIO_DEVS];
 	const struct acpi_platform platform = {
 		.ncpus = vm->nr_vcpus,
-		.mmio_devs = vm->vdevs.mmio,
-		.nr_mmio_devs = pci ? 0 : vm->vdevs.nr,
+		.mmio_devs = mmio,
+		.nr_mmio_devs = vm->vdevs.nr_mmio,
 		.pci = pci,
 		.pci_ecam = LAYOUT_PCI_ECAM,
 		.pci_ecam_size = PCI_ECAM_BUS_SIZE,
@@ -94,6 +119,7 @@ int board_write_tables(struct vm *vm)
 
 	if (!buf)
 		return -ENOMEM;
+	mmio_devices(vm, mmio);
 	acpi_len = acpi_build(buf, LAYOUT_ACPI, &platform);
 	r = mem_write(&vm->mem, LAYOUT_ACPI, buf, acpi_len);
 	if (!r && mp_len <= ACPI_MAX_SIZE) {
@@ -108,8 +134,10 @@ int board_write_tables(struct vm *vm)
 	return r;
 }
 
-void board_destroy(struct vm *vm)
+void arch_vm_destroy(struct vm *vm)
 {
-	uart_destroy(&vm->board.com1);
-	pthread_mutex_destroy(&vm->board.rtc.lock);
+	uart_destroy(&vm->arch.com1);
+	pthread_mutex_destroy(&vm->arch.rtc.lock);
+	free(vm->arch.cpuid);
+	vm->arch.cpuid = NULL;
 }

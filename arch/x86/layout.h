@@ -1,7 +1,7 @@
 /* Where the VMM puts boot data in guest-physical memory. Everything below
  * 1 MiB; the kernel goes at its preferred address (16 MiB for Linux). */
-#ifndef VMM_LAYOUT_H
-#define VMM_LAYOUT_H
+#ifndef ARCH_X86_LAYOUT_H
+#define ARCH_X86_LAYOUT_H
 
 #define LAYOUT_GDT 0x500ULL
 #define LAYOUT_START_INFO 0x6000ULL	 /* PVH hvm_start_info */
@@ -18,13 +18,18 @@
 #define LAYOUT_RESET_VECTOR 0xffff0ULL	 /* F000:FFF0, where a CPU reset starts */
 #define LAYOUT_HIGH_MEMORY 0x100000ULL
 /* The 32-bit hole above RAM (which ends by 3 GiB): PCI BARs, then the
- * virtio-mmio windows (vdev.h), then ECAM for PCI bus 0. */
+ * virtio-mmio windows, then ECAM for PCI bus 0. */
 #define LAYOUT_PCI_MMIO 0xc0000000ULL
 #define LAYOUT_PCI_MMIO_SIZE 0x10000000U
+#define LAYOUT_VDEV_MMIO 0xd0000000ULL /* one 4 KiB window per device */
 #define LAYOUT_PCI_ECAM 0xe0000000ULL
 #define LAYOUT_IOAPIC 0xfec00000ULL
 #define LAYOUT_LAPIC 0xfee00000ULL
 #define LAYOUT_TSS 0xfffbd000ULL	 /* KVM_SET_TSS_ADDR, 3 pages */
 #define LAYOUT_IDENTITY_MAP 0xfffbc000ULL
+/* RAM: up to 3 GiB from 0, the rest from 4 GiB; [3 GiB, 4 GiB) holds the
+ * windows above, the IOAPIC and the LAPIC. */
+#define LAYOUT_RAM_LOW_LIMIT (3ULL << 30)
+#define LAYOUT_RAM_HIGH_BASE (4ULL << 30)
 
 #endif

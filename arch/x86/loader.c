@@ -1,6 +1,10 @@
-/* Main thread at start-up. Kernel and initrd files are mapped read-only,
+/* Loads the kernel (bzImage, or ELF with or without the PVH note), the
+ * initrd and the command line into guest RAM and writes the boot
+ * information the chosen entry mode expects (arch_load_kernel).
+ *
+ * Main thread at start-up. Kernel and initrd files are mapped read-only,
  * copied into guest RAM through the memory API, and unmapped. */
-#include "loader.h"
+#include "arch/arch.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +19,7 @@
 #include "elf.h"
 #include "layout.h"
 #include "lib/log.h"
+#include "vmm/vm.h"
 
 struct mapped_file {
 	const uint8_t *data;
@@ -169,7 +174,7 @@ static int load_elf(struct load *l, const struct mapped_file *f,
 		if (s->paddr + s->memsz > l->kernel_end)
 			l->kernel_end = s->paddr + s->memsz;
 	}
-	l->initrd_max = MEM_LOW_LIMIT;
+	l->initrd_max = LAYOUT_RAM_LOW_LIMIT;
 	l->cmdline_max = LAYOUT_CMDLINE_MAX - 1;
 	if (k->has_pvh)
 		*entry = (struct boot_entry){ BOOT_PVH32, k->pvh_entry,
@@ -203,9 +208,9 @@ static int write_boot_info(struct load *l, const struct bzimage *bz,
 	return 0;
 }
 
-int loader_load(const struct vm *vm, const struct vm_config *cfg,
-		struct boot_entry *entry)
+int arch_load_kernel(struct vm *vm, const struct vm_config *cfg)
 {
+	struct boot_entry *entry = &vm->arch.entry;
 	struct load l = { .vm = vm, .cfg = cfg };
 	struct mapped_file f = { 0 };
 	struct bzimage bz;

@@ -3,6 +3,7 @@
 #include <unistd.h>
 #include <string.h>
 
+#include "arch/arch.h"
 #include "arch/x86/bootparams.h"
 #include "arch/x86/layout.h"
 
@@ -12,7 +13,7 @@ static uint64_t get64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v
 static unsigned e820_for(uint64_t size, struct e820_entry *e)
 {
 	struct guest_mem mem = { .size = size };
-	mem.nr_regions = mem_layout(size, mem.regions);
+	mem.nr_regions = arch_mem_layout(size, mem.regions);
 	return e820_build(&mem, false, e);
 }
 
@@ -33,7 +34,7 @@ Test(e820, pci_reserves_the_ecam_window_in_address_order)
 	struct e820_entry e[E820_MAX];
 	unsigned n;
 
-	mem.nr_regions = mem_layout(mem.size, mem.regions);
+	mem.nr_regions = arch_mem_layout(mem.size, mem.regions);
 	n = e820_build(&mem, true, e);
 	cr_assert_eq(n, 5);
 	cr_assert(e[3].addr == LAYOUT_PCI_ECAM && e[3].size == 1 << 20 &&

@@ -4,25 +4,12 @@
 #include <string.h>
 
 #include "memory/memory.h"
-
-Test(memory, layout_keeps_the_32bit_hole)
-{
-	struct mem_region r[MEM_MAX_REGIONS];
-
-	cr_assert_eq(mem_layout(512 << 20, r), 1);
-	cr_assert(r[0].gpa == 0 && r[0].size == 512 << 20);
-	cr_assert_eq(mem_layout(3ULL << 30, r), 1);
-	cr_assert_eq(mem_layout((3ULL << 30) + 4096, r), 2);
-	cr_assert(r[1].gpa == MEM_HIGH_BASE && r[1].size == 4096);
-	cr_assert_eq(mem_layout(5ULL << 30, r), 2);
-	cr_assert_eq(r[0].size, 3ULL << 30);
-	cr_assert_eq(r[1].size, 2ULL << 30);
-}
+#include "tests/unit/guest_ram.h"
 
 static void create(struct guest_mem *m, uint64_t size, enum mem_backend b)
 {
 	struct mem_config cfg = { .size = size, .backend = b };
-	cr_assert_eq(mem_create(m, &cfg), 0);
+	cr_assert_eq(test_mem_create(m, &cfg), 0);
 }
 
 Test(memory, translation_is_bounds_checked)
@@ -74,12 +61,12 @@ Test(memory, rejects_sizes_that_are_not_whole_pages)
 	struct guest_mem m;
 	struct mem_config cfg = { .size = 4097, .backend = MEM_BACKEND_ANON };
 
-	cr_assert_eq(mem_create(&m, &cfg), -EINVAL);
+	cr_assert_eq(test_mem_create(&m, &cfg), -EINVAL);
 	cfg.size = 0;
-	cr_assert_eq(mem_create(&m, &cfg), -EINVAL);
+	cr_assert_eq(test_mem_create(&m, &cfg), -EINVAL);
 	cfg.size = 3 << 20; /* not a multiple of 2 MiB */
 	cfg.backend = MEM_BACKEND_HUGETLBFS;
-	cr_assert_eq(mem_create(&m, &cfg), -EINVAL);
+	cr_assert_eq(test_mem_create(&m, &cfg), -EINVAL);
 }
 
 Test(memory, hugetlbfs_dir_must_exist)
@@ -89,7 +76,7 @@ Test(memory, hugetlbfs_dir_must_exist)
 				  .backend = MEM_BACKEND_HUGETLBFS,
 				  .hugetlbfs_dir = "/nonexistent-dir" };
 
-	cr_assert_eq(mem_create(&m, &cfg), -ENOENT);
+	cr_assert_eq(test_mem_create(&m, &cfg), -ENOENT);
 }
 
 Test(memory, shared_memfd_is_visible_through_the_fd)
@@ -99,7 +86,7 @@ Test(memory, shared_memfd_is_visible_through_the_fd)
 				  .backend = MEM_BACKEND_MEMFD, .shared = true };
 	char c = 0;
 
-	cr_assert_eq(mem_create(&m, &cfg), 0);
+	cr_assert_eq(test_mem_create(&m, &cfg), 0);
 	cr_assert_eq(mem_write(&m, 0x1000, "Z", 1), 0);
 	cr_assert_eq(pread(m.fd, &c, 1, 0x1000), 1);
 	cr_assert_eq(c, 'Z');

@@ -1,0 +1,70 @@
+/* The interface between the generic VMM (vmm/) and one architecture
+ * (arch/x86/ today; arch/arm64/ is planned as a sibling folder). The
+ * Makefile builds exactly one arch/$(ARCH)/ and puts it on the include
+ * path, so "arch_vm.h" below is that architecture's header: it defines
+ * struct arch_vm (the architecture's part of struct vm) and the
+ * guest-physical windows generic code places devices in:
+ *   ARCH_PCI_MMIO, ARCH_PCI_MMIO_SIZE  where PCI BARs are assigned
+ *   ARCH_PCI_ECAM                      PCI bus 0 configuration space
+ *   ARCH_VDEV_MMIO_BASE                virtio-mmio windows, one per device
+ *   ARCH_VDEV_MMIO_FIRST_IRQ           their interrupt lines (GSIs)
+ *
+ * Every function runs on the main thread, before the vCPU threads start
+ * or after they are joined, except arch_handle_exit (the vCPU's own
+ * thread). Each returns 0 or -errno after logging one line. */
+#ifndef ARCH_ARCH_H
+#define ARCH_ARCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "arch_vm.h"
+#include "memory/memory.h"
+
+struct vm;
+struct vm_config;
+struct vcpu;
+struct pci_bus;
+
+/* Splits `ram` bytes of guest RAM into guest-physical regions around the
+ * architecture's holes. Pure; returns the number of regions. */
+unsigned arch_mem_layout(uint64_t ram, struct mem_region regions[MEM_MAX_REGIONS]);
+
+/* Checks the KVM capabilities this architecture needs (kvm_fd is
+ * /dev/kvm) and reads what it needs from the host (supported CPUID). */
+int arch_kvm_init(struct vm *vm);
+
+/* After KVM_CREATE_VM, before RAM and devices: interrupt controller,
+ * timers and whatever else the board needs inside KVM. */
+int arch_vm_init(struct vm *vm);
+
+/* The fixed board devices (console UART, RTC, power and reset) on the
+ * VM's buses. Guest serial output goes to console_out; vm->console is
+ * set to the UART that takes console input. */
+int arch_board_attach(struct vm *vm, int console_out);
+
+/* Extra access paths to PCI bus 0 besides ECAM (x86: ports 0xCF8). */
+int arch_pci_attach(struct vm *vm, struct pci_bus *bus);
+
+/* Once every device is attached: the firmware tables (ACPI, MP table;
+ * a device tree on arm64) that describe vCPUs, devices and interrupts. */
+int arch_write_tables(struct vm *vm);
+
+/* Loads the kernel, initrd and command line into guest RAM and prepares
+ * the boot vCPU's entry state (kept in vm->arch). Every failure is the
+ * user's input: the caller exits with a usage status. */
+int arch_load_kernel(struct vm *vm, const struct vm_config *cfg);
+
+/* Sets a new vCPU's identity, features and registers; the boot vCPU
+ * (id 0) gets the entry state arch_load_kernel prepared. */
+int arch_vcpu_init(struct vcpu *v);
+
+/* An exit the generic loop does not handle (x86: port I/O, triple
+ * fault). Returns 1 to keep running, 0 when the loop must end (having
+ * told the lifecycle why), -ENOENT for an exit it does not know. */
+int arch_handle_exit(struct vcpu *v);
+
+/* Undoes arch_board_attach and arch_kvm_init. */
+void arch_vm_destroy(struct vm *vm);
+
+#endif

@@ -1,0 +1,52 @@
+/* The x86 side of each vCPU: set-up on the main thread (CPUID, MSRs, FPU,
+ * LAPIC pins, the boot vCPU's entry registers) and the exits only x86
+ * has, handled on the vCPU's own thread. Port I/O devices take their own
+ * locks. */
+#include "arch/arch.h"
+
+#include <errno.h>
+
+#include "arch/x86/cpuid.h"
+#include "vmm/vcpu.h"
+
+int arch_vcpu_init(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+	int r = cpuid_set_vcpu(v->fd, vm->arch.cpuid, v->id, vm->nr_vcpus);
+
+	if (!r)
+		r = x86_init_vcpu(v->fd);
+	/* Secondary vCPUs wait for INIT/SIPI from the boot vCPU. */
+	if (!r && v->id == 0)
+		r = x86_set_entry_state(v->fd, &vm->arch.entry);
+	return r;
+}
+
+static void handle_io(struct vcpu *v)
+{
+	struct kvm_run *run = v->run;
+	uint8_t *data = (uint8_t *)run + run->io.data_offset;
+	bool is_write = run->io.direction == KVM_EXIT_IO_OUT;
+
+	/* A rep-prefixed string instruction hands over `count` items. */
+	for (uint32_t i = 0; i < run->io.count; i++, data += run->io.size)
+		iobus_access(&v->vm->arch.pio, run->io.port, is_write, data,
+			     run->io.size);
+}
+
+int arch_handle_exit(struct vcpu *v)
+{
+	switch (v->run->exit_reason) {
+	case KVM_EXIT_IO:
+		handle_io(v);
+		return 1;
+	case KVM_EXIT_SHUTDOWN: /* triple fault: the PC resets */
+		lifecycle_stop_by(&v->vm->life, STOP_BY_TRIPLE_FAULT, 0);
+		return 0;
+	case KVM_EXIT_HLT: /* only without an in-kernel LAPIC */
+		lifecycle_stop(&v->vm->life, STOP_POWEROFF, 0);
+		return 0;
+	default:
+		return -ENOENT;
+	}
+}
