@@ -11,109 +11,93 @@
  * virtio_mmio.device= on the command line), ecam=ADDR (PCI configuration
  * through ECAM instead of the ports), irq=1 (interrupts, not polling),
  * queues=N, indirect=0 (no indirect descriptors), eventidx=0. */
-#include "virtio.h"
+#include "blk.h"
 
-#define VIRTIO_ID_BLOCK 2
 #define F_RO 5
 #define F_BLK_SIZE 6
 #define F_FLUSH 9
 #define F_MQ 12
 #define F_DISCARD 13
 #define F_WRITE_ZEROES 14
-#define T_IN 0
-#define T_OUT 1
+#define T_IN BLK_T_IN
+#define T_OUT BLK_T_OUT
 #define T_FLUSH 4
 #define T_GET_ID 8
 #define T_DISCARD 11
 #define T_WRITE_ZEROES 13
-#define S_OK 0
-#define S_IOERR 1
-#define S_PENDING 0xff
+#define S_OK BLK_S_OK
+#define S_IOERR BLK_S_IOERR
+#define S_PENDING BLK_S_PENDING
 #define CFG_NUM_QUEUES 34
-#define SECTOR 512
 #define MAX_INFLIGHT 64
 #define TIMEOUT_MS 10000
 
-struct blk_hdr {
-	uint32_t type, reserved;
-	uint64_t sector;
-};
-
-struct blk_range {
-	uint64_t sector;
-	uint32_t num_sectors, flags;
-};
-
-/* One request's device-visible pieces. */
-struct blk_slot {
-	struct blk_hdr hdr;
-	struct blk_range range;
-	uint8_t status;
-	uint8_t pad[7];
-};
-
-struct blk {
-	struct vdev dev;
-	uint64_t sectors;
-	uint32_t features;
-	unsigned queues;
-	struct blk_slot *slots[VQ_MAX]; /* MAX_INFLIGHT per queue, by head */
-	unsigned inflight[VQ_MAX];
-	uint64_t done[VQ_MAX];
-};
-
-static int blk_open(struct blk *b)
+int blk_find(struct blk *b)
 {
 	char t[16], spec[64];
 	bool pci = !arg("transport", t, sizeof(t)) || !strncmp(t, "pci", 4);
-	bool irq = arg_u64("irq", 0);
-	uint64_t want = 1ULL << F_FLUSH | 1ULL << F_MQ | 1ULL << F_DISCARD |
-			1ULL << F_WRITE_ZEROES | 1ULL << F_RO | 1ULL << F_BLK_SIZE;
-	unsigned q;
-	int f;
 
 	memset(b, 0, sizeof(*b));
+	b->want = 1ULL << F_FLUSH | 1ULL << F_MQ | 1ULL << F_DISCARD |
+		  1ULL << F_WRITE_ZEROES | 1ULL << F_RO | 1ULL << F_BLK_SIZE;
 	if (arg_u64("indirect", 1))
-		want |= 1ULL << VIRTIO_F_INDIRECT_DESC;
+		b->want |= 1ULL << VIRTIO_F_INDIRECT_DESC;
 	if (arg_u64("eventidx", 1))
-		want |= 1ULL << VIRTIO_F_EVENT_IDX;
+		b->want |= 1ULL << VIRTIO_F_EVENT_IDX;
+	b->irq = arg_u64("irq", 0);
 	if (pci ? vdev_find_pci(&b->dev, arg_u64("ecam", 0), VIRTIO_ID_BLOCK) :
 		  !arg("virtio_mmio.device", spec, sizeof(spec)) ||
 			  vdev_find_mmio(&b->dev, spec, VIRTIO_ID_BLOCK))
 		return -1;
-	if ((f = vdev_negotiate(&b->dev, want)) < 0)
+	if (b->irq)
+		irq_init();
+	return 0;
+}
+
+int blk_start(struct blk *b, unsigned queues)
+{
+	unsigned q;
+	int f;
+
+	if ((f = vdev_negotiate(&b->dev, b->want)) < 0)
 		return -1;
 	b->features = (uint32_t)f;
 	b->sectors = vdev_config64(&b->dev, 0);
-	b->queues = (unsigned)arg_u64("queues", 1);
-	if (b->queues > VQ_MAX)
-		b->queues = VQ_MAX;
+	b->queues = queues > VQ_MAX ? VQ_MAX : queues;
 	if (!(b->features & 1u << F_MQ))
 		b->queues = 1;
 	else if (b->queues > (vdev_config32(&b->dev, CFG_NUM_QUEUES - 2) >> 16))
 		b->queues = vdev_config32(&b->dev, CFG_NUM_QUEUES - 2) >> 16;
-	if (irq)
-		irq_init();
+	b->dev.nqueues = 0;
 	for (q = 0; q < b->queues; q++) {
 		b->slots[q] = page_alloc(sizeof(struct blk_slot) * 256);
+		b->inflight[q] = 0;
+		b->done[q] = 0;
 		if (!b->slots[q] ||
-		    vdev_setup_queue(&b->dev, q, 128, irq, q)) {
+		    vdev_setup_queue(&b->dev, q, 128, b->irq, q)) {
 			printf("guest: blk: queue %u setup failed\n", q);
 			return -1;
 		}
 	}
 	vdev_driver_ok(&b->dev);
+	return 0;
+}
+
+static int blk_open(struct blk *b)
+{
+	if (blk_find(b) || blk_start(b, (unsigned)arg_u64("queues", 1)))
+		return -1;
 	printf("guest: blk: %s%s, %lu sectors, features %x, %u queues, %s\n",
-	       pci ? "pci" : "mmio", arg_u64("ecam", 0) ? " (ecam)" : "",
+	       b->dev.pci ? "pci" : "mmio", arg_u64("ecam", 0) ? " (ecam)" : "",
 	       b->sectors, b->features, b->queues,
-	       irq ? "interrupts" : "polling");
+	       b->irq ? "interrupts" : "polling");
 	return 0;
 }
 
 /* Queues one request on queue q; data may be NULL for FLUSH. Returns the
  * head or -1 when the queue is full. */
-static int blk_submit(struct blk *b, unsigned q, uint32_t type, uint64_t sector,
-		      void *data, uint32_t len)
+int blk_submit(struct blk *b, unsigned q, uint32_t type, uint64_t sector,
+	       void *data, uint32_t len)
 {
 	struct vq *vq = &b->dev.vqs[q];
 	struct blk_slot tmp = { .hdr = { type, 0, sector }, .status = S_PENDING };
@@ -145,20 +129,27 @@ static int blk_submit(struct blk *b, unsigned q, uint32_t type, uint64_t sector,
 	return head;
 }
 
-/* Collects one completion of queue q; returns its status, -1 on timeout. */
-static int blk_complete(struct blk *b, unsigned q)
+int blk_complete_within(struct blk *b, unsigned q, uint64_t timeout_ms)
 {
 	uint32_t len;
-	int head = vq_wait(&b->dev, &b->dev.vqs[q], &len, TIMEOUT_MS);
+	int head = vq_wait(&b->dev, &b->dev.vqs[q], &len, timeout_ms);
 
-	if (head < 0) {
-		printf("guest: blk: queue %u: no completion in %u ms\n", q,
-		       TIMEOUT_MS);
+	if (head < 0)
 		return -1;
-	}
 	b->inflight[q]--;
 	b->done[q]++;
 	return b->slots[q][head].status;
+}
+
+/* Collects one completion of queue q; returns its status, -1 on timeout. */
+static int blk_complete(struct blk *b, unsigned q)
+{
+	int st = blk_complete_within(b, q, TIMEOUT_MS);
+
+	if (st < 0)
+		printf("guest: blk: queue %u: no completion in %u ms\n", q,
+		       TIMEOUT_MS);
+	return st;
 }
 
 static int blk_sync(struct blk *b, unsigned q, uint32_t type, uint64_t sector,
@@ -170,7 +161,7 @@ static int blk_sync(struct blk *b, unsigned q, uint32_t type, uint64_t sector,
 	return blk_complete(b, q);
 }
 
-static void fill_sector(uint8_t *p, char tag, uint64_t s)
+void fill_sector(uint8_t *p, char tag, uint64_t s)
 {
 	char line[17];
 
@@ -179,8 +170,7 @@ static void fill_sector(uint8_t *p, char tag, uint64_t s)
 		memcpy(p + i, line, 16);
 }
 
-/* Sectors [first, first + n) hold tag lines, or zeros with tag 0. */
-static bool check_sectors(const uint8_t *p, char tag, uint64_t first,
+bool check_sectors(const uint8_t *p, char tag, uint64_t first,
 			  uint64_t n)
 {
 	uint8_t want[SECTOR];

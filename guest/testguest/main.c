@@ -8,6 +8,7 @@
  *   hang              never exit
  *   flood lines=N     print N numbered lines as fast as the UART takes them
  *   blk, blkbench     virtio-blk checks and benchmark (blk.c)
+ *   hostile attack=A  virtio register rules broken on purpose (hostile.c)
  * Exit status: 0 pass, 1 check failed, 3 unexpected exception, 4 bad usage. */
 #include "guest.h"
 
@@ -151,6 +152,7 @@ static int scenario_hang(void)
 
 int scenario_blk(void);
 int scenario_blkbench(void);
+int scenario_hostile(void);
 
 static const struct {
 	const char *name;
@@ -158,6 +160,7 @@ static const struct {
 } scenarios[] = {
 	{ "blk", scenario_blk },
 	{ "blkbench", scenario_blkbench },
+	{ "hostile", scenario_hostile },
 	{ "hello", scenario_hello },
 	{ "smp", scenario_smp },
 	{ "mem", scenario_mem },

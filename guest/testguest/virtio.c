@@ -114,7 +114,7 @@ int vdev_find_pci(struct vdev *d, uint64_t ecam, uint32_t device_id)
 	return 0;
 }
 
-static void set_status(struct vdev *d, uint8_t s)
+void vdev_set_status(struct vdev *d, uint8_t s)
 {
 	if (d->pci)
 		mmio_write8(d->common + PCI_STATUS, s);
@@ -149,18 +149,23 @@ static void set_features_word(struct vdev *d, unsigned sel, uint32_t v)
 	}
 }
 
+void vdev_write_features(struct vdev *d, uint64_t features)
+{
+	set_features_word(d, 0, (uint32_t)features);
+	set_features_word(d, 1, (uint32_t)(features >> 32));
+}
+
 int vdev_negotiate(struct vdev *d, uint64_t wanted)
 {
 	uint64_t offered;
 
-	set_status(d, 0);
-	set_status(d, S_ACKNOWLEDGE);
-	set_status(d, S_ACKNOWLEDGE | S_DRIVER);
+	vdev_set_status(d, 0);
+	vdev_set_status(d, S_ACKNOWLEDGE);
+	vdev_set_status(d, S_ACKNOWLEDGE | S_DRIVER);
 	offered = features_word(d, 0) | (uint64_t)features_word(d, 1) << 32;
 	d->features = offered & (wanted | 1ULL << VIRTIO_F_VERSION_1);
-	set_features_word(d, 0, (uint32_t)d->features);
-	set_features_word(d, 1, (uint32_t)(d->features >> 32));
-	set_status(d, S_ACKNOWLEDGE | S_DRIVER | S_FEATURES_OK);
+	vdev_write_features(d, d->features);
+	vdev_set_status(d, S_ACKNOWLEDGE | S_DRIVER | S_FEATURES_OK);
 	if (!(vdev_status(d) & S_FEATURES_OK) ||
 	    !(d->features & 1ULL << VIRTIO_F_VERSION_1)) {
 		printf("guest: virtio: features %lx refused\n", d->features);
@@ -268,9 +273,55 @@ int vdev_setup_queue(struct vdev *d, unsigned q, uint16_t size,
 	return 0;
 }
 
+static void select_queue(struct vdev *d, unsigned q)
+{
+	if (d->pci)
+		mmio_write16(d->common + PCI_Q_SELECT, (uint16_t)q);
+	else
+		mmio_write32(d->mmio + MMIO_QUEUE_SEL, q);
+}
+
+void vdev_queue_write(struct vdev *d, unsigned q, enum vq_reg r, uint64_t v)
+{
+	static const uint16_t pci_off[] = { PCI_Q_SIZE, PCI_Q_ENABLE, PCI_Q_DESC,
+					    PCI_Q_DRIVER, PCI_Q_DEVICE };
+	static const uint16_t mmio_off[] = { MMIO_QUEUE_NUM, MMIO_QUEUE_READY,
+					     MMIO_QUEUE_DESC, MMIO_QUEUE_DRIVER,
+					     MMIO_QUEUE_DEVICE };
+
+	select_queue(d, q);
+	if (r >= VQ_REG_DESC)
+		write64((d->pci ? d->common + pci_off[r] : d->mmio + mmio_off[r]), v);
+	else if (d->pci)
+		mmio_write16(d->common + pci_off[r], (uint16_t)v);
+	else
+		mmio_write32(d->mmio + mmio_off[r], (uint32_t)v);
+}
+
+uint32_t vdev_queue_read(struct vdev *d, unsigned q, enum vq_reg r)
+{
+	select_queue(d, q);
+	if (d->pci)
+		return mmio_read16(d->common + (r == VQ_REG_READY ? PCI_Q_ENABLE :
+								    PCI_Q_SIZE));
+	return mmio_read32(d->mmio + (r == VQ_REG_READY ? MMIO_QUEUE_READY :
+							  MMIO_QUEUE_NUM_MAX));
+}
+
+void vdev_queue_notify(struct vdev *d, unsigned q)
+{
+	select_queue(d, q);
+	if (d->pci)
+		mmio_write16(d->notify + (uint64_t)d->notify_mult *
+				 mmio_read16(d->common + PCI_Q_NOTIFY_OFF),
+			     (uint16_t)q);
+	else
+		mmio_write32(d->mmio + MMIO_QUEUE_NOTIFY, q);
+}
+
 void vdev_driver_ok(struct vdev *d)
 {
-	set_status(d, S_ACKNOWLEDGE | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
+	vdev_set_status(d, S_ACKNOWLEDGE | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
 }
 
 uint32_t vdev_config32(struct vdev *d, unsigned off)

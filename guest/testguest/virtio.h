@@ -74,6 +74,21 @@ int vdev_setup_queue(struct vdev *d, unsigned q, uint16_t size,
 void vdev_driver_ok(struct vdev *d);
 uint8_t vdev_status(struct vdev *d);
 uint32_t vdev_config32(struct vdev *d, unsigned off);
+
+/* Raw register access for the hostile scenarios, which break the driver
+ * rules on purpose: any status byte, and the selected queue's registers
+ * written in any state. VQ_REG_SIZE is queue_size (PCI) or QueueNum
+ * (MMIO; reads give QueueNumMax); VQ_REG_READY is queue_enable or
+ * QueueReady; the others are the ring addresses. */
+#define VDEV_S_NEEDS_RESET 0x40
+enum vq_reg { VQ_REG_SIZE, VQ_REG_READY, VQ_REG_DESC, VQ_REG_DRIVER,
+	      VQ_REG_DEVICE };
+void vdev_set_status(struct vdev *d, uint8_t s);
+void vdev_write_features(struct vdev *d, uint64_t features);
+void vdev_queue_write(struct vdev *d, unsigned q, enum vq_reg r, uint64_t v);
+uint32_t vdev_queue_read(struct vdev *d, unsigned q, enum vq_reg r);
+/* Rings the queue's doorbell whatever the ring says. */
+void vdev_queue_notify(struct vdev *d, unsigned q);
 uint64_t vdev_config64(struct vdev *d, unsigned off);
 
 /* Queues a chain (device-readable buffers first); returns the head, or -1

@@ -35,3 +35,35 @@ blk_expect_writes() {
 	cmp "$WORK/disk.img" "$WORK/want.img" >&2 ||
 		fail "the host file does not hold what the guest wrote"
 }
+
+# hostile ATTACK TRANSPORT [guest args]: the test guest's hostile scenario
+# (guest/testguest/hostile.c) against virtio-blk on TRANSPORT (pci or
+# mmio), a fresh copy of the blk_image disk opened with O_DIRECT so that
+# reads stay in flight a while. vmm must end with the status the guest
+# wrote (0), not be killed by a signal, and the guest must have printed
+# "hostile-ATTACK: survived, device serving" or "... device needs reset"
+# as a whole line (HOSTILE_EXPECT=serving or needs reset: only that one).
+hostile() {
+	local attack=$1 transport=$2 mmio="" line what
+	shift 2
+	what="$attack on $transport${*:+ ($*)}"
+	[ -f "$WORK/pattern.img" ] || blk_image "$WORK/pattern.img"
+	cp "$WORK/pattern.img" "$WORK/disk.img"
+	[ "$transport" = mmio ] && mmio=" virtio_mmio.device=4K@0xd0000000:16"
+	BOOT_TIMEOUT=${BOOT_TIMEOUT:-60} boot --append \
+		"scenario=hostile attack=$attack transport=$transport$mmio $*" \
+		--transport "$transport" --disk "$WORK/disk.img,cache=none"
+	if [ "$status" -gt 128 ] && [ "$status" != 124 ]; then
+		fail "$what: vmm killed by signal" \
+			"$((status - 128)) (status $status)"
+	fi
+	[ "$status" = 0 ] ||
+		fail "$what: exit status $status, expected 0"
+	for line in "serving" "needs reset"; do
+		[ -z "${HOSTILE_EXPECT:-}" ] || [ "$HOSTILE_EXPECT" = "$line" ] ||
+			continue
+		grep -qxF "hostile-$attack: survived, device $line" "$out" && return 0
+	done
+	fail "$what: no 'hostile-$attack: survived," \
+		"device ${HOSTILE_EXPECT:-serving|needs reset}' line"
+}
