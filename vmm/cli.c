@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "lib/log.h"
-#include "devices/virtio/blk_opts.h"
+#include "device_table.h"
 #include "lib/parse.h"
 
 #define DEFAULT_CMDLINE "console=ttyS0"
@@ -100,23 +100,6 @@ static int opt_boot_time(struct vm_config *c, const char *a)
 	return 0;
 }
 
-static int opt_disk(struct vm_config *c, const char *a)
-{
-	const char *why = "";
-
-	if (c->nr_disks == VM_MAX_DISKS) {
-		log_error("--disk: at most %d disks", VM_MAX_DISKS);
-		return -EINVAL;
-	}
-	/* getopt's optarg lives in argv, which outlives the config. */
-	if (vblk_parse_opt((char *)a, &c->disks[c->nr_disks], &why)) {
-		log_error("--disk: %s (expected " VBLK_OPT_HELP ")", why);
-		return -EINVAL;
-	}
-	c->nr_disks++;
-	return 0;
-}
-
 static int opt_transport(struct vm_config *c, const char *a)
 {
 	if (!strcmp(a, "pci"))
@@ -156,8 +139,6 @@ static const struct cli_option run_options[] = {
 	{ "memory-backend", "KIND", "anon, memfd, hugetlbfs (memfd with "
 	  "MFD_HUGETLB) or hugetlbfs:DIR (a file in that mount)", opt_backend },
 	{ "memory-shared", NULL, "map guest RAM MAP_SHARED", opt_shared },
-	{ "disk", VBLK_OPT_HELP, "a virtio-blk disk (vda, vdb, ...) from a raw "
-	  "file or block device; repeatable", opt_disk },
 	{ "transport", "KIND", "virtio transport: pci (default; MSI-X) or "
 	  "mmio", opt_transport },
 	{ "boot-time", NULL, "on exit, print when the guest first wrote port "
@@ -170,16 +151,29 @@ static const struct cli_option run_options[] = {
 };
 #define NR_RUN_OPTIONS (sizeof(run_options) / sizeof(run_options[0]))
 
+static void usage_line(FILE *out, const char *name, const char *arg,
+		       const char *help)
+{
+	char left[128];
+
+	snprintf(left, sizeof(left), "--%s%s%s", name, arg ? " " : "",
+		 arg ? arg : "");
+	/* A long synopsis gets a line of its own. */
+	if (strlen(left) > 26)
+		fprintf(out, "  %s\n  %-26s %s\n", left, "", help);
+	else
+		fprintf(out, "  %-26s %s\n", left, help);
+}
+
 void cli_usage_run(FILE *out)
 {
 	fprintf(out, "usage: vmm run --kernel FILE [options]\n\noptions:\n");
-	for (size_t i = 0; i < NR_RUN_OPTIONS; i++) {
-		char left[64];
-		snprintf(left, sizeof(left), "--%s%s%s", run_options[i].name,
-			 run_options[i].arg ? " " : "",
-			 run_options[i].arg ? run_options[i].arg : "");
-		fprintf(out, "  %-26s %s\n", left, run_options[i].help);
-	}
+	for (size_t i = 0; i < NR_RUN_OPTIONS; i++)
+		usage_line(out, run_options[i].name, run_options[i].arg,
+			   run_options[i].help);
+	for (size_t i = 0; device_types[i]; i++)
+		usage_line(out, device_types[i]->name, device_types[i]->arg,
+			   device_types[i]->help);
 	fprintf(out, "  %-26s %s\n", "--help", "this text");
 	fprintf(out, "\nThe guest's exit status comes from an 8-bit write to "
 		     "port 0x501; reboot and\npoweroff exit 0. Ctrl-A x quits "
@@ -196,34 +190,91 @@ static void set_defaults(struct vm_config *cfg)
 	cfg->transport = VM_TRANSPORT_PCI;
 }
 
-static void build_longopts(struct option *lo)
+/* getopt values: OPT_BASE + index, VM options first, then device types,
+ * clear of the characters getopt itself returns. */
+#define OPT_BASE 256
+#define MAX_OPTIONS 64
+
+static size_t build_longopts(struct option *lo)
 {
-	for (size_t i = 0; i < NR_RUN_OPTIONS; i++)
-		lo[i] = (struct option){ run_options[i].name,
+	size_t n = 0;
+
+	for (size_t i = 0; i < NR_RUN_OPTIONS; i++, n++)
+		lo[n] = (struct option){ run_options[i].name,
 					 run_options[i].arg ? required_argument :
 							      no_argument,
-					 NULL, (int)i };
-	lo[NR_RUN_OPTIONS] = (struct option){ "help", no_argument, NULL, 'h' };
-	lo[NR_RUN_OPTIONS + 1] = (struct option){ 0 };
+					 NULL, OPT_BASE + (int)n };
+	for (size_t i = 0; device_types[i] && n < MAX_OPTIONS; i++, n++)
+		lo[n] = (struct option){ device_types[i]->name,
+					 required_argument, NULL,
+					 OPT_BASE + (int)n };
+	lo[n] = (struct option){ "help", no_argument, NULL, 'h' };
+	lo[n + 1] = (struct option){ 0 };
+	return n;
 }
 
-static enum cli_result bad_option(int c, char **argv)
+static enum cli_result bad_option(int c, char **argv, const struct option *lo,
+				  size_t n)
 {
-	if (c == ':' && optopt >= 0 && optopt < (int)NR_RUN_OPTIONS)
-		log_error("--%s needs an argument", run_options[optopt].name);
+	if (c == ':' && optopt >= OPT_BASE && optopt < OPT_BASE + (int)n)
+		log_error("--%s needs an argument", lo[optopt - OPT_BASE].name);
 	else
 		log_error("unknown option '%s' (see vmm run --help)",
 			  argv[optind - 1]);
 	return CLI_USAGE_ERROR;
 }
 
+static int add_device(struct vm_config *cfg, const struct device_type *t,
+		      char *arg)
+{
+	unsigned same = 0;
+	const char *why = "";
+	void *dc;
+
+	for (unsigned i = 0; i < cfg->nr_devices; i++)
+		same += cfg->devices[i].type == t;
+	if (same == t->max || cfg->nr_devices == VM_MAX_DEVICES) {
+		log_error("--%s: at most %u of these and %u devices in all",
+			  t->name, t->max, VM_MAX_DEVICES);
+		return -EINVAL;
+	}
+	dc = calloc(1, t->config_size);
+	if (!dc)
+		return -ENOMEM;
+	if (t->parse(arg, dc, &why)) {
+		log_error("--%s: %s (expected %s)", t->name, why, t->arg);
+		free(dc);
+		return -EINVAL;
+	}
+	cfg->devices[cfg->nr_devices++] = (struct vm_device_config){ t, dc };
+	return 0;
+}
+
+/* getopt's optarg lives in argv, which outlives the config. */
+static int apply_option(struct vm_config *cfg, int c, char *arg)
+{
+	size_t i = (size_t)(c - OPT_BASE);
+
+	if (i < NR_RUN_OPTIONS)
+		return run_options[i].parse(cfg, arg);
+	return add_device(cfg, device_types[i - NR_RUN_OPTIONS], arg);
+}
+
+void cli_free(struct vm_config *cfg)
+{
+	for (unsigned i = 0; i < cfg->nr_devices; i++)
+		free(cfg->devices[i].cfg);
+	cfg->nr_devices = 0;
+}
+
 enum cli_result cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 {
-	struct option lo[NR_RUN_OPTIONS + 2];
+	struct option lo[MAX_OPTIONS + 2];
+	size_t n;
 	int c;
 
 	set_defaults(cfg);
-	build_longopts(lo);
+	n = build_longopts(lo);
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+:h", lo, NULL)) != -1) {
@@ -232,8 +283,8 @@ enum cli_result cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 			return CLI_EXIT_OK;
 		}
 		if (c == '?' || c == ':')
-			return bad_option(c, argv);
-		if (run_options[c].parse(cfg, optarg))
+			return bad_option(c, argv, lo, n);
+		if (apply_option(cfg, c, optarg))
 			return CLI_USAGE_ERROR;
 	}
 	if (optind < argc) {

@@ -15,4 +15,7 @@ enum cli_result cli_parse_run(int argc, char **argv, struct vm_config *cfg);
 
 void cli_usage_run(FILE *out);
 
+/* Frees what cli_parse_run allocated (device configurations). */
+void cli_free(struct vm_config *cfg);
+
 #endif

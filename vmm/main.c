@@ -14,15 +14,21 @@
 static int cmd_run(int argc, char **argv, uint64_t start_ns)
 {
 	struct vm_config cfg;
+	int status;
 
 	switch (cli_parse_run(argc, argv, &cfg)) {
 	case CLI_EXIT_OK:
-		return 0;
+		status = 0;
+		break;
 	case CLI_USAGE_ERROR:
-		return EXIT_USAGE;
+		status = EXIT_USAGE;
+		break;
 	default:
-		return vm_run(&cfg, start_ns);
+		status = vm_run(&cfg, start_ns);
+		break;
 	}
+	cli_free(&cfg);
+	return status;
 }
 
 static const struct {

@@ -139,13 +139,8 @@ static void print_reports(const struct vm *vm, const struct vm_config *cfg)
 		fprintf(stderr, "vmm: stats: peak RSS %ld KiB, guest RAM "
 				"resident %llu KiB\n", ru.ru_maxrss,
 			(unsigned long long)mem_resident_bytes(&vm->mem) >> 10);
-	for (unsigned i = 0; cfg->stats && i < vm->disks.n; i++)
-		fprintf(stderr, "vmm: stats: vd%c: %llu I/O errors, %llu requests "
-				"merged\n", 'a' + i,
-			(unsigned long long)__atomic_load_n(
-				&vm->disks.disk[i]->blk.node.errors,
-				__ATOMIC_RELAXED),
-			(unsigned long long)vblk_merged(&vm->disks.disk[i]->blk));
+	if (cfg->stats)
+		vm_devices_stats(&vm->devices, stderr);
 }
 
 static int exit_status(const struct vm *vm, const struct vm_config *cfg)
@@ -178,7 +173,7 @@ static int setup(struct vm *vm, const struct vm_config *cfg)
 	if (arch_board_attach(vm, STDOUT_FILENO) ||
 	    vdevs_init(vm, cfg->transport))
 		return EXIT_VMM_ERROR;
-	r = disks_attach(vm, cfg->disks, cfg->nr_disks);
+	r = vm_devices_attach(vm, cfg->devices, cfg->nr_devices);
 	if (r)
 		return r == -ENOENT || r == -EACCES || r == -EINVAL ||
 			       r == -EISDIR ?
@@ -218,7 +213,7 @@ static void teardown(struct vm *vm)
 	for (unsigned i = 0; vm->vcpus && i < vm->nr_vcpus; i++)
 		vcpu_destroy(&vm->vcpus[i]);
 	free(vm->vcpus);
-	disks_destroy(&vm->disks);
+	vm_devices_destroy(&vm->devices);
 	vdevs_destroy(&vm->vdevs);
 	arch_vm_destroy(vm);
 	vm_destroy(vm);

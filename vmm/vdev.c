@@ -150,7 +150,8 @@ static int attach_pci(struct vm *vm, struct vdev *v)
 	return pci_bus_attach(&vm->vdevs.pci, &v->pci.pci) < 0 ? -ENOSPC : 0;
 }
 
-int vdev_attach(struct vm *vm, struct vdev *v, const struct vdev_desc *desc)
+int vdev_attach(struct vm *vm, struct vdev *v,
+		const struct virtio_binding *desc)
 {
 	int r;
 

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "devices/device.h"
 #include "devices/pci/pci.h"
 #include "devices/virtio/mmio.h"
 #include "devices/virtio/pci.h"
@@ -25,18 +26,10 @@ enum vm_transport { VM_TRANSPORT_MMIO, VM_TRANSPORT_PCI };
 
 struct vm;
 
-/* What a device brings: its virtio state and the eventfds its queue
- * threads wait on. */
-struct vdev_desc {
-	struct virtio_dev *vd;
-	int kick_fds[VIRTIO_MAX_QUEUES];
-	void (*kick)(void *opaque, unsigned queue); /* a notify KVM missed */
-	void *opaque;
-};
 
 struct vdev {
 	struct vm *vm;
-	struct vdev_desc desc;
+	struct virtio_binding desc;
 	enum vm_transport transport;
 	struct virtio_mmio mmio;
 	int mmio_irq_fd;
@@ -71,7 +64,8 @@ void vdevs_destroy(struct vm_vdevs *vs);
 
 /* Attaches one device. v must stay put while the VM runs. 0 or -errno
  * (logged); vdev_detach undoes a partial attach. */
-int vdev_attach(struct vm *vm, struct vdev *v, const struct vdev_desc *desc);
+int vdev_attach(struct vm *vm, struct vdev *v,
+		const struct virtio_binding *desc);
 void vdev_detach(struct vdev *v);
 
 #endif

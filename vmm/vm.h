@@ -11,9 +11,9 @@
 #include "devices/iobus.h"
 #include "devices/uart.h"
 #include "memory/memory.h"
-#include "disks.h"
 #include "lifecycle.h"
 #include "vdev.h"
+#include "vm_devices.h"
 
 #define VM_MAX_CPUS 254
 
@@ -26,8 +26,8 @@ struct vm_config {
 	bool boot_time;	       /* print the boot marker time on exit */
 	bool stats;	       /* print peak RSS and resident guest RAM on exit */
 	bool expect_exit_code; /* an end without the exit port is a failure */
-	struct vblk_config disks[VM_MAX_DISKS];
-	unsigned nr_disks;
+	struct vm_device_config devices[VM_MAX_DEVICES];
+	unsigned nr_devices;
 	enum vm_transport transport;
 };
 
@@ -42,7 +42,7 @@ struct vm {
 	struct io_bus mmio;
 	struct uart *console; /* takes console input; set by arch_board_attach */
 	struct vm_vdevs vdevs;
-	struct vm_disks disks;
+	struct vm_devices devices;
 	struct lifecycle life;
 	struct vcpu *vcpus;
 	unsigned nr_vcpus;

@@ -1,0 +1,54 @@
+/* A device type the user adds from the command line (--disk today, a 9p
+ * share next): one const struct device_type per type, defined beside the
+ * device and listed in vmm/device_table.c. The VMM parses the option,
+ * creates each instance, puts it on the VM's virtio transport, prints its
+ * --stats line and destroys it, all through this table; nothing else in
+ * vmm/ knows the type.
+ *
+ * Threads: parse on the main thread at start-up; create, binding and
+ * destroy on the main thread before the vCPUs start and after they are
+ * joined; stats on the main thread after the run. */
+#ifndef DEVICES_DEVICE_H
+#define DEVICES_DEVICE_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "devices/virtio/virtio.h"
+#include "memory/memory.h"
+
+/* What the virtio transport needs from a device: its virtio state, the
+ * eventfd each queue's worker waits on (bound as KVM ioeventfds), and
+ * how to wake a queue when a notification reached the VMM instead. */
+struct virtio_binding {
+	struct virtio_dev *vd;
+	int kick_fds[VIRTIO_MAX_QUEUES];
+	void (*kick)(void *opaque, unsigned queue);
+	void *opaque;
+};
+
+struct device_type {
+	const char *name; /* the option is --NAME */
+	const char *arg;  /* its argument's synopsis, for --help */
+	const char *help;
+	unsigned max;	  /* instances per VM */
+	size_t config_size;
+	/* Parses one option argument into cfg (config_size zeroed bytes);
+	 * arg outlives cfg. 0, or -EINVAL with *why a fixed phrase naming
+	 * the bad part. */
+	int (*parse)(char *arg, void *cfg, const char **why);
+	/* Creates instance `index` of this type (0 for the first) with all
+	 * its resources (files, threads, rings). 0 or -errno after one log
+	 * line; -ENOENT, -EACCES, -EINVAL and -EISDIR mean the user's input
+	 * was wrong. *dev is set even on failure when there is something
+	 * for destroy to undo. */
+	int (*create)(const void *cfg, unsigned index,
+		      const struct guest_mem *mem, void **dev);
+	void (*bind)(void *dev, struct virtio_binding *out);
+	/* Stops the device's threads and frees it. */
+	void (*destroy)(void *dev);
+	/* Optional: --stats lines, each "vmm: stats: ...". */
+	void (*stats)(void *dev, FILE *out);
+};
+
+#endif

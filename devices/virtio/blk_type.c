@@ -1,0 +1,76 @@
+/* Main thread only (see devices/device.h). */
+#include "blk_type.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include "blk.h"
+#include "blk_opts.h"
+
+static int blk_type_parse(char *arg, void *cfg, const char **why)
+{
+	return vblk_parse_opt(arg, cfg, why);
+}
+
+static int blk_type_create(const void *cfg, unsigned index,
+			   const struct guest_mem *mem, void **dev)
+{
+	struct vblk *b = calloc(1, sizeof(*b));
+
+	*dev = b;
+	if (!b)
+		return -ENOMEM;
+	return vblk_init(b, cfg, index, mem);
+}
+
+static void blk_type_kick(void *opaque, unsigned queue)
+{
+	vblk_kick(opaque, queue);
+}
+
+static void blk_type_bind(void *dev, struct virtio_binding *out)
+{
+	struct vblk *b = dev;
+
+	out->vd = &b->vdev;
+	out->kick = blk_type_kick;
+	out->opaque = b;
+	for (unsigned q = 0; q < b->cfg.queues; q++)
+		out->kick_fds[q] = b->queues[q].kick_fd;
+}
+
+static void blk_type_destroy(void *dev)
+{
+	struct vblk *b = dev;
+
+	/* vblk_init leaves ops unset when it failed before the device core
+	 * was initialised; it has then released what it opened. */
+	if (b->vdev.ops)
+		vblk_destroy(b);
+	free(b);
+}
+
+static void blk_type_stats(void *dev, FILE *out)
+{
+	struct vblk *b = dev;
+
+	fprintf(out, "vmm: stats: vd%c: %llu I/O errors, %llu requests "
+		     "merged\n", 'a' + b->index,
+		(unsigned long long)__atomic_load_n(&b->node.errors,
+						    __ATOMIC_RELAXED),
+		(unsigned long long)vblk_merged(b));
+}
+
+const struct device_type vblk_device_type = {
+	.name = "disk",
+	.arg = VBLK_OPT_HELP,
+	.help = "a virtio-blk disk (vda, vdb, ...) from a raw file or block "
+		"device; repeatable",
+	.max = 8,
+	.config_size = sizeof(struct vblk_config),
+	.parse = blk_type_parse,
+	.create = blk_type_create,
+	.bind = blk_type_bind,
+	.destroy = blk_type_destroy,
+	.stats = blk_type_stats,
+};

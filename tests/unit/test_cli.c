@@ -1,0 +1,120 @@
+/* vmm run's command line: VM options and device-type options from the
+ * device table. */
+#include <criterion/criterion.h>
+#include <criterion/redirect.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "devices/virtio/blk.h"
+#include "devices/virtio/blk_opts.h"
+#include "devices/virtio/blk_type.h"
+#include "vmm/cli.h"
+
+static enum cli_result parse(struct vm_config *cfg, int argc, char **argv)
+{
+	return cli_parse_run(argc, argv, cfg);
+}
+
+Test(cli, disk_options_become_device_configs_in_order)
+{
+	char a0[] = "run", a1[] = "--kernel", a2[] = "k", a3[] = "--disk",
+	     a4[] = "one.img,readonly", a5[] = "--disk",
+	     a6[] = "two.img,queues=2";
+	char *argv[] = { a0, a1, a2, a3, a4, a5, a6, NULL };
+	struct vm_config cfg;
+	const struct vblk_config *d0, *d1;
+
+	cr_assert_eq(parse(&cfg, 7, argv), CLI_OK);
+	cr_assert_eq(cfg.nr_devices, 2);
+	cr_assert_eq(cfg.devices[0].type, &vblk_device_type);
+	cr_assert_eq(cfg.devices[1].type, &vblk_device_type);
+	d0 = cfg.devices[0].cfg;
+	d1 = cfg.devices[1].cfg;
+	cr_assert_str_eq(d0->path, "one.img");
+	cr_assert(d0->readonly);
+	cr_assert_eq(d0->queues, 1);
+	cr_assert_str_eq(d1->path, "two.img");
+	cr_assert(!d1->readonly);
+	cr_assert_eq(d1->queues, 2);
+	cli_free(&cfg);
+	cr_assert_eq(cfg.nr_devices, 0);
+}
+
+Test(cli, bad_device_argument_names_the_option, .init = cr_redirect_stderr)
+{
+	char a0[] = "run", a1[] = "--kernel", a2[] = "k", a3[] = "--disk",
+	     a4[] = "x.img,queues=99";
+	char *argv[] = { a0, a1, a2, a3, a4, NULL };
+	struct vm_config cfg;
+
+	cr_assert_eq(parse(&cfg, 5, argv), CLI_USAGE_ERROR);
+	cr_assert_eq(cfg.nr_devices, 0);
+	fflush(stderr);
+	cr_assert_stderr_eq_str("vmm: --disk: queues must be 1 to 8 (expected "
+				VBLK_OPT_HELP ")\n");
+	cli_free(&cfg);
+}
+
+Test(cli, device_option_without_argument, .init = cr_redirect_stderr)
+{
+	char a0[] = "run", a1[] = "--kernel", a2[] = "k", a3[] = "--disk";
+	char *argv[] = { a0, a1, a2, a3, NULL };
+	struct vm_config cfg;
+
+	cr_assert_eq(parse(&cfg, 4, argv), CLI_USAGE_ERROR);
+	fflush(stderr);
+	cr_assert_stderr_eq_str("vmm: --disk needs an argument\n");
+	cli_free(&cfg);
+}
+
+Test(cli, too_many_disks, .init = cr_redirect_stderr)
+{
+	char *argv[32];
+	char arg[9][16], run[] = "run", kernel[] = "--kernel", k[] = "k",
+			 disk[] = "--disk";
+	struct vm_config cfg;
+	int n = 0;
+
+	argv[n++] = run;
+	argv[n++] = kernel;
+	argv[n++] = k;
+	for (int i = 0; i < 9; i++) {
+		snprintf(arg[i], sizeof(arg[i]), "d%d.img", i);
+		argv[n++] = disk;
+		argv[n++] = arg[i];
+	}
+	argv[n] = NULL;
+	cr_assert_eq(parse(&cfg, n, argv), CLI_USAGE_ERROR);
+	cr_assert_eq(cfg.nr_devices, 8);
+	fflush(stderr);
+	cr_assert_stderr_eq_str("vmm: --disk: at most 8 of these and 8 "
+				"devices in all\n");
+	cli_free(&cfg);
+}
+
+Test(cli, usage_lists_device_types)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	cli_usage_run(f);
+	fclose(f);
+	cr_assert(strstr(buf, "  --disk " VBLK_OPT_HELP "\n"));
+	cr_assert(strstr(buf, "a virtio-blk disk (vda, vdb, ...)"));
+	free(buf);
+}
+
+Test(cli, unknown_option, .init = cr_redirect_stderr)
+{
+	char a0[] = "run", a1[] = "--kernel", a2[] = "k", a3[] = "--disc",
+	     a4[] = "x";
+	char *argv[] = { a0, a1, a2, a3, a4, NULL };
+	struct vm_config cfg;
+
+	cr_assert_eq(parse(&cfg, 5, argv), CLI_USAGE_ERROR);
+	fflush(stderr);
+	cr_assert_stderr_eq_str("vmm: unknown option '--disc' (see vmm run "
+				"--help)\n");
+	cli_free(&cfg);
+}

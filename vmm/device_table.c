@@ -1,0 +1,9 @@
+/* Read-only after start-up; no state. */
+#include "device_table.h"
+
+#include "devices/virtio/blk_type.h"
+
+const struct device_type *const device_types[] = {
+	&vblk_device_type,
+	NULL,
+};
