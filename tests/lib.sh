@@ -1,8 +1,11 @@
 # Helpers for guest cases; sourced by tests/run-cases before each case.
 # The suite's env.sh sets KERNEL, INITRD (may be empty) and BASE_CMDLINE.
 # A case calls `boot ARGS...` (vmm run with that kernel, initrd and command
-# line plus ARGS), then `expect_*` checks; the first failed check fails the
-# case with its reason.
+# line plus ARGS, and always --stats), then `expect_*` checks; the first
+# failed check fails the case with its reason. A check must be one that the
+# failure output cannot satisfy: match a whole line where a prefix is shared
+# (expect_stderr_line), and say how the run ended (expect_stopped_by), since
+# an exit-port 0, a reset and a poweroff all give status 0.
 VMM=${VMM:-build/vmm}
 out=$WORK/out err=$WORK/err status=""
 
@@ -17,14 +20,15 @@ fail() {
 
 # boot [--append STR] [vmm run options]: --append adds to the cmdline.
 # BOOT_TIMEOUT (seconds, default 180) bounds the run: a guest still running
-# then gets SIGTERM and the status is timeout's 124.
+# then gets SIGTERM and the status is timeout's 124 (137 if it needed
+# SIGKILL). --stats is always given, for expect_stopped_by.
 boot() {
 	local append=""
 	if [ "$1" = --append ]; then append=$2; shift 2; fi
 	set +e
 	timeout -k 5 "${BOOT_TIMEOUT:-180}" "$VMM" run --kernel "$KERNEL" \
 		${INITRD:+--initrd "$INITRD"} --cmdline "${BASE_CMDLINE:+$BASE_CMDLINE }$append" \
-		"$@" <"${STDIN:-/dev/null}" >"$out" 2>"$err"
+		--stats "$@" <"${STDIN:-/dev/null}" >"$out" 2>"$err"
 	status=$?
 	set -e
 }
@@ -35,7 +39,7 @@ boot_bg() {
 	local append=""
 	if [ "$1" = --append ]; then append=$2; shift 2; fi
 	"$VMM" run --kernel "$KERNEL" ${INITRD:+--initrd "$INITRD"} \
-		--cmdline "${BASE_CMDLINE:+$BASE_CMDLINE }$append" "$@" \
+		--cmdline "${BASE_CMDLINE:+$BASE_CMDLINE }$append" --stats "$@" \
 		</dev/null >"$out" 2>"$err" &
 	vm_pid=$!
 }
@@ -69,6 +73,30 @@ expect_output() {
 expect_stderr() {
 	grep -qF -- "$1" "$err" || fail "no '$1' on vmm's stderr"
 }
+
+# expect_stderr_line REGEX: a whole line of vmm's stderr matches the
+# extended REGEX (a prefix that a failure message shares is not enough).
+expect_stderr_line() {
+	grep -qxE -- "$1" "$err" || fail "no line matching '$1' on vmm's stderr"
+}
+
+# expect_stopped_by WORD: the run ended by this mechanism, as --stats says:
+# exit-port, acpi-poweroff, acpi-reset, i8042-reset, triple-fault, signal,
+# console, error (vmm/lifecycle.h). Status 0 alone cannot tell them apart.
+expect_stopped_by() {
+	grep -qxF -- "vmm: stats: stopped by $1" "$err" ||
+		fail "not stopped by $1 ($(grep -o 'stopped by .*' "$err" || echo 'no stop reported'))"
+}
+
+# expect_exit STATUS: the guest wrote STATUS to the exit port (port 0x501)
+# and that ended the run; not a reset or poweroff with the same status.
+expect_exit() {
+	expect_status "$1"
+	expect_stopped_by exit-port
+}
+
+# The --boot-time report of a guest that wrote the boot marker port.
+BOOT_TIME_LINE='vmm: boot-time: [0-9]+\.[0-9]{3} ms \(monotonic [1-9][0-9]* ns\)'
 
 # expect_memtotal_between MIN_KB MAX_KB
 expect_memtotal_between() {

@@ -3,7 +3,7 @@
 blk_image "$WORK/disk.img"
 boot --append "scenario=blk serial=SER-1 transport=mmio irq=1 queues=2 virtio_mmio.device=4K@0xd0000000:16" \
 	--transport mmio --disk "$WORK/disk.img,serial=SER-1,queues=2"
-expect_status 0
+expect_exit 0
 expect_output "guest: blk: mmio, 32768 sectors"
 expect_output ", 2 queues, interrupts"
 expect_output "queue 0 did 128 queue 1 did 128"

@@ -3,7 +3,7 @@
 blk_image "$WORK/disk.img"
 boot --append "scenario=blk serial=SER-1 transport=mmio virtio_mmio.device=4K@0xd0000000:16" \
 	--transport mmio --disk "$WORK/disk.img,serial=SER-1,cache=writeback"
-expect_status 0
+expect_exit 0
 expect_output "guest: blk: mmio, 32768 sectors"
 blk_expect_checks
 blk_expect_writes

@@ -4,7 +4,7 @@
 blk_image "$WORK/disk.img"
 boot --append "scenario=blk serial=SER-1 queues=2 irq=1" \
 	--disk "$WORK/disk.img,serial=SER-1,queues=2,cache=none"
-expect_status 0
+expect_exit 0
 expect_output ", 2 queues, interrupts"
 expect_output "queue 0 did 128 queue 1 did 128"
 blk_expect_checks

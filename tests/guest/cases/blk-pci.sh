@@ -5,7 +5,7 @@
 blk_image "$WORK/disk.img"
 boot --append "scenario=blk serial=SER-1 queues=2" \
 	--disk "$WORK/disk.img,serial=SER-1,queues=2"
-expect_status 0
+expect_exit 0
 expect_output "guest: blk: pci, 32768 sectors"
 expect_output ", 2 queues, polling"
 expect_output "queue 0 did 128 queue 1 did 128"

@@ -1,3 +1,3 @@
 boot --memory 256M --memory-backend memfd
-expect_status 0
+expect_exit 0
 expect_memtotal_between 200000 262144

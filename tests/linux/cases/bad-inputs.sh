@@ -4,3 +4,5 @@ tests/cli/bad-inputs >"$out" 2>"$err"
 status=$?
 set -e
 expect_status 0
+grep -qxE "[1-9][0-9]* passed, 0 failed" "$out" ||
+	fail "bad-inputs did not report its cases all passed"

@@ -7,7 +7,7 @@ dmsetup create --noudevsync "$dev" --table "0 32768 error" ||
 path=/dev/$(dmsetup info -c --noheadings -o blkdevname "$dev")
 boot --append vmmtest.script=blk-eio --disk "$path" --stats
 dmsetup remove --noudevsync "$dev"
-expect_status 0
+expect_exit 0
 expect_output "guest: read failed with an I/O error"
 grep -qE "vmm: stats: vda: [1-9][0-9]* I/O errors" "$err" ||
 	fail "vmm did not count the I/O errors"

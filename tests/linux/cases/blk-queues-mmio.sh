@@ -3,5 +3,5 @@
 truncate -s 16M "$WORK/d.img"
 boot --append vmmtest.script=blk-write --cpus 2 --transport mmio \
 	--disk "$WORK/d.img,queues=2"
-expect_status 0
+expect_exit 0
 expect_output "guest: pattern written and read back"

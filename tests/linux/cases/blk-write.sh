@@ -2,7 +2,7 @@
 # byte, and nothing around it changed.
 truncate -s 16M "$WORK/d.img"
 boot --append vmmtest.script=blk-write --disk "$WORK/d.img"
-expect_status 0
+expect_exit 0
 expect_output "guest: pattern written and read back"
 yes VMMPATTERN | head -c 4194304 >"$WORK/want"
 dd if="$WORK/d.img" bs=65536 skip=16 count=64 status=none | cmp - "$WORK/want" ||

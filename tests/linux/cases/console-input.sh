@@ -12,5 +12,5 @@ mkfifo "$WORK/in"
 writer=$!
 STDIN=$WORK/in boot --append vmmtest.action=echo
 kill "$writer" 2>/dev/null || true
-expect_status 0
+expect_exit 0
 expect_output "got: ping-from-host"

@@ -5,5 +5,5 @@ readelf -n "$WORK/vmlinux" | grep -q 'Unknown note type: (0x00000012)' &&
 	fail "the PVH note is still there"
 KERNEL=$WORK/vmlinux
 boot --cpus 2 --memory 256M
-expect_status 0
+expect_exit 0
 expect_output "guest: cpus 2"

@@ -2,4 +2,4 @@
 boot --append vmmtest.action=panic --expect-exit-code
 expect_status 125
 expect_output "Kernel panic"
-expect_stderr "ended (reset) without writing the exit port"
+expect_stderr_line "vmm: the guest ended \(reset\) without writing the exit port"
