@@ -66,7 +66,7 @@ cli-check: all kernel
 	tests/cli/bad-inputs
 
 guest-check: all
-	tests/run-cases tests/guest
+	tests/guest/check
 
 lab-check: all kernel
 	tests/lab/check
