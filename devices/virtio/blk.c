@@ -1,12 +1,13 @@
-/* Configuration (features, config space, activate/deactivate) runs on vCPU
- * threads under the virtio_dev lock; each queue's requests run on that
- * queue's iothread "vdX-qN", which owns its io_uring and request slots. */
+/* Configuration (features, config space) runs on vCPU threads under the
+ * virtio_dev lock; each queue's requests run on that queue's worker thread
+ * "vdX-qN" (queue_worker.c), which owns its io_uring and request slots;
+ * vblk_init/vblk_destroy run on the main thread while no vCPU runs. */
 #include "blk.h"
 
 #include <errno.h>
 #include <linux/virtio_blk.h>
 #include <linux/virtio_ids.h>
-#include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -64,12 +65,20 @@ static void vblk_config_write(void *opaque, uint32_t off, const uint8_t *data,
 	(void)opaque, (void)off, (void)data, (void)len; /* no writable field */
 }
 
-/* Finishes a request: status byte, used element, and whether to notify. */
+/* Finishes a request: what the device wrote into guest RAM is marked
+ * dirty now that it is complete (read data, the ID, the status byte),
+ * then the used element is pushed. */
 static void finish(struct vblk_queue *q, struct vblk_slot *s, uint8_t status)
 {
+	const struct vblk_request *p = &s->parsed;
+	const struct guest_mem *mem = q->blk->vdev.mem;
+
 	s->busy = false;
-	*s->parsed.status = status;
-	vq_push(&q->blk->vdev.vqs[q->index], s->head, s->written);
+	if (p->type == VIRTIO_BLK_T_IN || p->type == VIRTIO_BLK_T_GET_ID)
+		vq_mark_dirty(mem, p->iov, p->iovcnt, p->len);
+	*p->status = status;
+	mem_mark_dirty_host(mem, p->status, 1);
+	vq_push(q->vq, s->head, s->written);
 }
 
 static void io_done(struct blk_req *req, int result)
@@ -95,9 +104,10 @@ static void submit_one(struct vblk_queue *q, struct vblk_slot *s)
 	struct vblk_request *p = &s->parsed;
 	int r;
 
+	memcpy(s->io_iov, p->iov, p->iovcnt * sizeof(p->iov[0]));
 	s->req = (struct blk_req){
 		.op = op_of(p->type), .offset = p->offset, .len = p->len,
-		.iov = p->iov, .iovcnt = p->iovcnt, .complete = io_done,
+		.iov = s->io_iov, .iovcnt = p->iovcnt, .complete = io_done,
 		.opaque = s,
 	};
 	r = blk_submit(&q->blk->node, &q->ctx, &s->req);
@@ -205,156 +215,94 @@ static void start(struct vblk_queue *q, struct vblk_slot *s)
 	submit_one(q, s);
 }
 
-/* Pops and starts everything available; false when the driver broke the
- * queue. */
-static bool drain_queue(struct vblk_queue *q)
+/* Takes one popped chain into the slot of its head (below
+ * VBLK_QUEUE_SIZE: the core bounds the queue size by queue_max). -EINVAL
+ * when the driver broke the queue. */
+static int take(struct vblk_queue *q, const struct vq_chain *c)
 {
-	struct virtqueue *vq = &q->blk->vdev.vqs[q->index];
-	static __thread struct vq_chain chain;
+	struct vblk_slot *s = &q->slots[c->head];
+	int st;
 
-	for (;;) {
-		int r;
-		vq_set_notification(vq, false);
-		while ((r = vq_pop(vq, &chain)) == 1) {
-			struct vblk_slot *s = &q->slots[chain.head];
-			int st;
-			if (s->busy)
-				return false;
-			st = vblk_parse(&chain, &q->blk->limits, &s->parsed);
-			s->busy = true;
-			s->q = q;
-			s->head = chain.head;
-			if (st < 0)
-				return false;
-			if (st != VIRTIO_BLK_S_OK) {
-				s->written = 1;
-				finish(q, s, (uint8_t)st);
-			} else {
-				start(q, s);
-			}
-		}
-		if (r < 0)
-			return false;
-		/* While requests are in flight, their completions wake this
-		 * thread, which looks at the ring again: the driver need not
-		 * notify (a VM exit each) until the queue goes idle. */
-		flush_group(q);
-		if (q->ctx.inflight || !vq_set_notification(vq, true))
-			break;
+	if (s->busy)
+		return -EINVAL;
+	st = vblk_parse(c, &q->blk->limits, &s->parsed);
+	if (st < 0)
+		return -EINVAL;
+	s->busy = true;
+	s->q = q;
+	s->head = c->head;
+	if (st != VIRTIO_BLK_S_OK) {
+		s->written = 1;
+		finish(q, s, (uint8_t)st);
+	} else {
+		start(q, s);
 	}
+	return 0;
+}
+
+/* Worker ops: pops and starts everything available, then hands the batch
+ * to the kernel in one submission. */
+static int vblk_handle_avail(void *opaque, struct virtqueue *vq)
+{
+	struct vblk_queue *q = opaque;
+	int r;
+
+	while ((r = vq_pop(vq, &q->chain)) == 1)
+		if (take(q, &q->chain)) {
+			r = -EINVAL;
+			break;
+		}
+	/* What was started before a broken chain still runs and completes. */
+	flush_group(q);
 	blk_ctx_kick(&q->ctx);
-	return true;
+	return r < 0 ? -EINVAL : 0;
 }
 
-static void clear_eventfd(int fd)
+/* A start forgets the previous run: everything it started completed
+ * before its worker stopped, and requests of a broken batch never
+ * started, so every head is free again. */
+static void vblk_start_queue(void *opaque, struct virtqueue *vq)
 {
-	uint64_t v;
-	if (read(fd, &v, sizeof(v)) < 0) {
-		/* EAGAIN: nothing was pending */
-	}
-}
+	struct vblk_queue *q = opaque;
 
-static void *iothread(void *arg)
-{
-	struct vblk_queue *q = arg;
-	struct virtio_dev *vd = &q->blk->vdev;
-	char name[16];
-
-	snprintf(name, sizeof(name), "vd%c-q%u", 'a' + q->blk->index, q->index);
-	pthread_setname_np(pthread_self(), name);
-	while (!__atomic_load_n(&q->stop, __ATOMIC_ACQUIRE)) {
-		struct pollfd fds[3] = { { q->kick_fd, POLLIN, 0 },
-					 { q->done_fd, POLLIN, 0 },
-					 { q->stop_fd, POLLIN, 0 } };
-		if (poll(fds, 3, -1) < 0 && errno != EINTR)
-			break;
-		if (fds[1].revents & POLLIN)
-			clear_eventfd(q->done_fd);
-		blk_ctx_reap(&q->ctx, false);
-		if (fds[0].revents & POLLIN)
-			clear_eventfd(q->kick_fd);
-		if (fds[0].revents & POLLIN || fds[1].revents & POLLIN) {
-			if (!drain_queue(q)) {
-				virtio_mark_broken(vd);
-				break;
-			}
-		}
-		virtio_notify_queue(vd, q->index);
-	}
-	/* Requests in flight finish before the queue is given back. */
-	while (q->ctx.inflight)
-		blk_ctx_reap(&q->ctx, true);
-	return NULL;
-}
-
-static int start_queue(struct vblk_queue *q)
-{
-	int r = blk_ctx_init(&q->ctx, RING_DEPTH);
-
-	if (r)
-		return r;
-	/* A reset forgets what the driver had made available: requests of
-	 * a broken batch never started, and their heads are free again. */
-	for (unsigned i = 0; i < VIRTIO_QUEUE_SIZE; i++)
+	q->vq = vq;
+	for (unsigned i = 0; i < VBLK_QUEUE_SIZE; i++)
 		q->slots[i].busy = false;
 	for (unsigned i = 0; i < VBLK_MERGES; i++)
 		q->merges[i].busy = false;
 	q->group.n = 0;
-	q->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	q->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (q->done_fd < 0 || q->stop_fd < 0 ||
-	    io_uring_register_eventfd(&q->ctx.ring, q->done_fd))
-		return -errno;
-	q->stop = false;
-	r = pthread_create(&q->thread, NULL, iothread, q);
-	if (r)
-		return -r;
-	q->running = true;
-	/* Buffers made available before DRIVER_OK are served too. */
-	vblk_kick(q->blk, q->index);
-	return 0;
 }
 
-static void stop_queue(struct vblk_queue *q)
+static void vblk_handle_completions(void *opaque, bool wait)
 {
-	uint64_t one = 1;
+	struct vblk_queue *q = opaque;
 
-	if (!q->running)
-		return;
-	__atomic_store_n(&q->stop, true, __ATOMIC_RELEASE);
-	if (write(q->stop_fd, &one, sizeof(one)) < 0) {
-		/* cannot fail for a fresh counter */
-	}
-	pthread_join(q->thread, NULL);
-	q->running = false;
-	blk_ctx_destroy(&q->ctx);
-	close(q->done_fd);
-	close(q->stop_fd);
+	blk_ctx_reap(&q->ctx, wait);
+}
+
+static unsigned vblk_inflight(void *opaque)
+{
+	return ((struct vblk_queue *)opaque)->ctx.inflight;
+}
+
+static const struct vq_worker_ops vblk_worker_ops = {
+	.start = vblk_start_queue,
+	.handle_avail = vblk_handle_avail,
+	.handle_completions = vblk_handle_completions,
+	.inflight = vblk_inflight,
+};
+
+/* The queues' workers are started and stopped by the core; the device
+ * itself has nothing to do at DRIVER_OK or reset. */
+static int vblk_activate(void *opaque)
+{
+	(void)opaque;
+	return 0;
 }
 
 static void vblk_deactivate(void *opaque)
 {
-	struct vblk *b = opaque;
-
-	for (unsigned i = 0; i < b->cfg.queues; i++)
-		stop_queue(&b->queues[i]);
-}
-
-static int vblk_activate(void *opaque)
-{
-	struct vblk *b = opaque;
-
-	for (unsigned i = 0; i < b->cfg.queues; i++) {
-		int r;
-		if (!b->vdev.vqs[i].ready)
-			continue;
-		r = start_queue(&b->queues[i]);
-		if (r) {
-			vblk_deactivate(b);
-			return r;
-		}
-	}
-	return 0;
+	(void)opaque;
 }
 
 const struct virtio_device_ops vblk_ops = {
@@ -364,6 +312,7 @@ const struct virtio_device_ops vblk_ops = {
 	.config_read = vblk_config_read,
 	.config_write = vblk_config_write,
 	.config_size = sizeof(struct virtio_blk_config),
+	.queue_max = VBLK_QUEUE_SIZE,
 	.activate = vblk_activate,
 	.deactivate = vblk_deactivate,
 };
@@ -379,11 +328,49 @@ uint64_t vblk_merged(const struct vblk *b)
 
 void vblk_kick(struct vblk *b, unsigned queue)
 {
-	uint64_t one = 1;
+	if (queue < b->cfg.queues && b->queues[queue].have_worker)
+		vq_worker_kick(&b->queues[queue].worker);
+}
 
-	if (queue < b->cfg.queues && write(b->queues[queue].kick_fd, &one, 8) < 0) {
-		/* cannot fail for an eventfd far from its maximum */
+/* The queue's io_uring, its completion eventfd and its worker, idle
+ * until DRIVER_OK. */
+static int setup_queue(struct vblk *b, unsigned i)
+{
+	struct vblk_queue *q = &b->queues[i];
+	struct vq_worker_config wc = {
+		.ops = &vblk_worker_ops, .opaque = q, .vd = &b->vdev,
+		.index = i, .nfds = 1,
+	};
+	char name[16];
+	int r = blk_ctx_init(&q->ctx, RING_DEPTH);
+
+	if (r) {
+		log_error("disk %u: queue %u io_uring: %s", b->index, i,
+			  strerror(-r));
+		return r;
 	}
+	q->have_ctx = true;
+	/* Registers the disk's files now, on the main thread, rather than in
+	 * the first request. */
+	r = blk_ctx_attach(&q->ctx, &b->node);
+	if (r)
+		return r;
+	q->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (q->done_fd < 0)
+		return -errno;
+	r = io_uring_register_eventfd(&q->ctx.ring, q->done_fd);
+	if (r)
+		return r;
+	snprintf(name, sizeof(name), "vd%c-q%u", 'a' + b->index % 26, i);
+	wc.name = name;
+	wc.fds[0] = q->done_fd;
+	q->have_worker = true;
+	r = vq_worker_init(&q->worker, &wc);
+	if (r)
+		return r;
+	q->kick_fd = q->worker.kick_fd;
+	virtio_dev_set_worker(&b->vdev, i, &q->worker);
+	return 0;
 }
 
 int vblk_init(struct vblk *b, const struct vblk_config *cfg, unsigned index,
@@ -392,7 +379,17 @@ int vblk_init(struct vblk *b, const struct vblk_config *cfg, unsigned index,
 	struct raw_opts ro = { .readonly = cfg->readonly, .direct = cfg->direct };
 	int r;
 
-	memset(b, 0, sizeof(*b));
+	if (!cfg->queues || cfg->queues > VBLK_MAX_QUEUES)
+		return -EINVAL;
+	/* The request slots are not zeroed: a queue's start resets them. */
+	memset(b, 0, offsetof(struct vblk, queues));
+	for (unsigned i = 0; i < VBLK_MAX_QUEUES; i++) {
+		struct vblk_queue *q = &b->queues[i];
+		memset(q, 0, offsetof(struct vblk_queue, slots));
+		q->blk = b;
+		q->index = i;
+		q->kick_fd = q->done_fd = -1;
+	}
 	b->cfg = *cfg;
 	b->index = index;
 	r = raw_open(&b->node, cfg->path, &ro);
@@ -406,20 +403,32 @@ int vblk_init(struct vblk *b, const struct vblk_config *cfg, unsigned index,
 		.max_discard_sectors = DISCARD_MAX_SECTORS,
 		.max_write_zeroes_sectors = DISCARD_MAX_SECTORS,
 	};
-	for (unsigned i = 0; i < cfg->queues; i++) {
-		b->queues[i] = (struct vblk_queue){ .blk = b, .index = i };
-		b->queues[i].kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (b->queues[i].kick_fd < 0)
-			return -errno;
+	r = virtio_dev_init(&b->vdev, &vblk_ops, b, cfg->queues, mem);
+	if (r) {
+		blk_close(&b->node);
+		return r;
 	}
-	return virtio_dev_init(&b->vdev, &vblk_ops, b, cfg->queues, mem);
+	for (unsigned i = 0; i < cfg->queues; i++) {
+		r = setup_queue(b, i);
+		if (r)
+			return r;
+	}
+	return 0;
 }
 
 void vblk_destroy(struct vblk *b)
 {
-	vblk_deactivate(b);
-	for (unsigned i = 0; i < b->cfg.queues; i++)
-		if (b->queues[i].kick_fd > 0)
-			close(b->queues[i].kick_fd);
+	for (unsigned i = 0; i < b->cfg.queues; i++) {
+		struct vblk_queue *q = &b->queues[i];
+		/* The worker first: it drains what is in flight on the ring. */
+		if (q->have_worker)
+			vq_worker_destroy(&q->worker);
+		if (q->done_fd >= 0)
+			close(q->done_fd);
+		if (q->have_ctx)
+			blk_ctx_destroy(&q->ctx);
+		q->have_worker = q->have_ctx = false;
+		q->done_fd = q->kick_fd = -1;
+	}
 	blk_close(&b->node);
 }

@@ -1,6 +1,8 @@
 /* virtio-blk: a block device over any virtio transport, backed by a block
- * node. Each virtqueue has its own iothread with its own io_uring; no lock
- * is shared between queues on the data path. */
+ * node. Each virtqueue is served by its own worker (queue_worker.h, thread
+ * "vdX-qN") with its own io_uring; no lock is shared between queues on the
+ * data path. Threads, io_urings and eventfds are created by vblk_init,
+ * never on a vCPU thread. */
 #ifndef DEVICES_VIRTIO_BLK_H
 #define DEVICES_VIRTIO_BLK_H
 
@@ -10,10 +12,14 @@
 
 #include "block/block.h"
 #include "blk_req.h"
+#include "queue_worker.h"
 #include "virtio.h"
 
 #define VBLK_MAX_QUEUES 8
 #define VBLK_SEG_MAX 254
+/* QueueNumMax: the core refuses larger queues, so a descriptor head always
+ * indexes slots[]. */
+#define VBLK_QUEUE_SIZE VIRTIO_QUEUE_SIZE
 
 struct vblk_config {
 	const char *path;
@@ -31,7 +37,8 @@ struct vblk_queue;
 struct vblk_slot {
 	struct vblk_queue *q;
 	struct blk_req req;
-	struct vblk_request parsed;
+	struct vblk_request parsed; /* intact until finished: dirty marking */
+	struct iovec io_iov[VQ_MAX_SEGS]; /* the block layer advances these */
 	uint16_t head;
 	uint32_t written;
 	bool busy; /* a driver that reuses a busy head breaks the queue */
@@ -60,21 +67,23 @@ struct vblk_group {
 	uint64_t bytes;
 };
 
-/* A queue's iothread state: touched only by that thread while active. */
+/* One queue. Created by vblk_init (main thread); the rest is touched only
+ * by the queue's worker thread. */
 struct vblk_queue {
 	struct vblk *blk;
 	unsigned index;
-	int kick_fd;	 /* ioeventfd for QueueNotify, or written by notify() */
-	int stop_fd;
+	int kick_fd;	 /* the worker's kick eventfd, for the ioeventfd */
 	int done_fd;	 /* io_uring completions */
-	bool stop;	 /* atomic */
-	bool running;
-	pthread_t thread;
+	bool have_ctx, have_worker;
 	struct blk_ctx ctx;
-	struct vblk_slot slots[VIRTIO_QUEUE_SIZE];
+	struct vq_worker worker;
+	uint64_t merged; /* atomic: requests sent as part of a merge */
+	/* Worker thread only. */
+	struct virtqueue *vq; /* the worker's copy of the queue */
+	struct vq_chain chain;
 	struct vblk_group group;
 	struct vblk_merge merges[VBLK_MERGES];
-	uint64_t merged; /* atomic: requests sent as part of a merge */
+	struct vblk_slot slots[VBLK_QUEUE_SIZE]; /* last: not zeroed at init */
 };
 
 struct vblk {
@@ -86,8 +95,10 @@ struct vblk {
 	unsigned index; /* vda = 0 */
 };
 
-/* Opens the disk and prepares the device; the transport is attached by the
- * caller. 0 or -errno (logged). */
+/* Opens the disk and prepares the device with each queue's io_uring,
+ * eventfds and worker thread (idle until DRIVER_OK); the transport is
+ * attached by the caller. 0 or -errno (logged); after a failure with
+ * b->vdev.ops set, vblk_destroy releases what was created. */
 int vblk_init(struct vblk *b, const struct vblk_config *cfg, unsigned index,
 	      const struct guest_mem *mem);
 void vblk_destroy(struct vblk *b);
@@ -96,7 +107,7 @@ void vblk_destroy(struct vblk *b);
  * thread. */
 uint64_t vblk_merged(const struct vblk *b);
 
-/* QueueNotify without an ioeventfd: wakes the queue's iothread. */
+/* QueueNotify without an ioeventfd: wakes the queue's worker. */
 void vblk_kick(struct vblk *b, unsigned queue);
 
 extern const struct virtio_device_ops vblk_ops;

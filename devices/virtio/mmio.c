@@ -1,4 +1,5 @@
-/* Register accesses run on vCPU threads under vd->lock; interrupt
+/* Register accesses run on vCPU threads under vd->lock (a write that
+ * stops or starts a queue waits there for the queue's worker); interrupt
  * signalling runs on device threads and only touches interrupt_status
  * atomically. */
 #include "mmio.h"
@@ -64,7 +65,7 @@ static uint32_t read_reg(struct virtio_mmio *m, uint64_t off)
 	case VIRTIO_MMIO_VENDOR_ID: return VIRTIO_MMIO_VENDOR;
 	case VIRTIO_MMIO_DEVICE_FEATURES:
 		return virtio_features_word(vd, m->device_features_sel);
-	case VIRTIO_MMIO_QUEUE_NUM_MAX: return q ? VIRTIO_QUEUE_SIZE : 0;
+	case VIRTIO_MMIO_QUEUE_NUM_MAX: return q ? vd->queue_max : 0;
 	case VIRTIO_MMIO_QUEUE_READY: return q && q->ready;
 	case VIRTIO_MMIO_INTERRUPT_STATUS:
 		return __atomic_load_n(&m->interrupt_status, __ATOMIC_SEQ_CST);
@@ -75,26 +76,25 @@ static uint32_t read_reg(struct virtio_mmio *m, uint64_t off)
 	}
 }
 
-/* The queue layout registers: ignored once the queue is ready (4.2.2.2). */
-static void write_queue_reg(struct virtqueue *q, uint64_t off, uint32_t v)
+/* The queue layout registers; the core ignores them while the queue is
+ * ready (4.2.2.2). */
+static void write_queue_reg(struct virtio_mmio *m, uint64_t off, uint32_t v)
 {
-	gpa_t *addr;
+	bool high = off & 4;
+	enum virtio_ring ring;
 
-	if (!q || q->ready)
-		return;
 	switch (off & ~7ULL) {
-	case VIRTIO_MMIO_QUEUE_DESC_LOW: addr = &q->desc; break;
-	case VIRTIO_MMIO_QUEUE_AVAIL_LOW: addr = &q->avail; break;
-	case VIRTIO_MMIO_QUEUE_USED_LOW: addr = &q->used; break;
+	case VIRTIO_MMIO_QUEUE_DESC_LOW: ring = VIRTIO_RING_DESC; break;
+	case VIRTIO_MMIO_QUEUE_AVAIL_LOW: ring = VIRTIO_RING_AVAIL; break;
+	case VIRTIO_MMIO_QUEUE_USED_LOW: ring = VIRTIO_RING_USED; break;
 	default:
 		if (off == VIRTIO_MMIO_QUEUE_NUM)
-			q->size = v > VIRTIO_QUEUE_SIZE ? 0 : (uint16_t)v;
+			virtio_set_queue_num(m->vd, m->queue_sel, v);
 		return;
 	}
-	if (off & 4)
-		*addr = (*addr & 0xffffffffULL) | (uint64_t)v << 32;
-	else
-		*addr = (*addr & ~0xffffffffULL) | v;
+	virtio_set_queue_addr(m->vd, m->queue_sel, ring,
+			      high ? (uint64_t)v << 32 : v,
+			      high ? ~0xffffffffULL : 0xffffffffULL);
 }
 
 static void write_reg(struct virtio_mmio *m, uint64_t off, uint32_t v)
@@ -125,7 +125,7 @@ static void write_reg(struct virtio_mmio *m, uint64_t off, uint32_t v)
 					 __ATOMIC_SEQ_CST);
 		break;
 	default:
-		write_queue_reg(selected(m), off, v);
+		write_queue_reg(m, off, v);
 		break;
 	}
 }

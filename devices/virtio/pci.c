@@ -1,5 +1,6 @@
 /* vCPU threads: BAR accesses (common and device configuration under
- * vd->lock) and configuration space hooks (under the PCI bus lock, which
+ * vd->lock; a status write that starts or resets the device waits there
+ * for the queue workers) and configuration space hooks (under the PCI bus lock, which
  * is taken before vd->lock). Device threads: notify_queue and
  * notify_config, which touch only the ISR atomically and the MSI-X state
  * under its own lock. */
@@ -96,27 +97,27 @@ static void reset(struct virtio_pci *p)
 	__atomic_store_n(&p->isr, 0, __ATOMIC_SEQ_CST);
 }
 
-/* Queue address halves: fixed once the queue is enabled (4.1.4.3.2). */
-static void write_queue_addr(struct virtqueue *q, uint64_t off, uint64_t v,
+/* Queue address halves; the core ignores them once the queue is enabled
+ * (4.1.4.3.2). */
+static void write_queue_addr(struct virtio_pci *p, uint64_t off, uint64_t v,
 			     unsigned size)
 {
-	uint64_t base = off & ~7ULL;
-	gpa_t *addr;
+	uint64_t base = off & ~7ULL, mask = ~0ULL;
+	enum virtio_ring ring;
 
-	if (!q || q->ready)
-		return;
 	if (base == offsetof(struct virtio_pci_common_cfg, queue_desc_lo))
-		addr = &q->desc;
+		ring = VIRTIO_RING_DESC;
 	else if (base == offsetof(struct virtio_pci_common_cfg, queue_avail_lo))
-		addr = &q->avail;
+		ring = VIRTIO_RING_AVAIL;
 	else
-		addr = &q->used;
-	if (size == 8)
-		*addr = v;
-	else if (off & 4)
-		*addr = (*addr & 0xffffffffULL) | v << 32;
-	else
-		*addr = (*addr & ~0xffffffffULL) | (uint32_t)v;
+		ring = VIRTIO_RING_USED;
+	if (size == 4 && (off & 4)) {
+		v <<= 32;
+		mask = ~0xffffffffULL;
+	} else if (size == 4) {
+		mask = 0xffffffffULL;
+	}
+	virtio_set_queue_addr(p->vd, p->queue_sel, ring, v, mask);
 }
 
 static void common_write(struct virtio_pci *p, uint64_t off, uint64_t v,
@@ -142,8 +143,7 @@ static void common_write(struct virtio_pci *p, uint64_t off, uint64_t v,
 		break;
 	case VIRTIO_PCI_COMMON_Q_SELECT: p->queue_sel = (uint16_t)v; break;
 	case VIRTIO_PCI_COMMON_Q_SIZE:
-		if (q && !q->ready)
-			q->size = v > VIRTIO_QUEUE_SIZE ? 0 : (uint16_t)v;
+		virtio_set_queue_num(vd, p->queue_sel, (uint32_t)v);
 		break;
 	case VIRTIO_PCI_COMMON_Q_MSIX:
 		if (q)
@@ -157,7 +157,7 @@ static void common_write(struct virtio_pci *p, uint64_t off, uint64_t v,
 		break;
 	default:
 		if (off >= VIRTIO_PCI_COMMON_Q_DESCLO && off < COMMON_SIZE)
-			write_queue_addr(q, off, v, size);
+			write_queue_addr(p, off, v, size);
 		break;
 	}
 }

@@ -1,6 +1,8 @@
-/* Called on the thread that owns the queue (see virtqueue.h); no locks.
- * Guest ring fields are read and written with atomics because the driver
- * changes them concurrently on its vCPUs. */
+/* Called on the thread that owns the struct virtqueue (see virtqueue.h):
+ * the vCPU thread configuring the queue under the device lock, or the
+ * queue's worker on its own copy; no locks. Guest ring fields are read
+ * and written with atomics because the driver changes them concurrently
+ * on its vCPUs. */
 #include "virtqueue.h"
 
 #include <errno.h>
@@ -15,12 +17,12 @@ static uint64_t desc_bytes(uint16_t n) { return 16ULL * n; }
 static uint64_t avail_bytes(uint16_t n) { return 6 + 2ULL * n; }
 static uint64_t used_bytes(uint16_t n) { return 6 + 8ULL * n; }
 
-int vq_enable(struct virtqueue *vq, const struct guest_mem *mem)
+int vq_enable(struct virtqueue *vq, const struct guest_mem *mem, uint16_t max)
 {
 	uint16_t n = vq->size;
 
 	vq->ready = false;
-	if (!n || n > VQ_MAX_SIZE || (n & (n - 1)) || vq->desc % 16 ||
+	if (!n || n > max || n > VQ_MAX_SIZE || (n & (n - 1)) || vq->desc % 16 ||
 	    vq->avail % 2 || vq->used % 4 ||
 	    !mem_is_ram(mem, vq->desc, desc_bytes(n)) ||
 	    !mem_is_ram(mem, vq->avail, avail_bytes(n)) ||
@@ -34,23 +36,33 @@ int vq_enable(struct virtqueue *vq, const struct guest_mem *mem)
 	return 0;
 }
 
-static uint16_t load16(const struct virtqueue *vq, gpa_t gpa)
-{
-	/* The ring was checked to be RAM at enable time. */
-	uint16_t *p = mem_ptr(vq->mem, gpa, 2);
-	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
-}
-
-static void store16(const struct virtqueue *vq, gpa_t gpa, uint16_t v)
-{
-	uint16_t *p = mem_ptr_for_write(vq->mem, gpa, 2);
-	__atomic_store_n(p, v, __ATOMIC_RELEASE);
-}
-
 static int broken(struct virtqueue *vq)
 {
 	vq->broken = true;
 	return -EINVAL;
+}
+
+/* The rings were checked to be RAM at enable time, and the queue's user
+ * serves from its own copy of the layout; a ring outside RAM here would
+ * still only break the queue, never dereference NULL. */
+static int load16(struct virtqueue *vq, gpa_t gpa, uint16_t *v)
+{
+	uint16_t *p = mem_ptr(vq->mem, gpa, 2);
+
+	if (!p)
+		return broken(vq);
+	*v = __atomic_load_n(p, __ATOMIC_ACQUIRE);
+	return 0;
+}
+
+static int store16(struct virtqueue *vq, gpa_t gpa, uint16_t v)
+{
+	uint16_t *p = mem_ptr_for_write(vq->mem, gpa, 2);
+
+	if (!p)
+		return broken(vq);
+	__atomic_store_n(p, v, __ATOMIC_RELEASE);
+	return 0;
 }
 
 /* Walking state of one chain: the budget counts the descriptors read, so
@@ -147,17 +159,21 @@ int vq_pop(struct virtqueue *vq, struct vq_chain *c)
 	struct walk w = { .c = c, .budget = vq->size };
 	uint16_t avail_idx, head;
 
-	if (vq->broken || !vq->ready)
+	if (vq->broken || !vq->ready || !vq->size)
 		return -EINVAL;
-	avail_idx = load16(vq, vq->avail + 2);
+	if (load16(vq, vq->avail + 2, &avail_idx))
+		return -EINVAL;
 	if (avail_idx == vq->last_avail)
 		return 0;
 	if ((uint16_t)(avail_idx - vq->last_avail) > vq->size)
 		return broken(vq);
-	head = load16(vq, vq->avail + 4 + 2ULL * (vq->last_avail % vq->size));
+	if (load16(vq, vq->avail + 4 + 2ULL * (vq->last_avail % vq->size),
+		   &head))
+		return -EINVAL;
 	if (head >= vq->size)
 		return broken(vq);
 	memset(c, 0, offsetof(struct vq_chain, iov));
+	c->mem = vq->mem;
 	c->head = head;
 	if (walk_chain(vq, &w, head))
 		return broken(vq);
@@ -168,15 +184,15 @@ int vq_pop(struct virtqueue *vq, struct vq_chain *c)
 int vq_push(struct virtqueue *vq, uint16_t head, uint32_t written)
 {
 	struct vring_used_elem e = { .id = head, .len = written };
-	gpa_t slot = vq->used + 4 + 8ULL * (vq->used_idx % vq->size);
+	gpa_t slot;
 
-	if (vq->broken || !vq->ready)
+	if (vq->broken || !vq->ready || !vq->size)
 		return -EINVAL;
+	slot = vq->used + 4 + 8ULL * (vq->used_idx % vq->size);
 	if (mem_write(vq->mem, slot, &e, sizeof(e)))
 		return broken(vq);
 	vq->used_idx++;
-	store16(vq, vq->used + 2, vq->used_idx);
-	return 0;
+	return store16(vq, vq->used + 2, vq->used_idx);
 }
 
 bool vq_should_notify(struct virtqueue *vq)
@@ -186,8 +202,9 @@ bool vq_should_notify(struct virtqueue *vq)
 
 	if (!vq->ready || vq->broken)
 		return false;
-	/* Nothing used since the last decision: nothing to tell. */
-	if (valid && old == vq->used_idx)
+	/* Nothing used since the last decision (or since the queue was
+	 * enabled): nothing to tell. */
+	if (valid ? old == vq->used_idx : !vq->used_idx)
 		return false;
 	vq->signalled_used = vq->used_idx;
 	vq->signalled_valid = true;
@@ -195,32 +212,39 @@ bool vq_should_notify(struct virtqueue *vq)
 	 * published, or an interrupt could be lost. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (!vq->event_idx)
-		return !(load16(vq, vq->avail) & VRING_AVAIL_F_NO_INTERRUPT);
+		return !load16(vq, vq->avail, &event) &&
+		       !(event & VRING_AVAIL_F_NO_INTERRUPT);
 	if (!valid)
 		return true;
-	event = load16(vq, vq->avail + 4 + 2ULL * vq->size);
+	if (load16(vq, vq->avail + 4 + 2ULL * vq->size, &event))
+		return false;
 	return vring_need_event(event, vq->used_idx, old);
 }
 
 bool vq_set_notification(struct virtqueue *vq, bool enable)
 {
+	uint16_t avail_idx;
+	int r = 0;
+
 	if (!vq->ready || vq->broken)
 		return false;
 	if (vq->event_idx) {
 		if (enable)
-			store16(vq, vq->used + 4 + 8ULL * vq->size,
-				vq->last_avail);
+			r = store16(vq, vq->used + 4 + 8ULL * vq->size,
+				    vq->last_avail);
 	} else {
-		store16(vq, vq->used, enable ? 0 : VRING_USED_F_NO_NOTIFY);
+		r = store16(vq, vq->used, enable ? 0 : VRING_USED_F_NO_NOTIFY);
 	}
-	if (!enable)
+	if (r || !enable)
 		return false;
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	return load16(vq, vq->avail + 2) != vq->last_avail;
+	return !load16(vq, vq->avail + 2, &avail_idx) &&
+	       avail_idx != vq->last_avail;
 }
 
-static int chain_copy(const struct iovec *iov, unsigned n, uint64_t off,
-		      void *buf, uint64_t len, bool to_chain)
+static int chain_copy(const struct guest_mem *mem, const struct iovec *iov,
+		      unsigned n, uint64_t off, void *buf, uint64_t len,
+		      bool to_chain)
 {
 	uint8_t *b = buf;
 
@@ -233,9 +257,11 @@ static int chain_copy(const struct iovec *iov, unsigned n, uint64_t off,
 		take = iov[i].iov_len - off;
 		if (take > len)
 			take = len;
-		if (to_chain)
+		if (to_chain) {
 			memcpy((uint8_t *)iov[i].iov_base + off, b, take);
-		else
+			mem_mark_dirty_host(mem, (uint8_t *)iov[i].iov_base + off,
+					    take);
+		} else
 			memcpy(b, (uint8_t *)iov[i].iov_base + off, take);
 		b += take;
 		len -= take;
@@ -247,12 +273,22 @@ static int chain_copy(const struct iovec *iov, unsigned n, uint64_t off,
 int vq_chain_read(const struct vq_chain *c, uint64_t off, void *dst,
 		  uint64_t len)
 {
-	return chain_copy(c->iov, c->n_out, off, dst, len, false);
+	return chain_copy(c->mem, c->iov, c->n_out, off, dst, len, false);
 }
 
 int vq_chain_write(const struct vq_chain *c, uint64_t off, const void *src,
 		   uint64_t len)
 {
-	return chain_copy(c->iov + c->n_out, c->n_in, off, (void *)src, len,
-			  true);
+	return chain_copy(c->mem, c->iov + c->n_out, c->n_in, off, (void *)src,
+			  len, true);
+}
+
+void vq_mark_dirty(const struct guest_mem *mem, const struct iovec *iov,
+		   unsigned n, uint64_t bytes)
+{
+	for (unsigned i = 0; i < n && bytes; i++) {
+		uint64_t take = iov[i].iov_len < bytes ? iov[i].iov_len : bytes;
+		mem_mark_dirty_host(mem, iov[i].iov_base, take);
+		bytes -= take;
+	}
 }

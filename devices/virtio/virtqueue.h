@@ -24,8 +24,11 @@
 #define VQ_MAX_INDIRECT 1024 /* entries in one indirect table */
 
 /* Queue state: a plain struct, saved and restored as it is (rings live in
- * guest RAM). Each queue is used by one thread at a time: its iothread
- * while the device runs, the vCPU thread that configures it otherwise. */
+ * guest RAM). The device core keeps the driver's registers in one; a
+ * queue's worker (queue_worker.h) serves from its own copy taken when it
+ * starts, so nothing the driver writes while the queue runs can change
+ * the size or ring addresses under it. Each struct is used by one thread
+ * at a time. */
 struct virtqueue {
 	uint16_t size;
 	bool ready;
@@ -41,6 +44,7 @@ struct virtqueue {
 };
 
 struct vq_chain {
+	const struct guest_mem *mem; /* where iov points */
 	uint16_t head;
 	unsigned n_out;	/* device-readable iovecs, iov[0 .. n_out) */
 	unsigned n_in;	/* device-writable iovecs, iov[n_out .. n_out + n_in) */
@@ -49,9 +53,11 @@ struct vq_chain {
 };
 
 /* Checks the ring addresses and size the driver configured (alignment,
- * inside guest RAM, size a power of two) and makes the queue ready.
- * Returns 0 or -EINVAL (the queue stays not ready). */
-int vq_enable(struct virtqueue *vq, const struct guest_mem *mem);
+ * inside guest RAM, size a power of two no larger than max, the device's
+ * QueueNumMax, which bounds every head and so every per-head array of the
+ * device) and makes the queue ready. Returns 0 or -EINVAL (the queue
+ * stays not ready). */
+int vq_enable(struct virtqueue *vq, const struct guest_mem *mem, uint16_t max);
 
 /* Pops the next available chain into *c. Returns 1 with a chain, 0 when
  * the ring is empty, -EINVAL when the driver broke the queue (vq->broken
@@ -77,8 +83,16 @@ bool vq_set_notification(struct virtqueue *vq, bool enable);
  * when the chain holds fewer bytes. */
 int vq_chain_read(const struct vq_chain *c, uint64_t off, void *dst,
 		  uint64_t len);
-/* Copies into a chain's device-writable part at offset off. */
+/* Copies into a chain's device-writable part at offset off and marks the
+ * pages written dirty. */
 int vq_chain_write(const struct vq_chain *c, uint64_t off, const void *src,
 		   uint64_t len);
+
+/* Marks dirty the guest pages behind the first `bytes` bytes of iov[0..n)
+ * (host iovecs of a popped chain, or slices of them): for data written
+ * into guest buffers by someone else (io_uring), called when the write has
+ * completed. */
+void vq_mark_dirty(const struct guest_mem *mem, const struct iovec *iov,
+		   unsigned n, uint64_t bytes);
 
 #endif

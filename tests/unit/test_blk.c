@@ -170,3 +170,34 @@ Test(blk, a_failing_member_fails_alone_when_past_the_end)
 	cr_assert_eq(status(1), VIRTIO_BLK_S_IOERR);
 	cr_assert_eq(vblk_merged(&b), 0);
 }
+
+Test(blk, what_the_device_writes_is_marked_dirty_and_nothing_else)
+{
+	cr_assert(!mem_page_dirty(&mem, DATA), "clean before");
+	cr_assert(!mem_page_dirty(&mem, STATUS), "clean before");
+	queue(0, VIRTIO_BLK_T_IN, 0);
+	queue(2, VIRTIO_BLK_T_OUT, 16);	/* the device only reads this one */
+	run_until(2);
+	cr_assert_eq(status(0), VIRTIO_BLK_S_OK);
+	cr_assert(mem_page_dirty(&mem, DATA), "read data");
+	cr_assert(!mem_page_dirty(&mem, DATA + 4096), "never written");
+	cr_assert(!mem_page_dirty(&mem, DATA + 2 * 4096), "write data");
+	cr_assert(mem_page_dirty(&mem, STATUS), "status bytes");
+	cr_assert(mem_page_dirty(&mem, USED), "used ring");
+}
+
+Test(blk, get_id_data_is_marked_dirty)
+{
+	struct virtio_blk_outhdr h = { .type = VIRTIO_BLK_T_GET_ID };
+	uint16_t *ring = mem_ptr(&mem, AVAIL, 4 + 2 * QSIZE);
+
+	mem_write(&mem, HDRS, &h, sizeof(h));
+	desc(0, HDRS, 16, VRING_DESC_F_NEXT);
+	desc(1, DATA + 5 * 4096, 20, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE);
+	desc(2, STATUS, 1, VRING_DESC_F_WRITE);
+	ring[2] = 0;
+	__atomic_store_n(&ring[1], ++avail_idx, __ATOMIC_RELEASE);
+	run_until(1);
+	cr_assert_eq(status(0), VIRTIO_BLK_S_OK);
+	cr_assert(mem_page_dirty(&mem, DATA + 5 * 4096));
+}

@@ -242,3 +242,189 @@ Test(virtio_mmio, refuses_incomplete_ops_and_queue_counts)
 	cr_assert_eq(virtio_dev_init(&d, &dummy_ops, &dv, 0, &mem), -EINVAL);
 	cr_assert_eq(virtio_dev_init(&d, &dummy_ops, &dv, VIRTIO_MAX_QUEUES + 1, &mem), -EINVAL);
 }
+
+/* virtio-blk behind virtio-mmio, through its real queue worker and
+ * io_uring: the orders a hostile driver may write the registers in. Each
+ * ends with the process alive and the device either serving or asking
+ * for a reset. */
+#define RING_A 0x100000ULL
+#define RING_B 0x200000ULL
+#define DATA_A 0x400000ULL
+#define DATA_B 0x500000ULL
+#define BQSIZE 64
+
+static struct vblk blk;
+static char blk_path[] = "/tmp/vmm-test-mmio-blk-XXXXXX";
+static struct test_ring ring;
+
+static void blk_notify(void *o, unsigned q) { vblk_kick(o, q); }
+static void blk_irq(void *o) { (void)o; }
+
+static void blk_setup(void)
+{
+	dummy_virtio_setup(&mem, RAM, &vd, &dv, 1); /* the RAM; vd unused */
+	test_disk_open(&blk, blk_path, &mem, 1);
+	virtio_mmio_init(&m, &blk.vdev, blk_irq, blk_notify, &blk);
+}
+
+static void blk_teardown(void)
+{
+	wr(VIRTIO_MMIO_STATUS, 0);
+	test_disk_close(&blk, blk_path);
+	mem_destroy(&mem);
+}
+
+TestSuite(mmio_blk, .init = blk_setup, .fini = blk_teardown);
+
+/* Reset, negotiation, queue 0 on the rings at base, DRIVER_OK. */
+static void blk_bring_up(gpa_t base, gpa_t data)
+{
+	probe(1);
+	test_ring_init(&ring, &mem, base, data, BQSIZE);
+	setup_queue(0, base, BQSIZE);
+	wr(VIRTIO_MMIO_STATUS, 0x0f);
+	cr_assert_eq(rd(VIRTIO_MMIO_STATUS), 0x0f);
+}
+
+/* Reads n requests (sectors 8i) and checks each one's data. */
+static void blk_expect_serving(unsigned n)
+{
+	uint16_t first = ring.avail_idx;
+
+	for (unsigned i = 0; i < n; i++)
+		test_ring_rw(&ring, i, VIRTIO_BLK_T_IN, 8 * i);
+	wr(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+	cr_assert(test_ring_wait(&ring, (uint16_t)(first + n)), "not served");
+	for (unsigned i = 0; i < n; i++)
+		cr_assert(test_ring_read_ok(&ring, i, 8 * i), "request %u", i);
+}
+
+/* Makes n reads available, notifies and waits (a while at most) until
+ * the worker has some in flight. */
+static void blk_start_io(unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		test_ring_rw(&ring, i, VIRTIO_BLK_T_IN, 16 * i);
+	wr(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+	test_wait_inflight(&blk, 0);
+}
+
+static void used_is_stable(void)
+{
+	struct timespec ms = { 0, 5000000 };
+	uint16_t used = test_ring_used(&ring);
+
+	nanosleep(&ms, NULL);
+	cr_assert_eq(test_ring_used(&ring), used, "the stopped queue moved");
+}
+
+Test(mmio_blk, reads_are_served_and_their_pages_marked_dirty)
+{
+	blk_bring_up(RING_A, DATA_A);
+	blk_expect_serving(4);
+	for (unsigned i = 0; i < 4; i++)
+		cr_assert(mem_page_dirty(&mem, DATA_A + 4096ULL * i));
+	cr_assert(!mem_page_dirty(&mem, DATA_A + 4096ULL * 4), "never written");
+	cr_assert(mem_page_dirty(&mem, RING_A + 0x4000), "status bytes");
+	cr_assert(mem_page_dirty(&mem, RING_A + 0x2000), "used ring");
+}
+
+Test(mmio_blk, driver_ok_again_without_reset_changes_nothing)
+{
+	unsigned tasks, fds;
+
+	blk_bring_up(RING_A, DATA_A);
+	tasks = count_threads();
+	fds = count_entries("/proc/self/fd");
+	for (unsigned i = 0; i < 300; i++) {
+		blk_start_io(8);
+		wr(VIRTIO_MMIO_STATUS, 0x0b);
+		wr(VIRTIO_MMIO_STATUS, 0x0f);
+		cr_assert(test_ring_wait(&ring, (uint16_t)(8 * (i + 1))),
+			  "iteration %u", i);
+	}
+	cr_assert_eq(rd(VIRTIO_MMIO_STATUS), 0x0f, "serving, no reset needed");
+	cr_assert_eq(__atomic_load_n(&blk.queues[0].worker.starts,
+				     __ATOMIC_RELAXED), 1, "started once");
+	cr_assert_eq(count_threads(), tasks);
+	cr_assert_eq(count_entries("/proc/self/fd"), fds);
+	blk_expect_serving(4);
+}
+
+Test(mmio_blk, queue_ready_0_then_num_0_with_io_in_flight)
+{
+	blk_bring_up(RING_A, DATA_A);
+	for (unsigned i = 0; i < 50; i++) {
+		blk_start_io(16);
+		wr(VIRTIO_MMIO_QUEUE_SEL, 0);
+		wr(VIRTIO_MMIO_QUEUE_READY, 0);
+		cr_assert_eq(rd(VIRTIO_MMIO_QUEUE_READY), 0);
+		/* Nothing of what was popped is still in flight. */
+		cr_assert_eq(blk.queues[0].ctx.inflight, 0);
+		wr(VIRTIO_MMIO_QUEUE_NUM, 0);
+		used_is_stable();
+		/* Re-enabling after DRIVER_OK is ignored, even with other
+		 * rings; the driver must reset. */
+		setup_queue(0, RING_B, BQSIZE);
+		cr_assert_eq(rd(VIRTIO_MMIO_QUEUE_READY), 0);
+		wr(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+		used_is_stable();
+		blk_bring_up(i % 2 ? RING_A : RING_B, i % 2 ? DATA_A : DATA_B);
+	}
+	blk_expect_serving(8);
+	cr_assert_gt(blk.queues[0].worker.drained, 0,
+		     "no stop came with requests in flight");
+}
+
+Test(mmio_blk, reset_with_io_in_flight_then_other_rings)
+{
+	unsigned tasks, fds;
+
+	blk_bring_up(RING_A, DATA_A);
+	tasks = count_threads();
+	fds = count_entries("/proc/self/fd");
+	for (unsigned i = 0; i < 100; i++) {
+		blk_start_io(16);
+		wr(VIRTIO_MMIO_STATUS, 0);
+		cr_assert_eq(rd(VIRTIO_MMIO_STATUS), 0);
+		cr_assert_eq(blk.queues[0].ctx.inflight, 0);
+		blk_bring_up(i % 2 ? RING_A : RING_B, i % 2 ? DATA_A : DATA_B);
+	}
+	blk_expect_serving(8);
+	cr_assert_eq(count_threads(), tasks);
+	cr_assert_eq(count_entries("/proc/self/fd"), fds);
+	cr_assert_gt(blk.queues[0].worker.drained, 0,
+		     "no reset came with requests in flight");
+}
+
+Test(mmio_blk, rings_moved_outside_ram_with_io_in_flight)
+{
+	blk_bring_up(RING_A, DATA_A);
+	blk_start_io(16);
+	wr(VIRTIO_MMIO_QUEUE_READY, 0);
+	wr(VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)(RAM - 0x100));
+	wr(VIRTIO_MMIO_QUEUE_USED_HIGH, 1);
+	wr(VIRTIO_MMIO_QUEUE_READY, 1);
+	cr_assert_eq(rd(VIRTIO_MMIO_QUEUE_READY), 0);
+	used_is_stable();
+	/* The same rings in a fresh initialisation: refused. */
+	probe(1);
+	setup_queue(0, RAM - 0x1000, BQSIZE);
+	cr_assert_eq(rd(VIRTIO_MMIO_QUEUE_READY), 0);
+	cr_assert(rd(VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET);
+	wr(VIRTIO_MMIO_STATUS, 0x0f);
+	cr_assert(rd(VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET);
+	cr_assert(!blk.vdev.active, "a broken device does not start");
+	blk_bring_up(RING_B, DATA_B);
+	blk_expect_serving(8);
+}
+
+Test(mmio_blk, queue_num_max_is_the_one_limit)
+{
+	probe(1);
+	wr(VIRTIO_MMIO_QUEUE_SEL, 0);
+	cr_assert_eq(rd(VIRTIO_MMIO_QUEUE_NUM_MAX), VBLK_QUEUE_SIZE);
+	setup_queue(0, RING_A, 2 * VBLK_QUEUE_SIZE);
+	cr_assert_eq(rd(VIRTIO_MMIO_QUEUE_READY), 0);
+	cr_assert(rd(VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET);
+}

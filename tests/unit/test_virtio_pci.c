@@ -238,3 +238,174 @@ Test(virtio_pci, config_access_capability_reaches_the_bar)
 	p.pci.ops->config_written(&p, c + 16, 2);
 	cr_assert(dev.notifies == 1 && dev.last_notify == 1);
 }
+
+/* virtio-blk behind virtio-pci, through its real queue worker and
+ * io_uring: the orders a hostile driver may write the common
+ * configuration in. Each ends with the process alive and the device
+ * either serving or asking for a reset. */
+#define RING_A 0x100000ULL
+#define RING_B 0x200000ULL
+#define DATA_A 0x400000ULL
+#define DATA_B 0x500000ULL
+#define BQSIZE 64
+
+static struct vblk blk;
+static char blk_path[] = "/tmp/vmm-test-pci-blk-XXXXXX";
+static struct test_ring ring;
+
+static void blk_notify(void *o, unsigned q) { vblk_kick(o, q); }
+
+static const struct virtio_pci_hooks blk_hooks = {
+	.irq = { route, fire }, .notify = blk_notify, .bar_moved = bar_moved,
+};
+
+static void blk_setup(void)
+{
+	dummy_virtio_setup(&mem, RAM, &vd, &dv, 1); /* the RAM; vd unused */
+	test_disk_open(&blk, blk_path, &mem, 1);
+	cr_assert_eq(virtio_pci_init(&p, &blk.vdev, &blk_hooks, &blk), 0);
+}
+
+static void blk_teardown(void)
+{
+	wr(VIRTIO_PCI_COMMON_STATUS, 0, 1);
+	virtio_pci_destroy(&p);
+	test_disk_close(&blk, blk_path);
+	mem_destroy(&mem);
+}
+
+TestSuite(pci_blk, .init = blk_setup, .fini = blk_teardown);
+
+static void blk_queue(gpa_t base, uint16_t size)
+{
+	wr(VIRTIO_PCI_COMMON_Q_SELECT, 0, 2);
+	wr(VIRTIO_PCI_COMMON_Q_SIZE, size, 2);
+	wr(VIRTIO_PCI_COMMON_Q_DESCLO, base, 8);
+	wr(VIRTIO_PCI_COMMON_Q_AVAILLO, base + 0x1000, 8);
+	wr(VIRTIO_PCI_COMMON_Q_USEDLO, base + 0x2000, 8);
+	wr(VIRTIO_PCI_COMMON_Q_ENABLE, 1, 2);
+}
+
+static void blk_negotiate(void)
+{
+	wr(VIRTIO_PCI_COMMON_STATUS, 0, 1);
+	wr(VIRTIO_PCI_COMMON_STATUS, 0x03, 1);
+	wr(VIRTIO_PCI_COMMON_GFSELECT, 1, 4);
+	wr(VIRTIO_PCI_COMMON_GF, 1, 4);
+	wr(VIRTIO_PCI_COMMON_STATUS, 0x0b, 1);
+}
+
+static void blk_bring_up(gpa_t base, gpa_t data)
+{
+	blk_negotiate();
+	test_ring_init(&ring, &mem, base, data, BQSIZE);
+	blk_queue(base, BQSIZE);
+	wr(VIRTIO_PCI_COMMON_STATUS, 0x0f, 1);
+	cr_assert_eq(rd(VIRTIO_PCI_COMMON_STATUS, 1), 0x0f);
+}
+
+static void blk_expect_serving(unsigned n)
+{
+	uint16_t first = ring.avail_idx;
+
+	for (unsigned i = 0; i < n; i++)
+		test_ring_rw(&ring, i, VIRTIO_BLK_T_IN, 8 * i);
+	wr(VPCI_NOTIFY_OFF, 0, 2);
+	cr_assert(test_ring_wait(&ring, (uint16_t)(first + n)), "not served");
+	for (unsigned i = 0; i < n; i++)
+		cr_assert(test_ring_read_ok(&ring, i, 8 * i), "request %u", i);
+}
+
+static void blk_start_io(unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		test_ring_rw(&ring, i, VIRTIO_BLK_T_IN, 16 * i);
+	wr(VPCI_NOTIFY_OFF, 0, 2);
+	test_wait_inflight(&blk, 0);
+}
+
+Test(pci_blk, status_0b_0f_loop_with_io_in_flight)
+{
+	unsigned tasks, fds;
+
+	blk_bring_up(RING_A, DATA_A);
+	tasks = count_threads();
+	fds = count_entries("/proc/self/fd");
+	for (unsigned i = 0; i < 300; i++) {
+		blk_start_io(8);
+		wr(VIRTIO_PCI_COMMON_STATUS, 0x0b, 1);
+		wr(VIRTIO_PCI_COMMON_STATUS, 0x0f, 1);
+		cr_assert(test_ring_wait(&ring, (uint16_t)(8 * (i + 1))),
+			  "iteration %u", i);
+	}
+	cr_assert_eq(rd(VIRTIO_PCI_COMMON_STATUS, 1), 0x0f);
+	cr_assert_eq(__atomic_load_n(&blk.queues[0].worker.starts,
+				     __ATOMIC_RELAXED), 1, "started once");
+	cr_assert_eq(count_threads(), tasks);
+	cr_assert_eq(count_entries("/proc/self/fd"), fds);
+	blk_expect_serving(4);
+	for (unsigned i = 0; i < 4; i++)
+		cr_assert(mem_page_dirty(&mem, DATA_A + 4096ULL * i));
+	cr_assert(!mem_page_dirty(&mem, DATA_A + 4096ULL * 16), "never written");
+}
+
+Test(pci_blk, reset_with_io_in_flight_then_other_rings)
+{
+	unsigned tasks, fds;
+
+	blk_bring_up(RING_A, DATA_A);
+	tasks = count_threads();
+	fds = count_entries("/proc/self/fd");
+	for (unsigned i = 0; i < 100; i++) {
+		blk_start_io(16);
+		wr(VIRTIO_PCI_COMMON_STATUS, 0, 1);
+		cr_assert_eq(rd(VIRTIO_PCI_COMMON_STATUS, 1), 0);
+		cr_assert_eq(blk.queues[0].ctx.inflight, 0);
+		blk_bring_up(i % 2 ? RING_A : RING_B, i % 2 ? DATA_A : DATA_B);
+	}
+	blk_expect_serving(8);
+	cr_assert_gt(blk.queues[0].worker.drained, 0,
+		     "no reset came with requests in flight");
+	cr_assert_eq(count_threads(), tasks);
+	cr_assert_eq(count_entries("/proc/self/fd"), fds);
+}
+
+Test(pci_blk, layout_writes_while_enabled_are_ignored)
+{
+	blk_bring_up(RING_A, DATA_A);
+	blk_start_io(16);
+	/* Size 0, rings outside RAM, enable again: all ignored while the
+	 * queue is enabled; the worker serves from its own copy. */
+	wr(VIRTIO_PCI_COMMON_Q_SIZE, 0, 2);
+	wr(VIRTIO_PCI_COMMON_Q_DESCLO, RAM - 0x100, 8);
+	wr(VIRTIO_PCI_COMMON_Q_USEDHI, 1, 4);
+	wr(VIRTIO_PCI_COMMON_Q_ENABLE, 1, 2);
+	cr_assert_eq(rd(VIRTIO_PCI_COMMON_Q_SIZE, 2), BQSIZE);
+	cr_assert_eq(rd(VIRTIO_PCI_COMMON_Q_DESCLO, 8), RING_A);
+	cr_assert(test_ring_wait(&ring, 16));
+	blk_expect_serving(8);
+}
+
+Test(pci_blk, rings_moved_outside_ram_after_a_reset_with_io_in_flight)
+{
+	blk_bring_up(RING_A, DATA_A);
+	blk_start_io(16);
+	blk_negotiate();
+	blk_queue(RAM - 0x1000, BQSIZE);
+	cr_assert_eq(rd(VIRTIO_PCI_COMMON_Q_ENABLE, 2), 0);
+	cr_assert(rd(VIRTIO_PCI_COMMON_STATUS, 1) & VIRTIO_CONFIG_S_NEEDS_RESET);
+	wr(VIRTIO_PCI_COMMON_STATUS, 0x0f, 1);
+	cr_assert(!blk.vdev.active, "a broken device does not start");
+	blk_bring_up(RING_B, DATA_B);
+	blk_expect_serving(8);
+}
+
+Test(pci_blk, queue_size_max_is_the_one_limit)
+{
+	blk_negotiate();
+	wr(VIRTIO_PCI_COMMON_Q_SELECT, 0, 2);
+	cr_assert_eq(rd(VIRTIO_PCI_COMMON_Q_SIZE, 2), VBLK_QUEUE_SIZE);
+	blk_queue(RING_A, 2 * VBLK_QUEUE_SIZE);
+	cr_assert_eq(rd(VIRTIO_PCI_COMMON_Q_ENABLE, 2), 0);
+	cr_assert(rd(VIRTIO_PCI_COMMON_STATUS, 1) & VIRTIO_CONFIG_S_NEEDS_RESET);
+}

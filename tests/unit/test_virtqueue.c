@@ -27,7 +27,7 @@ static void setup(void)
 	vq.desc = DESC, vq.avail = AVAIL, vq.used = USED;
 	vq.indirect = true;
 	avail_idx = 0;
-	cr_assert_eq(vq_enable(&vq, &mem), 0);
+	cr_assert_eq(vq_enable(&vq, &mem, VQ_MAX_SIZE), 0);
 }
 
 static void teardown(void)
@@ -284,7 +284,7 @@ Test(virtqueue, enable_validates_the_rings)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct virtqueue q = { .size = bad[i].size, .desc = bad[i].desc,
 				       .avail = bad[i].avail, .used = bad[i].used };
-		cr_assert_eq(vq_enable(&q, &mem), -EINVAL, "case %zu", i);
+		cr_assert_eq(vq_enable(&q, &mem, VQ_MAX_SIZE), -EINVAL, "case %zu", i);
 		cr_assert(!q.ready);
 		cr_assert_eq(vq_pop(&q, &chain), -EINVAL);
 	}

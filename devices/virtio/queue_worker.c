@@ -1,0 +1,253 @@
+/* The worker thread of one virtqueue runs everything here except
+ * vq_worker_init/destroy (main thread, no vCPU running) and the command
+ * calls vq_worker_start/stop/kick (vCPU threads, callers serialised by the
+ * device's vd->lock). The command hand-over (cmd, result, next) is under
+ * w->lock; the queue copy (vq) and serving belong to the worker thread
+ * alone. The worker never takes vd->lock, so a vCPU may hold it while it
+ * waits for the worker's answer. */
+#include "queue_worker.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "lib/log.h"
+
+static void clear_eventfd(int fd)
+{
+	uint64_t v;
+
+	if (read(fd, &v, sizeof(v)) < 0) {
+		/* EAGAIN: nothing was pending */
+	}
+}
+
+static void signal_eventfd(int fd)
+{
+	uint64_t one = 1;
+
+	if (write(fd, &one, sizeof(one)) < 0) {
+		/* cannot fail for an eventfd far from its maximum */
+	}
+}
+
+/* Pops until the ring is empty, with the driver's notifications off while
+ * requests are in flight: their completions wake this thread, which looks
+ * at the ring again, so the driver need not notify (a VM exit each) until
+ * the queue goes idle. */
+static int serve_avail(struct vq_worker *w)
+{
+	const struct vq_worker_ops *ops = w->cfg.ops;
+
+	for (;;) {
+		int r;
+		vq_set_notification(&w->vq, false);
+		r = ops->handle_avail(w->cfg.opaque, &w->vq);
+		if (r < 0)
+			return r;
+		if (ops->inflight(w->cfg.opaque) ||
+		    !vq_set_notification(&w->vq, true))
+			return 0;
+	}
+}
+
+/* One round of work after a kick or a completion. A broken queue pops
+ * nothing more but still finishes what is in flight. */
+static void serve(struct vq_worker *w)
+{
+	struct virtio_dev *vd = w->cfg.vd;
+
+	if (!w->vq.broken && serve_avail(w) < 0) {
+		w->vq.broken = true;
+		log_guest(&vd->log, "virtio %s: queue %u broken by the driver",
+			  vd->ops->name, w->cfg.index);
+		virtio_mark_broken(vd);
+	}
+	if (vq_should_notify(&w->vq))
+		virtio_queue_interrupt(vd, w->cfg.index);
+}
+
+/* Stops at a safe point: nothing more is popped, and every request in
+ * flight completes (its host I/O done, pushed on the rings the device
+ * still owns until the caller is answered) before the queue is given
+ * back. No interrupt: the driver is resetting or stopping the queue. */
+static void drain(struct vq_worker *w)
+{
+	const struct vq_worker_ops *ops = w->cfg.ops;
+
+	if (!w->serving)
+		return;
+	w->serving = false;
+	__atomic_add_fetch(&w->drained, ops->inflight(w->cfg.opaque),
+			   __ATOMIC_RELAXED);
+	while (ops->inflight(w->cfg.opaque))
+		ops->handle_completions(w->cfg.opaque, true);
+}
+
+static void answer(struct vq_worker *w, int result)
+{
+	pthread_mutex_lock(&w->lock);
+	w->result = result;
+	w->cmd = VQW_NONE;
+	pthread_cond_broadcast(&w->done);
+	pthread_mutex_unlock(&w->lock);
+}
+
+/* Runs the pending command; false when the thread is to end. */
+static bool run_command(struct vq_worker *w)
+{
+	enum vqw_cmd cmd;
+
+	clear_eventfd(w->ctl_fd);
+	pthread_mutex_lock(&w->lock);
+	cmd = w->cmd;
+	if (cmd == VQW_START)
+		w->vq = w->next;
+	pthread_mutex_unlock(&w->lock);
+	if (cmd == VQW_NONE)
+		return true;
+	drain(w);
+	if (cmd != VQW_START) {
+		answer(w, 0);
+		return cmd != VQW_EXIT;
+	}
+	w->serving = true;
+	w->cfg.ops->start(w->cfg.opaque, &w->vq);
+	__atomic_add_fetch(&w->starts, 1, __ATOMIC_RELAXED);
+	answer(w, 0);
+	/* Buffers made available before DRIVER_OK are served too. */
+	serve(w);
+	return true;
+}
+
+static unsigned poll_set(const struct vq_worker *w, struct pollfd *fds)
+{
+	unsigned n = 0;
+
+	fds[n++] = (struct pollfd){ w->ctl_fd, POLLIN, 0 };
+	if (!w->serving)
+		return n; /* a kick waits in its eventfd for the start */
+	fds[n++] = (struct pollfd){ w->kick_fd, POLLIN, 0 };
+	for (unsigned i = 0; i < w->cfg.nfds; i++)
+		fds[n++] = (struct pollfd){ w->cfg.fds[i], POLLIN, 0 };
+	return n;
+}
+
+static void *worker_main(void *arg)
+{
+	struct vq_worker *w = arg;
+
+	for (;;) {
+		struct pollfd fds[2 + VQW_MAX_FDS];
+		unsigned n = poll_set(w, fds);
+		bool work = false;
+
+		if (poll(fds, n, -1) < 0)
+			continue; /* EINTR */
+		if (fds[0].revents & POLLIN) {
+			if (!run_command(w))
+				return NULL;
+			continue;
+		}
+		for (unsigned i = 2; i < n; i++) {
+			if (fds[i].revents & POLLIN) {
+				clear_eventfd(fds[i].fd);
+				work = true;
+			}
+		}
+		if (work)
+			w->cfg.ops->handle_completions(w->cfg.opaque, false);
+		if (n > 1 && (fds[1].revents & POLLIN)) {
+			clear_eventfd(w->kick_fd);
+			work = true;
+		}
+		if (work)
+			serve(w);
+	}
+}
+
+/* Hands a command to the worker and waits for its answer. */
+static int command(struct vq_worker *w, enum vqw_cmd cmd,
+		   const struct virtqueue *q)
+{
+	int r;
+
+	if (!w->have_thread)
+		return -ESRCH;
+	pthread_mutex_lock(&w->lock);
+	w->cmd = cmd;
+	if (q)
+		w->next = *q;
+	pthread_mutex_unlock(&w->lock);
+	signal_eventfd(w->ctl_fd);
+	pthread_mutex_lock(&w->lock);
+	while (w->cmd != VQW_NONE)
+		pthread_cond_wait(&w->done, &w->lock);
+	r = w->result;
+	pthread_mutex_unlock(&w->lock);
+	return r;
+}
+
+int vq_worker_start(struct vq_worker *w, const struct virtqueue *q)
+{
+	return command(w, VQW_START, q);
+}
+
+void vq_worker_stop(struct vq_worker *w)
+{
+	command(w, VQW_STOP, NULL);
+}
+
+void vq_worker_kick(struct vq_worker *w)
+{
+	if (w->kick_fd >= 0)
+		signal_eventfd(w->kick_fd);
+}
+
+int vq_worker_init(struct vq_worker *w, const struct vq_worker_config *cfg)
+{
+	int r;
+
+	memset(w, 0, sizeof(*w));
+	w->kick_fd = w->ctl_fd = -1;
+	if (cfg->nfds > VQW_MAX_FDS || !cfg->ops || !cfg->ops->start ||
+	    !cfg->ops->handle_avail || !cfg->ops->handle_completions ||
+	    !cfg->ops->inflight)
+		return -EINVAL;
+	w->cfg = *cfg;
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->done, NULL);
+	w->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	w->ctl_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (w->kick_fd < 0 || w->ctl_fd < 0) {
+		r = -errno;
+		log_error("virtio %s: queue %u eventfds: %s", cfg->vd->ops->name,
+			  cfg->index, strerror(-r));
+		return r;
+	}
+	r = pthread_create(&w->thread, NULL, worker_main, w);
+	if (r) {
+		log_error("virtio %s: queue %u thread: %s", cfg->vd->ops->name,
+			  cfg->index, strerror(r));
+		return -r;
+	}
+	w->have_thread = true;
+	pthread_setname_np(w->thread, cfg->name);
+	return 0;
+}
+
+void vq_worker_destroy(struct vq_worker *w)
+{
+	if (w->have_thread) {
+		command(w, VQW_EXIT, NULL);
+		pthread_join(w->thread, NULL);
+		w->have_thread = false;
+	}
+	if (w->kick_fd >= 0)
+		close(w->kick_fd);
+	if (w->ctl_fd >= 0)
+		close(w->ctl_fd);
+	w->kick_fd = w->ctl_fd = -1;
+}

@@ -1,0 +1,104 @@
+/* A virtqueue's worker: the one thread that serves one queue of a virtio
+ * device ("vdX-qN"), whatever the device type. It owns the queue's life:
+ *
+ * - It is created with the device (vq_worker_init, on the main thread):
+ *   its thread, a kick eventfd (the VMM binds the queue's ioeventfd to it)
+ *   and a control eventfd. A vCPU thread never creates a thread, an
+ *   eventfd or an io_uring; it only asks the worker to start or stop and
+ *   waits for the answer.
+ * - vq_worker_start hands it a copy of the queue's configuration (size,
+ *   ring addresses, negotiated ring features) which it serves from; the
+ *   driver's registers are never read again until the next start, so a
+ *   register the driver rewrites cannot change a running queue.
+ * - vq_worker_stop returns once the worker has stopped at a safe point:
+ *   it pops nothing more and waits until every request it started has
+ *   completed (host I/O into guest buffers and slots finished), so the
+ *   caller may then reset or reconfigure the queue.
+ * - While requests are in flight the driver's notifications stay
+ *   suppressed: their completions wake the worker, which looks at the ring
+ *   again, so a busy queue costs the guest no exits.
+ *
+ * The device supplies a const struct vq_worker_ops and may give the
+ * worker extra eventfds to wait on (e.g. its io_uring completion eventfd).
+ *
+ * Threads: vq_worker_start/stop on vCPU threads under the device's
+ * vd->lock (one caller at a time); init/destroy on the main thread while
+ * no vCPU runs. Everything else runs on the worker thread. */
+#ifndef DEVICES_VIRTIO_QUEUE_WORKER_H
+#define DEVICES_VIRTIO_QUEUE_WORKER_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "virtio.h"
+#include "virtqueue.h"
+
+#define VQW_MAX_FDS 2 /* extra eventfds a device may add */
+
+/* Called on the worker thread only, with the device's per-queue state as
+ * opaque. */
+struct vq_worker_ops {
+	/* The queue starts serving from vq (the worker's copy): forget any
+	 * per-request state of an earlier run. */
+	void (*start)(void *opaque, struct virtqueue *vq);
+	/* Pops and starts every available request on vq and hands the batch
+	 * to the host. 0, or -EINVAL when the driver broke the queue. */
+	int (*handle_avail)(void *opaque, struct virtqueue *vq);
+	/* Finishes requests whose host I/O completed (pushing them on vq);
+	 * with wait, blocks until at least one completes. */
+	void (*handle_completions)(void *opaque, bool wait);
+	/* Requests started and not completed. */
+	unsigned (*inflight)(void *opaque);
+};
+
+struct vq_worker_config {
+	const struct vq_worker_ops *ops;
+	void *opaque;
+	struct virtio_dev *vd;
+	unsigned index;	  /* the queue */
+	const char *name; /* thread name, at most 15 characters */
+	int fds[VQW_MAX_FDS]; /* extra eventfds; the worker clears them */
+	unsigned nfds;
+};
+
+enum vqw_cmd { VQW_NONE, VQW_START, VQW_STOP, VQW_EXIT };
+
+struct vq_worker {
+	/* Set by vq_worker_init, then read-only. */
+	struct vq_worker_config cfg;
+	int kick_fd;
+	int ctl_fd;
+	pthread_t thread;
+	bool have_thread;
+	/* The command hand-over, under lock: one command at a time. */
+	pthread_mutex_t lock;
+	pthread_cond_t done;
+	enum vqw_cmd cmd;
+	int result;
+	struct virtqueue next; /* configuration handed over by START */
+	/* Worker thread only. */
+	struct virtqueue vq;
+	bool serving;
+	/* Atomic, for tests and statistics: how many times the worker
+	 * started; requests it waited for when told to stop. */
+	unsigned starts;
+	uint64_t drained;
+};
+
+/* Creates the eventfds and the thread, which waits for a start. 0 or
+ * -errno (logged); vq_worker_destroy undoes a partial init. */
+int vq_worker_init(struct vq_worker *w, const struct vq_worker_config *cfg);
+/* Stops (draining), ends and joins the thread, closes the eventfds. */
+void vq_worker_destroy(struct vq_worker *w);
+
+/* Serves the queue configured in *q (the caller validated it with
+ * vq_enable). A running worker is stopped first. 0 or -errno. */
+int vq_worker_start(struct vq_worker *w, const struct virtqueue *q);
+/* Returns when the worker no longer uses the queue and nothing it
+ * started is in flight. A no-op when it is not serving. */
+void vq_worker_stop(struct vq_worker *w);
+
+/* QueueNotify without an ioeventfd; any thread. */
+void vq_worker_kick(struct vq_worker *w);
+
+#endif
