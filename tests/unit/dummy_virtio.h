@@ -17,6 +17,7 @@
 #include "devices/virtio/blk.h"
 
 #include "devices/virtio/virtio.h"
+#include "tests/unit/guest_ram.h"
 
 struct dummy_virtio {
 	uint8_t config[8];
@@ -69,7 +70,7 @@ static inline void dummy_virtio_setup(struct guest_mem *mem, uint64_t ram,
 {
 	struct mem_config cfg = { .size = ram, .backend = MEM_BACKEND_ANON };
 
-	cr_assert_eq(mem_create(mem, &cfg), 0);
+	cr_assert_eq(test_mem_create(mem, &cfg), 0);
 	memset(d, 0, sizeof(*d));
 	memcpy(d->config, "ABCDEFGH", 8);
 	cr_assert_eq(virtio_dev_init(vd, &dummy_ops, d, queues, mem), 0);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "devices/virtio/blk.h"
+#include "tests/unit/guest_ram.h"
 
 #define RAM (16ULL << 20)
 #define QSIZE 64
@@ -52,7 +53,7 @@ static void setup(void)
 	cr_assert_eq(write(fd, buf, FILE_SIZE), FILE_SIZE);
 	close(fd);
 	free(buf);
-	cr_assert_eq(mem_create(&mem, &mc), 0);
+	cr_assert_eq(test_mem_create(&mem, &mc), 0);
 	cr_assert_eq(vblk_init(&b, &cfg, 0, &mem), 0);
 	virtio_dev_attach_transport(vd, &tops, NULL);
 	interrupts = avail_idx = next_desc = 0;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "devices/virtio/virtqueue.h"
+#include "tests/unit/guest_ram.h"
 
 #define QSIZE 8
 #define DESC 0x10000ULL
@@ -21,7 +22,7 @@ static void setup(void)
 {
 	struct mem_config cfg = { .size = RAM, .backend = MEM_BACKEND_ANON };
 
-	cr_assert_eq(mem_create(&mem, &cfg), 0);
+	cr_assert_eq(test_mem_create(&mem, &cfg), 0);
 	memset(&vq, 0, sizeof(vq));
 	vq.size = QSIZE;
 	vq.desc = DESC, vq.avail = AVAIL, vq.used = USED;
