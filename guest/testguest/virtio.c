@@ -401,7 +401,8 @@ void vq_kick(struct vdev *d, struct vq *q)
 int vq_get(struct vdev *d, struct vq *q, uint32_t *len)
 {
 	const volatile struct vq_used_elem *e;
-	uint16_t head, i;
+	uint16_t head, i, n;
+	uint32_t id;
 
 	(void)d;
 	if (q->used[1] == q->last_used)
@@ -409,14 +410,22 @@ int vq_get(struct vdev *d, struct vq *q, uint32_t *len)
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
 	e = (const volatile struct vq_used_elem *)(q->used + 2) +
 	    q->last_used % q->size;
-	head = (uint16_t)e->id;
+	id = e->id;
 	*len = e->len;
 	q->last_used++;
+	/* A device under attack may write nonsense: never follow it. */
+	if (id >= q->size) {
+		printf("guest: virtio: queue %u: used id %u out of range\n",
+		       q->index, id);
+		return -1;
+	}
+	head = (uint16_t)id;
 	/* Interrupt after the next completion, or (polling) never. */
 	if (q->event_idx)
 		q->avail[2 + q->size] =
 			(uint16_t)(q->last_used + (q->interrupts ? 0 : 0x8000));
-	for (i = head; q->desc[i].flags & VQ_DESC_F_NEXT; i = q->desc[i].next)
+	for (i = head, n = 0; q->desc[i].flags & VQ_DESC_F_NEXT && n < q->size;
+	     i = q->desc[i].next, n++)
 		q->num_free++;
 	q->num_free++;
 	q->desc[i].next = q->free_head;
