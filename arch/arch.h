@@ -25,6 +25,7 @@ struct vm;
 struct vm_config;
 struct vcpu;
 struct pci_bus;
+struct irq_routes;
 
 /* Splits `ram` bytes of guest RAM into guest-physical regions around the
  * architecture's holes. Pure; returns the number of regions. */
@@ -42,6 +43,11 @@ int arch_vm_init(struct vm *vm);
  * VM's buses. Guest serial output goes to console_out; vm->console is
  * set to the UART that takes console input. */
 int arch_board_attach(struct vm *vm, int console_out);
+
+/* Adds the interrupt routes KVM starts the VM with (its irqchip's pins)
+ * to r, which replaces KVM's table as a whole; returns the first GSI free
+ * for MSI routes. */
+unsigned arch_irq_routes_init(struct irq_routes *r);
 
 /* Extra access paths to PCI bus 0 besides ECAM (x86: ports 0xCF8). */
 int arch_pci_attach(struct vm *vm, struct pci_bus *bus);

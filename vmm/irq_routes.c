@@ -6,13 +6,11 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "arch/arch.h"
 #include "lib/log.h"
 
-#define IOAPIC_PINS 24
-#define PIC_PINS 16
-
-static void add_irqchip(struct irq_routes *r, unsigned gsi, unsigned chip,
-			unsigned pin)
+void irq_routes_add_irqchip(struct irq_routes *r, unsigned gsi,
+			    unsigned chip, unsigned pin)
 {
 	r->entries[r->nr++] = (struct kvm_irq_routing_entry){
 		.gsi = gsi,
@@ -26,16 +24,7 @@ void irq_routes_init(struct irq_routes *r, int vm_fd)
 	memset(r, 0, sizeof(*r));
 	pthread_mutex_init(&r->lock, NULL);
 	r->vm_fd = vm_fd;
-	r->next_gsi = IRQ_ROUTES_FIRST_MSI_GSI;
-	/* KVM's default x86 table (kvm_setup_default_irq_routing). */
-	for (unsigned gsi = 0; gsi < IOAPIC_PINS; gsi++) {
-		add_irqchip(r, gsi, KVM_IRQCHIP_IOAPIC, gsi);
-		if (gsi < PIC_PINS)
-			add_irqchip(r, gsi,
-				    gsi < 8 ? KVM_IRQCHIP_PIC_MASTER :
-					      KVM_IRQCHIP_PIC_SLAVE,
-				    gsi % 8);
-	}
+	r->next_gsi = arch_irq_routes_init(r);
 }
 
 void irq_routes_destroy(struct irq_routes *r)
@@ -66,7 +55,7 @@ static int commit(struct irq_routes *r)
 	memcpy(table->entries, r->entries, r->nr * sizeof(r->entries[0]));
 	if (ioctl(r->vm_fd, KVM_SET_GSI_ROUTING, table) < 0) {
 		ret = -errno;
-		log_error("KVM_SET_GSI_ROUTING: %s", strerror(errno));
+		log_guest(&r->log, "KVM_SET_GSI_ROUTING: %s", strerror(errno));
 	}
 	free(table);
 	return ret;

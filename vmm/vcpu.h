@@ -11,7 +11,7 @@
 #include "vm.h"
 
 struct vcpu {
-	unsigned id; /* also the APIC id */
+	unsigned id; /* also its interrupt controller id */
 	int fd;
 	struct kvm_run *run;
 	pthread_t thread;
@@ -23,7 +23,7 @@ struct vcpu {
  * with the signal blocked in the calling thread. */
 int vcpu_signals_init(void);
 
-/* Creates vCPU id of vm with its CPUID, MSRs, FPU and LAPIC set. */
+/* Creates vCPU id of vm and sets it up (arch_vcpu_init). */
 int vcpu_create(struct vcpu *v, struct vm *vm, unsigned id);
 int vcpu_start(struct vcpu *v);
 /* Makes a running or about-to-run KVM_RUN return. Any thread. */

@@ -36,26 +36,43 @@ static int bind_irqfd(struct vm *vm, int *fd, unsigned gsi)
 	return 0;
 }
 
-/* One ioeventfd per queue at addr + stride * q. PCI notifications match
- * any write length (KVM's fast MMIO path); virtio-mmio shares one
- * register, so there the queue index is the datamatch. */
-static int set_ioeventfds(struct vdev *v, uint64_t addr, bool assign)
+static int ioeventfd(struct vdev *v, uint64_t addr, unsigned q, bool assign)
 {
 	bool pci = v->transport == VM_TRANSPORT_PCI;
+	struct kvm_ioeventfd ioe = {
+		.datamatch = pci ? 0 : q,
+		.addr = addr + (pci ? VPCI_NOTIFY_MULTIPLIER * q : 0),
+		.len = pci ? 0 : 4,
+		.fd = v->desc.kick_fds[q],
+		.flags = (pci ? 0 : KVM_IOEVENTFD_FLAG_DATAMATCH) |
+			 (assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN),
+	};
 
+	return ioctl(v->vm->vm_fd, KVM_IOEVENTFD, &ioe) < 0 ? -errno : 0;
+}
+
+static void unbind_ioeventfds(struct vdev *v, uint64_t addr, unsigned n)
+{
+	for (unsigned q = 0; q < n; q++)
+		ioeventfd(v, addr, q, false);
+}
+
+/* One ioeventfd per queue at addr + stride * q. PCI notifications match
+ * any write length (KVM's fast MMIO path); virtio-mmio shares one
+ * register, so there the queue index is the datamatch. All or none: a
+ * failure (the guest moved this BAR onto another device's, EEXIST)
+ * unbinds those already bound, so no queue is left half-wired; the
+ * notifications then reach the VMM through the BAR's MMIO handler. */
+static int bind_ioeventfds(struct vdev *v, uint64_t addr)
+{
 	for (unsigned q = 0; q < v->desc.vd->num_queues; q++) {
-		struct kvm_ioeventfd ioe = {
-			.datamatch = pci ? 0 : q,
-			.addr = addr + (pci ? VPCI_NOTIFY_MULTIPLIER * q : 0),
-			.len = pci ? 0 : 4,
-			.fd = v->desc.kick_fds[q],
-			.flags = (pci ? 0 : KVM_IOEVENTFD_FLAG_DATAMATCH) |
-				 (assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN),
-		};
-		if (ioctl(v->vm->vm_fd, KVM_IOEVENTFD, &ioe) < 0 && assign)
-			return log_error("KVM_IOEVENTFD at %#llx: %s",
-					 (unsigned long long)ioe.addr,
-					 strerror(errno)), -errno;
+		int r = ioeventfd(v, addr, q, true);
+		if (r) {
+			unbind_ioeventfds(v, addr, q);
+			log_guest(&v->log, "KVM_IOEVENTFD at %#llx: %s",
+				  (unsigned long long)addr, strerror(-r));
+			return r;
+		}
 	}
 	return 0;
 }
@@ -89,7 +106,7 @@ static int attach_mmio(struct vm *vm, struct vdev *v)
 	if (!r)
 		r = bind_irqfd(vm, &v->mmio_irq_fd, gsi);
 	if (!r)
-		r = set_ioeventfds(v, base + VIRTIO_MMIO_QUEUE_NOTIFY, true);
+		r = bind_ioeventfds(v, base + VIRTIO_MMIO_QUEUE_NOTIFY);
 	if (!r)
 		vs->mmio[vs->nr_mmio++] = (struct vdev_mmio_window){
 			base, VIRTIO_MMIO_WINDOW, gsi
@@ -121,9 +138,9 @@ static void pci_bar_moved(void *opaque, uint64_t gpa, bool mapped)
 	struct vdev *v = opaque;
 
 	if (v->notify_gpa)
-		set_ioeventfds(v, v->notify_gpa, false);
+		unbind_ioeventfds(v, v->notify_gpa, v->desc.vd->num_queues);
 	v->notify_gpa = 0;
-	if (mapped && !set_ioeventfds(v, gpa + VPCI_NOTIFY_OFF, true))
+	if (mapped && !bind_ioeventfds(v, gpa + VPCI_NOTIFY_OFF))
 		v->notify_gpa = gpa + VPCI_NOTIFY_OFF;
 }
 

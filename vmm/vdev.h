@@ -19,6 +19,7 @@
 #include "devices/virtio/mmio.h"
 #include "devices/virtio/pci.h"
 #include "irq_routes.h"
+#include "lib/log.h"
 
 #define VDEV_MAX 8 /* virtio devices of a VM */
 
@@ -37,6 +38,7 @@ struct vdev {
 	int vec_fd[VPCI_MAX_VECTORS];
 	unsigned vec_gsi[VPCI_MAX_VECTORS];
 	uint64_t notify_gpa; /* where the ioeventfds are bound; 0: nowhere */
+	struct log_limit log; /* guest-triggerable lines (BAR moves) */
 };
 
 /* Where a virtio-mmio device lies, for the firmware tables. */

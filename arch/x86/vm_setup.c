@@ -11,6 +11,7 @@
 
 #include "arch/x86/cpuid.h"
 #include "lib/log.h"
+#include "vmm/irq_routes.h"
 #include "vmm/vm.h"
 
 unsigned arch_mem_layout(uint64_t ram, struct mem_region regions[MEM_MAX_REGIONS])
@@ -63,4 +64,22 @@ int arch_vm_init(struct vm *vm)
 	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
 		return log_error("KVM_CREATE_PIT2: %s", strerror(errno)), -errno;
 	return 0;
+}
+
+#define IOAPIC_PINS 24
+#define PIC_PINS 16
+
+/* KVM's default x86 table (kvm_setup_default_irq_routing): GSI 0-15 to
+ * the PICs and the IOAPIC, 16-23 to the IOAPIC. */
+unsigned arch_irq_routes_init(struct irq_routes *r)
+{
+	for (unsigned gsi = 0; gsi < IOAPIC_PINS; gsi++) {
+		irq_routes_add_irqchip(r, gsi, KVM_IRQCHIP_IOAPIC, gsi);
+		if (gsi < PIC_PINS)
+			irq_routes_add_irqchip(r, gsi,
+					       gsi < 8 ? KVM_IRQCHIP_PIC_MASTER :
+							 KVM_IRQCHIP_PIC_SLAVE,
+					       gsi % 8);
+	}
+	return IOAPIC_PINS;
 }

@@ -1,5 +1,8 @@
 /* vCPU threads (table, PBA, capability) and device threads (notify), all
- * under m->lock; see msix.h. */
+ * under m->lock; see msix.h. Routes (KVM_SET_GSI_ROUTING) are installed
+ * only on vCPU threads, by the guest's own table and capability writes:
+ * a device thread delivers through a route that is current or leaves the
+ * vector pending, so its syscall set stays an eventfd write. */
 #include "msix.h"
 
 #include <errno.h>
@@ -59,9 +62,9 @@ static bool deliverable(const struct msix *m, unsigned vec)
 	       !(m->table[vec].ctrl & ENTRY_MASKED);
 }
 
-/* Installs a changed message before its first use; m->lock held. A route
- * that cannot be installed leaves the vector stale, so the next unmask or
- * notify tries again. */
+/* vCPU threads: installs a changed message before its first use; m->lock
+ * held. A route that cannot be installed leaves the vector stale, so the
+ * next table or capability write tries again. */
 static bool route_current(struct msix *m, unsigned vec)
 {
 	const struct msix_entry *e = &m->table[vec];
@@ -74,7 +77,8 @@ static bool route_current(struct msix *m, unsigned vec)
 	return true;
 }
 
-static void fire(struct msix *m, unsigned vec)
+/* vCPU threads: routes vec if needed, then fires it. */
+static void route_and_fire(struct msix *m, unsigned vec)
 {
 	if (route_current(m, vec)) {
 		m->pending &= ~(1ULL << vec);
@@ -82,12 +86,18 @@ static void fire(struct msix *m, unsigned vec)
 	}
 }
 
-/* Fires what was held pending on vectors that can now deliver. */
-static void flush_pending(struct msix *m)
+/* vCPU threads: routes every vector that can deliver (so device threads
+ * find current routes) and fires what was held pending. */
+static void refresh(struct msix *m)
 {
-	for (unsigned v = 0; v < m->nvec; v++)
-		if ((m->pending & (1ULL << v)) && deliverable(m, v))
-			fire(m, v);
+	for (unsigned v = 0; v < m->nvec; v++) {
+		if (!deliverable(m, v))
+			continue;
+		if (m->pending & (1ULL << v))
+			route_and_fire(m, v);
+		else
+			route_current(m, v);
+	}
 }
 
 void msix_config_written(struct msix *m, unsigned off, unsigned len)
@@ -103,7 +113,7 @@ void msix_config_written(struct msix *m, unsigned off, unsigned len)
 	m->function_masked = v & PCI_MSIX_FLAGS_MASKALL;
 	if (!m->enabled)
 		m->pending = 0;
-	flush_pending(m);
+	refresh(m);
 	pthread_mutex_unlock(&m->lock);
 }
 
@@ -126,13 +136,15 @@ static void entry_write(struct msix *m, unsigned vec, unsigned reg, uint32_t v)
 		break;
 	case PCI_MSIX_ENTRY_VECTOR_CTRL:
 		e->ctrl = v & ENTRY_MASKED;
-		if (deliverable(m, vec)) {
-			if (m->pending & (1ULL << vec))
-				fire(m, vec);
-			else
-				route_current(m, vec);
-		}
 		break;
+	}
+	/* A message changed while unmasked (undefined by the spec, but a
+	 * guest may) is routed now, here, not by the device thread. */
+	if (deliverable(m, vec)) {
+		if (m->pending & (1ULL << vec))
+			route_and_fire(m, vec);
+		else
+			route_current(m, vec);
 	}
 }
 
@@ -192,9 +204,13 @@ void msix_notify(struct msix *m, unsigned vec)
 	if (vec >= m->nvec)
 		return;
 	pthread_mutex_lock(&m->lock);
-	if (deliverable(m, vec))
-		fire(m, vec);
-	else if (m->enabled)
+	/* A stale route is never installed here (see the top of the file):
+	 * the vector waits, pending, for the vCPU write that routes it. */
+	if (deliverable(m, vec) && !(m->route_stale & (1ULL << vec))) {
+		m->pending &= ~(1ULL << vec);
+		m->ops->fire(m->opaque, vec);
+	} else if (m->enabled) {
 		m->pending |= 1ULL << vec;
+	}
 	pthread_mutex_unlock(&m->lock);
 }

@@ -5,7 +5,9 @@
  * pending and fired when it is unmasked.
  *
  * Threads: table accesses and configuration writes on vCPU threads, fires
- * on device threads; all under msix->lock, held only briefly. */
+ * on device threads; all under msix->lock, held only briefly. Routes are
+ * installed only on vCPU threads (the table or capability write that
+ * makes a changed vector deliverable); a device thread never routes. */
 #ifndef DEVICES_PCI_MSIX_H
 #define DEVICES_PCI_MSIX_H
 
