@@ -29,10 +29,15 @@ GUEST_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -MMD -MP \
 	-mgeneral-regs-only -fno-asynchronous-unwind-tables -fcf-protection=none
 GUEST := $(BUILD)/guest/testguest.elf
 
-all: $(BUILD)/vmm $(GUEST) $(BUILD)/runstat
+all: $(BUILD)/vmm $(GUEST) $(BUILD)/runstat $(BUILD)/kvm-hold
 
 $(BUILD)/runstat: bench/runstat.c
 	$(CC) $(CFLAGS) -o $@ $<
+
+# Run by the lab host's init before its chroot, hence static.
+$(BUILD)/kvm-hold: tests/lab/kvm-hold.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -static -o $@ $<
 
 $(GUEST): $(GUEST_OBJS) guest/testguest/link.ld
 	$(CC) -nostdlib -static -Wl,-T,guest/testguest/link.ld \
