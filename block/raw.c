@@ -1,7 +1,5 @@
 /* The raw format over its file child. Open and close on the main thread;
  * submit on the thread that owns the blk_ctx. No state of its own. */
-#include "raw.h"
-
 #include "driver.h"
 
 static int raw_fmt_open(struct blk_node *node, struct blk_opts *o)
@@ -31,17 +29,3 @@ const struct blk_driver blk_raw_driver = {
 	.open = raw_fmt_open,
 	.submit = raw_submit,
 };
-
-int raw_open(struct blk_node *node, const char *path,
-	     const struct raw_opts *opts)
-{
-	struct blk_opts o = { 0 };
-
-	blk_opts_add(&o, "format", "raw");
-	blk_opts_add(&o, "path", path);
-	if (opts->readonly)
-		blk_opts_add(&o, "readonly", NULL);
-	if (opts->direct)
-		blk_opts_add(&o, "cache", "none");
-	return blk_open(node, &o);
-}

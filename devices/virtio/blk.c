@@ -13,7 +13,6 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "block/raw.h"
 #include "lib/log.h"
 
 #define RING_DEPTH 128
@@ -373,10 +372,22 @@ static int setup_queue(struct vblk *b, unsigned i)
 	return 0;
 }
 
+/* The disk's node stack from the --disk options (block/block.h). */
+static int open_disk(struct vblk *b, const struct vblk_config *cfg)
+{
+	struct blk_opts o = { 0 };
+
+	if (blk_opts_add(&o, "format", cfg->format ? cfg->format : "raw") ||
+	    blk_opts_add(&o, "path", cfg->path) ||
+	    (cfg->readonly && blk_opts_add(&o, "readonly", NULL)) ||
+	    (cfg->direct && blk_opts_add(&o, "cache", "none")))
+		return -EINVAL;
+	return blk_open(&b->node, &o);
+}
+
 int vblk_init(struct vblk *b, const struct vblk_config *cfg, unsigned index,
 	      const struct guest_mem *mem)
 {
-	struct raw_opts ro = { .readonly = cfg->readonly, .direct = cfg->direct };
 	int r;
 
 	if (!cfg->queues || cfg->queues > VBLK_MAX_QUEUES)
@@ -392,7 +403,7 @@ int vblk_init(struct vblk *b, const struct vblk_config *cfg, unsigned index,
 	}
 	b->cfg = *cfg;
 	b->index = index;
-	r = raw_open(&b->node, cfg->path, &ro);
+	r = open_disk(b, cfg);
 	if (r)
 		return r;
 	b->limits = (struct vblk_limits){

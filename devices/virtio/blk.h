@@ -23,6 +23,7 @@
 
 struct vblk_config {
 	const char *path;
+	const char *format; /* a block format driver's name; NULL: raw */
 	bool readonly;
 	bool direct;	  /* cache=none */
 	unsigned queues;  /* 1 .. VBLK_MAX_QUEUES */

@@ -13,12 +13,13 @@ static int fail(const char **why, const char *msg)
 	return -EINVAL;
 }
 
-/* A format from the block layer's driver table. struct vblk_config has no
- * format field yet: raw is the only format, and what vblk_init opens. */
-static int parse_format(const char *val, const char **why)
+/* A format from the block layer's driver table. */
+static int parse_format(const char *val, struct vblk_config *cfg,
+			const char **why)
 {
 	if (!blk_driver_find(val, BLK_DRV_FORMAT))
 		return fail(why, "format must be one of: " BLK_FORMAT_NAMES);
+	cfg->format = val;
 	return 0;
 }
 
@@ -35,7 +36,7 @@ static int parse_key(char *kv, struct vblk_config *cfg, const char **why)
 		return fail(why, "unknown option");
 	*val++ = 0;
 	if (!strcmp(kv, "format"))
-		return parse_format(val, why);
+		return parse_format(val, cfg, why);
 	if (!strcmp(kv, "cache")) {
 		if (!strcmp(val, "none"))
 			cfg->direct = true;

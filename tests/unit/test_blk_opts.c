@@ -21,8 +21,10 @@ Test(blk_opts, defaults_and_every_option)
 	cr_assert(!c.readonly && !c.direct);
 	cr_assert_eq(c.queues, 1);
 	cr_assert_eq(c.serial[0], 0);
+	cr_assert_null(c.format, "no format= leaves the default (raw) to vblk_init");
 	cr_assert_eq(parse("d.img,format=raw,readonly,cache=none,queues=4,serial=ABC123", &c, &why), 0, "%s", why);
 	cr_assert(c.readonly && c.direct);
+	cr_assert_str_eq(c.format, "raw");
 	cr_assert_eq(c.queues, 4);
 	cr_assert_str_eq(c.serial, "ABC123");
 	cr_assert_eq(parse("d.img,cache=writeback,serial=12345678901234567890", &c, &why), 0);

@@ -5,7 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "block/raw.h"
+#include "block/block.h"
+
 
 #define SIZE (1 << 20)
 
@@ -25,10 +26,24 @@ static void make_file(void)
 	close(fd);
 }
 
+/* raw over file, as --disk opens it. */
+static int open_raw(struct blk_node *n, const char *p, bool readonly,
+		    bool direct)
+{
+	struct blk_opts o = { 0 };
+
+	cr_assert_eq(blk_opts_add(&o, "format", "raw"), 0);
+	cr_assert_eq(blk_opts_add(&o, "path", p), 0);
+	if (readonly)
+		cr_assert_eq(blk_opts_add(&o, "readonly", NULL), 0);
+	if (direct)
+		cr_assert_eq(blk_opts_add(&o, "cache", "none"), 0);
+	return blk_open(n, &o);
+}
+
 static void open_node(bool readonly, bool direct)
 {
-	struct raw_opts o = { .readonly = readonly, .direct = direct };
-	cr_assert_eq(raw_open(&node, path, &o), 0);
+	cr_assert_eq(open_raw(&node, path, readonly, direct), 0);
 	cr_assert_eq(node.size, SIZE);
 }
 
@@ -225,11 +240,11 @@ Test(block, file_shrinking_underneath_gives_eio_and_counts_it)
 Test(block, open_errors)
 {
 	struct blk_node n;
-	struct raw_opts o = { 0 };
 
-	cr_assert_eq(raw_open(&n, "/nonexistent/disk.img", &o), -ENOENT);
-	cr_assert_eq(raw_open(&n, "/tmp", &o), -EISDIR);
-	o.readonly = true; /* opens, but is not a disk */
-	cr_assert_eq(raw_open(&n, "/tmp", &o), -EINVAL);
-	cr_assert_eq(raw_open(&n, "/dev/null", &o), -EINVAL);
+	cr_assert_eq(open_raw(&n, "/nonexistent/disk.img", false, false),
+		     -ENOENT);
+	cr_assert_eq(open_raw(&n, "/tmp", false, false), -EISDIR);
+	/* opens, but is not a disk */
+	cr_assert_eq(open_raw(&n, "/tmp", true, false), -EINVAL);
+	cr_assert_eq(open_raw(&n, "/dev/null", true, false), -EINVAL);
 }
