@@ -6,6 +6,8 @@
 #   make cli-check  bad arguments and input files
 #   make guest-check  the test guest on this machine's /dev/kvm
 #   make lab-check  stock-Linux guest tests inside the lab host
+#   make format     format every C file with .clang-format
+#   make format-check  fail when a C file differs from its formatted form
 
 CC ?= gcc
 ARCH ?= x86
@@ -48,7 +50,7 @@ $(BUILD)/guest/%.o: guest/testguest/%
 	$(CC) $(GUEST_CFLAGS) -c -o $@ $<
 
 $(BUILD)/vmm: $(OBJS)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@echo "  LD $@"; $(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -56,7 +58,7 @@ $(BUILD)/obj/%.o: %.c
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS) -lcriterion
+	@echo "  LD $@"; $(CC) $(CFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS) -lcriterion
 
 deps:
 	@scripts/install-deps
@@ -68,7 +70,7 @@ unit: $(TEST_BINS)
 	@set -e; for t in $(TEST_BINS); do echo "== $$t"; $$t --jobs 2; done
 
 cli-check: all kernel
-	tests/cli/bad-inputs
+	tests/cli/check
 
 guest-check: all
 	tests/guest/check
@@ -76,7 +78,17 @@ guest-check: all
 lab-check: all kernel
 	tests/lab/check
 
+C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+
+format:
+	clang-format -i $(C_FILES)
+
+format-check:
+	@clang-format --dry-run --Werror $(C_FILES) && \
+		echo "format-check: $(words $(C_FILES)) files formatted"
+
 check: deps
+	$(MAKE) format-check
 	$(MAKE) all
 	$(MAKE) unit
 	$(MAKE) cli-check
@@ -91,5 +103,6 @@ run: deps
 clean:
 	rm -rf $(BUILD)/vmm $(BUILD)/obj $(BUILD)/tests $(BUILD)/guest
 
-.PHONY: all deps kernel unit cli-check guest-check lab-check check run clean
+.PHONY: all deps kernel unit cli-check guest-check lab-check check run clean \
+	format format-check
 -include $(OBJS:.o=.d) $(TEST_BINS:=.d) $(GUEST_OBJS:.o=.d)

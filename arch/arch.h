@@ -29,7 +29,8 @@ struct irq_routes;
 
 /* Splits `ram` bytes of guest RAM into guest-physical regions around the
  * architecture's holes. Pure; returns the number of regions. */
-unsigned arch_mem_layout(uint64_t ram, struct mem_region regions[MEM_MAX_REGIONS]);
+unsigned arch_mem_layout(uint64_t ram,
+			 struct mem_region regions[MEM_MAX_REGIONS]);
 
 /* Checks the KVM capabilities this architecture needs (kvm_fd is
  * /dev/kvm) and reads what it needs from the host (supported CPUID). */

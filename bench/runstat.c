@@ -39,8 +39,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	t1 = now_ns();
-	fprintf(stderr, "runstat: exec_ns %llu wall_us %llu maxrss_kib %ld status %d\n",
+	fprintf(stderr,
+		"runstat: exec_ns %llu wall_us %llu maxrss_kib %ld status %d\n",
 		t0, (t1 - t0) / 1000, ru.ru_maxrss,
-		WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+		WIFEXITED(status) ? WEXITSTATUS(status)
+				  : 128 + WTERMSIG(status));
 	return 0;
 }

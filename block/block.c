@@ -79,8 +79,8 @@ int blk_ctx_kick(struct blk_ctx *ctx)
 		r = io_uring_submit(&ctx->ring);
 	} while (r == -EINTR);
 	if (r >= 0)
-		ctx->pending -= (unsigned)r < ctx->pending ? (unsigned)r :
-							      ctx->pending;
+		ctx->pending -=
+			(unsigned)r < ctx->pending ? (unsigned)r : ctx->pending;
 	return r < 0 ? r : 0;
 }
 
@@ -100,9 +100,9 @@ int blk_ctx_reap(struct blk_ctx *ctx, bool wait)
 
 	blk_ctx_kick(ctx);
 	for (;;) {
-		int r = (wait && !n && ctx->inflight) ?
-				io_uring_wait_cqe(&ctx->ring, &cqe) :
-				io_uring_peek_cqe(&ctx->ring, &cqe);
+		int r = (wait && !n && ctx->inflight)
+				? io_uring_wait_cqe(&ctx->ring, &cqe)
+				: io_uring_peek_cqe(&ctx->ring, &cqe);
 		if (r == -EINTR)
 			continue;
 		if (r < 0)

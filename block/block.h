@@ -50,14 +50,14 @@ struct blk_req {
 
 struct blk_node {
 	const struct blk_driver *drv;
-	uint64_t size;		/* bytes */
-	uint32_t block_size;	/* logical block size the guest sees */
+	uint64_t size;	     /* bytes */
+	uint32_t block_size; /* logical block size the guest sees */
 	bool readonly;
 	bool can_discard;
-	uint64_t errors;	/* requests completed with an error (atomic) */
-	void *priv;		/* the driver's */
-	int fd;			/* protocol nodes: the host file; else -1 */
-	struct blk_node *file;	  /* a format's protocol child, or NULL */
+	uint64_t errors;       /* requests completed with an error (atomic) */
+	void *priv;	       /* the driver's */
+	int fd;		       /* protocol nodes: the host file; else -1 */
+	struct blk_node *file; /* a format's protocol child, or NULL */
 	struct blk_node *backing; /* a backing image (any format), or NULL */
 };
 
@@ -73,8 +73,8 @@ struct blk_opts {
 		const char *key, *val; /* val NULL: the bare key */
 	} kv[BLK_OPTS_MAX];
 	unsigned n;
-	uint32_t used;	/* bit i: kv[i] was read by a driver */
-	char why[192];	/* out: the failure blk_open logged */
+	uint32_t used; /* bit i: kv[i] was read by a driver */
+	char why[192]; /* out: the failure blk_open logged */
 };
 
 /* Appends key=val (the strings must outlive blk_open). -E2BIG when full,
@@ -105,7 +105,7 @@ struct blk_ctx {
 	unsigned inflight; /* requests started and not completed */
 	struct blk_ctx_node nodes[BLK_CTX_NODES]; /* index = fixed file */
 	unsigned nnodes;
-	size_t state_size;	 /* largest per-request state attached */
+	size_t state_size; /* largest per-request state attached */
 	struct blk_state *free_states;
 };
 

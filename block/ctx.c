@@ -37,13 +37,14 @@ static int ring_register(struct io_uring *ring, unsigned op, void *arg,
 
 /* Appends one restriction; past MAX_RESTRICTIONS counts on so that
  * restrict_ring refuses to set up a ring missing some of them. */
-static void allow(struct io_uring_restriction *res, unsigned *n,
-		  uint16_t what, uint8_t value)
+static void allow(struct io_uring_restriction *res, unsigned *n, uint16_t what,
+		  uint8_t value)
 {
 	if (*n < MAX_RESTRICTIONS) {
 		memset(&res[*n], 0, sizeof(res[*n]));
 		res[*n].opcode = what;
-		res[*n].sqe_op = value; /* one union: register_op, sqe_op, flags */
+		res[*n].sqe_op =
+			value; /* one union: register_op, sqe_op, flags */
 	}
 	(*n)++;
 }
@@ -59,7 +60,8 @@ static int restrict_ring(struct io_uring *ring)
 
 	for (unsigned i = 0; (d = blk_driver_at(i)); i++) {
 		for (unsigned j = 0; j < d->nsqe_ops; j++)
-			allow(res, &n, IORING_RESTRICTION_SQE_OP, d->sqe_ops[j]);
+			allow(res, &n, IORING_RESTRICTION_SQE_OP,
+			      d->sqe_ops[j]);
 		flags |= d->sqe_flags;
 	}
 	allow(res, &n, IORING_RESTRICTION_SQE_FLAGS_ALLOWED, flags);
@@ -85,7 +87,8 @@ int blk_ctx_init(struct blk_ctx *ctx, unsigned depth)
 	if (!r)
 		r = restrict_ring(&ctx->ring);
 	if (!r)
-		r = ring_register(&ctx->ring, IORING_REGISTER_ENABLE_RINGS, NULL, 0);
+		r = ring_register(&ctx->ring, IORING_REGISTER_ENABLE_RINGS,
+				  NULL, 0);
 	if (r)
 		io_uring_queue_exit(&ctx->ring);
 	return r;
@@ -186,7 +189,8 @@ void blk_state_put(struct blk_ctx *ctx, struct blk_req *req)
 
 	if (!req->state)
 		return;
-	s = (struct blk_state *)((char *)req->state - offsetof(struct blk_state, data));
+	s = (struct blk_state *)((char *)req->state -
+				 offsetof(struct blk_state, data));
 	req->state = NULL;
 	if (s->size < ctx->state_size) {
 		free(s);

@@ -24,15 +24,14 @@ struct file_req {
 static void prep_zeroes(struct io_uring_sqe *sqe, struct blk_req *req,
 			const struct file_req *st)
 {
-	int mode = st->zeroes == ZEROES_BY_ZERO_RANGE ? FALLOC_FL_ZERO_RANGE :
-							FALLOC_FL_PUNCH_HOLE;
+	int mode = st->zeroes == ZEROES_BY_ZERO_RANGE ? FALLOC_FL_ZERO_RANGE
+						      : FALLOC_FL_PUNCH_HOLE;
 
 	io_uring_prep_fallocate(sqe, st->index, mode | FALLOC_FL_KEEP_SIZE,
 				req->offset, req->len);
 }
 
-static int prep(struct blk_node *node, struct blk_ctx *ctx,
-		struct blk_req *req)
+static int prep(struct blk_node *node, struct blk_ctx *ctx, struct blk_req *req)
 {
 	struct io_uring_sqe *sqe = blk_ctx_sqe(ctx, node, req);
 	struct file_req *st = req->state;
@@ -56,12 +55,11 @@ static int prep(struct blk_node *node, struct blk_ctx *ctx,
 		break;
 	case BLK_OP_DISCARD:
 		io_uring_prep_fallocate(sqe, st->index,
-					FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+					FALLOC_FL_PUNCH_HOLE |
+						FALLOC_FL_KEEP_SIZE,
 					req->offset, req->len);
 		break;
-	case BLK_OP_WRITE_ZEROES:
-		prep_zeroes(sqe, req, st);
-		break;
+	case BLK_OP_WRITE_ZEROES: prep_zeroes(sqe, req, st); break;
 	}
 	sqe->flags |= IOSQE_FIXED_FILE;
 	return 0;
@@ -86,7 +84,8 @@ static void advance(struct blk_req *req, uint64_t done)
 	req->offset += done;
 	req->len -= done;
 	while (done) {
-		uint64_t take = done < req->iov->iov_len ? done : req->iov->iov_len;
+		uint64_t take =
+			done < req->iov->iov_len ? done : req->iov->iov_len;
 		req->iov->iov_base = (uint8_t *)req->iov->iov_base + take;
 		req->iov->iov_len -= take;
 		done -= take;
@@ -180,7 +179,8 @@ static int open_fd(struct blk_opts *o, const char *path, bool ro, bool direct)
 				    (direct ? O_DIRECT : 0));
 
 	if (fd < 0 && errno == EINVAL && direct)
-		return blk_open_fail(o, -EINVAL, "the file system does not "
+		return blk_open_fail(o, -EINVAL,
+				     "the file system does not "
 				     "support O_DIRECT (cache=none); use "
 				     "cache=writeback");
 	if (fd < 0)
@@ -207,9 +207,10 @@ static int file_open(struct blk_node *node, struct blk_opts *o)
 		return blk_open_fail(o, -errno, "%s", strerror(errno));
 	r = size_of(node->fd, &st, &node->size, &node->block_size);
 	if (r)
-		return blk_open_fail(o, r, "%s", r == -EINVAL ?
-				     "not a regular file or block device" :
-				     strerror(-r));
+		return blk_open_fail(
+			o, r, "%s",
+			r == -EINVAL ? "not a regular file or block device"
+				     : strerror(-r));
 	node->readonly = ro;
 	node->can_discard = !ro;
 	return 0;

@@ -65,8 +65,8 @@ int blk_opt_bool(struct blk_opts *o, const char *key, bool def, bool *out)
 int blk_open_fail(struct blk_opts *o, int err, const char *fmt, ...)
 {
 	int i = index_of(o, "path");
-	const char *path = i >= 0 && o->kv[i].val && *o->kv[i].val ?
-				   o->kv[i].val : NULL;
+	const char *path =
+		i >= 0 && o->kv[i].val && *o->kv[i].val ? o->kv[i].val : NULL;
 	size_t len;
 	va_list ap;
 
@@ -104,8 +104,10 @@ static const struct blk_driver *format_of(struct blk_opts *o)
 		blk_driver_find(present ? name : "raw", BLK_DRV_FORMAT);
 
 	if (!d)
-		blk_open_fail(o, -EINVAL, "unknown format '%s' (known: "
-			      BLK_FORMAT_NAMES ")", name);
+		blk_open_fail(o, -EINVAL,
+			      "unknown format '%s' (known: " BLK_FORMAT_NAMES
+			      ")",
+			      name);
 	return d;
 }
 
@@ -113,15 +115,15 @@ int blk_open_child(struct blk_node **slot, const char *protocol,
 		   struct blk_opts *opts)
 {
 	const struct blk_driver *d =
-		protocol ? blk_driver_find(protocol, BLK_DRV_PROTOCOL) :
-			   format_of(opts);
+		protocol ? blk_driver_find(protocol, BLK_DRV_PROTOCOL)
+			 : format_of(opts);
 	struct blk_node *child;
 	int r;
 
 	if (!d)
 		return protocol ? blk_open_fail(opts, -EINVAL,
-						"no protocol '%s'", protocol) :
-				  -EINVAL;
+						"no protocol '%s'", protocol)
+				: -EINVAL;
 	child = malloc(sizeof(*child));
 	if (!child)
 		return blk_open_fail(opts, -ENOMEM, "out of memory");

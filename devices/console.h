@@ -14,9 +14,9 @@
 /* Owned by the main thread. */
 struct console {
 	int in_fd;
-	bool raw;	/* terminal settings changed, restore them */
+	bool raw; /* terminal settings changed, restore them */
 	struct termios saved;
-	bool escape;	/* the last byte was Ctrl-A */
+	bool escape; /* the last byte was Ctrl-A */
 };
 
 /* Puts in_fd in raw mode when it is a terminal. 0 or -errno. */

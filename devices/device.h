@@ -31,7 +31,7 @@ struct device_type {
 	const char *name; /* the option is --NAME */
 	const char *arg;  /* its argument's synopsis, for --help */
 	const char *help;
-	unsigned max;	  /* instances per VM */
+	unsigned max; /* instances per VM */
 	size_t config_size;
 	/* Parses one option argument into cfg (config_size zeroed bytes);
 	 * arg outlives cfg. 0, or -EINVAL with *why a fixed phrase naming

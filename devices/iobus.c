@@ -22,9 +22,10 @@ int iobus_attach(struct io_bus *bus, uint64_t base, uint64_t len,
 	for (unsigned i = 0; i < bus->nr; i++) {
 		if (ranges_overlap(base, len, bus->ranges[i].base,
 				   bus->ranges[i].len)) {
-			log_error("%s bus: device at %#llx overlaps one at %#llx",
-				  bus->name, (unsigned long long)base,
-				  (unsigned long long)bus->ranges[i].base);
+			log_error(
+				"%s bus: device at %#llx overlaps one at %#llx",
+				bus->name, (unsigned long long)base,
+				(unsigned long long)bus->ranges[i].base);
 			return -EINVAL;
 		}
 	}
@@ -37,7 +38,8 @@ bool iobus_access(const struct io_bus *bus, uint64_t addr, bool is_write,
 {
 	for (unsigned i = 0; i < bus->nr; i++) {
 		const struct io_range *r = &bus->ranges[i];
-		if (addr < r->base || !range_within(addr - r->base, size, r->len))
+		if (addr < r->base ||
+		    !range_within(addr - r->base, size, r->len))
 			continue;
 		if (is_write)
 			r->ops->write(r->opaque, addr - r->base, data, size);

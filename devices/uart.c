@@ -107,27 +107,21 @@ static uint8_t read_locked(struct uart *u, unsigned reg)
 	uint8_t v;
 
 	switch (reg) {
-	case UART_RBR_THR:
-		return (u->lcr & LCR_DLAB) ? u->dll : rx_pop(u);
-	case UART_IER:
-		return (u->lcr & LCR_DLAB) ? u->dlm : u->ier;
+	case UART_RBR_THR: return (u->lcr & LCR_DLAB) ? u->dll : rx_pop(u);
+	case UART_IER: return (u->lcr & LCR_DLAB) ? u->dlm : u->ier;
 	case UART_IIR_FCR:
 		v = pending_iir(u);
 		if (v == IIR_THRI)
 			u->thr_interrupt = false; /* reading IIR clears it */
 		return v | ((u->fcr & FCR_ENABLE) ? IIR_FIFO_ENABLED : 0);
-	case UART_LCR:
-		return u->lcr;
-	case UART_MCR:
-		return u->mcr;
+	case UART_LCR: return u->lcr;
+	case UART_MCR: return u->mcr;
 	case UART_LSR:
 		v = u->lsr | (u->rx_count ? LSR_DR : 0);
 		u->lsr &= (uint8_t)~LSR_ERRORS;
 		return v;
-	case UART_MSR:
-		return (u->mcr & MCR_LOOP) ? loopback_msr(u) : u->msr;
-	default:
-		return u->scr;
+	case UART_MSR: return (u->mcr & MCR_LOOP) ? loopback_msr(u) : u->msr;
+	default: return u->scr;
 	}
 }
 
@@ -155,17 +149,10 @@ static void write_locked(struct uart *u, unsigned reg, uint8_t v)
 		if (v & FCR_CLEAR_RX)
 			u->rx_count = 0;
 		break;
-	case UART_LCR:
-		u->lcr = v;
-		break;
-	case UART_MCR:
-		u->mcr = v & 0x1f;
-		break;
-	case UART_SCR:
-		u->scr = v;
-		break;
-	default: /* LSR and MSR are read-only */
-		break;
+	case UART_LCR: u->lcr = v; break;
+	case UART_MCR: u->mcr = v & 0x1f; break;
+	case UART_SCR: u->scr = v; break;
+	default: /* LSR and MSR are read-only */ break;
 	}
 }
 

@@ -11,13 +11,21 @@
 
 #define UART_FIFO_SIZE 16
 
-enum uart_reg { UART_RBR_THR, UART_IER, UART_IIR_FCR, UART_LCR, UART_MCR,
-		UART_LSR, UART_MSR, UART_SCR };
+enum uart_reg {
+	UART_RBR_THR,
+	UART_IER,
+	UART_IIR_FCR,
+	UART_LCR,
+	UART_MCR,
+	UART_LSR,
+	UART_MSR,
+	UART_SCR
+};
 
 /* Called with the UART lock held; tx must not call back into the UART. */
 struct uart_backend {
-	void (*tx)(void *opaque, uint8_t byte);	 /* a byte the guest sent */
-	void (*irq)(void *opaque, bool level);	 /* interrupt line changed */
+	void (*tx)(void *opaque, uint8_t byte); /* a byte the guest sent */
+	void (*irq)(void *opaque, bool level);	/* interrupt line changed */
 	void *opaque;
 };
 
@@ -26,7 +34,7 @@ struct uart_backend {
 struct uart {
 	pthread_mutex_t lock;
 	uint8_t ier, lcr, mcr, lsr, msr, scr, dll, dlm, fcr;
-	bool thr_interrupt;	/* THR-empty interrupt pending */
+	bool thr_interrupt; /* THR-empty interrupt pending */
 	bool irq_level;
 	uint8_t rx[UART_FIFO_SIZE];
 	unsigned rx_head, rx_count;

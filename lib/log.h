@@ -31,15 +31,15 @@ struct log_limit {
 bool log_limit_allow(struct log_limit *l, uint32_t *dropped_before);
 
 /* log_error for lines a guest can trigger. */
-#define log_guest(limit, fmt, ...)                                         \
-	do {                                                               \
-		uint32_t log_dropped_;                                     \
-		if (log_limit_allow((limit), &log_dropped_)) {             \
-			if (log_dropped_)                                  \
-				log_error("(%u similar lines dropped)",    \
-					  log_dropped_);                   \
-			log_error(fmt, ##__VA_ARGS__);                     \
-		}                                                          \
+#define log_guest(limit, fmt, ...)                                             \
+	do {                                                                   \
+		uint32_t log_dropped_;                                         \
+		if (log_limit_allow((limit), &log_dropped_)) {                 \
+			if (log_dropped_)                                      \
+				log_error("(%u similar lines dropped)",        \
+					  log_dropped_);                       \
+			log_error(fmt, ##__VA_ARGS__);                         \
+		}                                                              \
 	} while (0)
 
 #endif

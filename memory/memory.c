@@ -22,12 +22,9 @@
 static const char *backend_name(const struct mem_config *cfg)
 {
 	switch (cfg->backend) {
-	case MEM_BACKEND_MEMFD:
-		return "memfd";
-	case MEM_BACKEND_HUGETLBFS:
-		return "hugetlbfs";
-	default:
-		return "anon";
+	case MEM_BACKEND_MEMFD: return "memfd";
+	case MEM_BACKEND_HUGETLBFS: return "hugetlbfs";
+	default: return "anon";
 	}
 }
 
@@ -80,9 +77,9 @@ static int alloc_dirty_bitmaps(struct guest_mem *mem)
 int mem_create(struct guest_mem *mem, const struct mem_config *cfg,
 	       const struct mem_region *layout, unsigned nr_regions)
 {
-	uint64_t align = cfg->backend == MEM_BACKEND_HUGETLBFS ?
-				 MEM_HUGE_PAGE_SIZE :
-				 MEM_PAGE_SIZE;
+	uint64_t align = cfg->backend == MEM_BACKEND_HUGETLBFS
+				 ? MEM_HUGE_PAGE_SIZE
+				 : MEM_PAGE_SIZE;
 	uint64_t off = 0;
 	int r;
 
@@ -103,10 +100,10 @@ int mem_create(struct guest_mem *mem, const struct mem_config *cfg,
 			  backend_name(cfg), cfg->hugetlbfs_dir ? " in " : "",
 			  cfg->hugetlbfs_dir ? cfg->hugetlbfs_dir : "",
 			  strerror(-r),
-			  cfg->backend == MEM_BACKEND_HUGETLBFS && r == -ENOMEM ?
-				  " (are enough huge pages reserved in "
-				  "/proc/sys/vm/nr_hugepages?)" :
-				  "");
+			  cfg->backend == MEM_BACKEND_HUGETLBFS && r == -ENOMEM
+				  ? " (are enough huge pages reserved in "
+				    "/proc/sys/vm/nr_hugepages?)"
+				  : "");
 		mem_destroy(mem);
 		return r;
 	}

@@ -17,7 +17,7 @@ typedef uint64_t gpa_t;
 enum mem_backend { MEM_BACKEND_ANON, MEM_BACKEND_MEMFD, MEM_BACKEND_HUGETLBFS };
 
 struct mem_config {
-	uint64_t size;		   /* bytes, a multiple of MEM_PAGE_SIZE */
+	uint64_t size; /* bytes, a multiple of MEM_PAGE_SIZE */
 	enum mem_backend backend;
 	const char *hugetlbfs_dir; /* hugetlbfs: NULL = memfd MFD_HUGETLB */
 	bool shared;		   /* MAP_SHARED instead of MAP_PRIVATE */
@@ -35,9 +35,9 @@ struct mem_region {
 struct guest_mem {
 	struct mem_region regions[MEM_MAX_REGIONS];
 	unsigned nr_regions;
-	uint64_t size;	/* total RAM bytes */
-	uint8_t *base;	/* one mapping of `size` bytes holding every region */
-	int fd;		/* memfd or hugetlbfs file, -1 for anonymous */
+	uint64_t size; /* total RAM bytes */
+	uint8_t *base; /* one mapping of `size` bytes holding every region */
+	int fd;	       /* memfd or hugetlbfs file, -1 for anonymous */
 };
 
 /* Validates cfg and maps guest RAM as the nr_regions regions of layout

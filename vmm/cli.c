@@ -80,7 +80,8 @@ static int opt_backend(struct vm_config *c, const char *a)
 		c->mem.hugetlbfs_dir = a + 10;
 	} else {
 		log_error("--memory-backend: '%s' is not anon, memfd, "
-			  "hugetlbfs or hugetlbfs:PATH", a);
+			  "hugetlbfs or hugetlbfs:PATH",
+			  a);
 		return -EINVAL;
 	}
 	return 0;
@@ -128,26 +129,39 @@ static int opt_expect_exit(struct vm_config *c, const char *a)
 }
 
 static const struct cli_option run_options[] = {
-	{ "kernel", "FILE", "bzImage, ELF vmlinux or PVH ELF to boot (required)",
-	  opt_kernel },
+	{ "kernel", "FILE",
+	  "bzImage, ELF vmlinux or PVH ELF to boot (required)", opt_kernel },
 	{ "initrd", "FILE", "initial ramdisk", opt_initrd },
-	{ "cmdline", "STR", "kernel command line (default \"" DEFAULT_CMDLINE
-	  "\")", opt_cmdline },
+	{ "cmdline", "STR",
+	  "kernel command line (default \"" DEFAULT_CMDLINE "\")",
+	  opt_cmdline },
 	{ "cpus", "N", "number of vCPUs, 1 to 254 (default 1)", opt_cpus },
-	{ "memory", "SIZE", "guest RAM, e.g. 512M or 4G; bare number = MiB "
-	  "(default 512M)", opt_memory },
-	{ "memory-backend", "KIND", "anon, memfd, hugetlbfs (memfd with "
-	  "MFD_HUGETLB) or hugetlbfs:DIR (a file in that mount)", opt_backend },
+	{ "memory", "SIZE",
+	  "guest RAM, e.g. 512M or 4G; bare number = MiB "
+	  "(default 512M)",
+	  opt_memory },
+	{ "memory-backend", "KIND",
+	  "anon, memfd, hugetlbfs (memfd with "
+	  "MFD_HUGETLB) or hugetlbfs:DIR (a file in that mount)",
+	  opt_backend },
 	{ "memory-shared", NULL, "map guest RAM MAP_SHARED", opt_shared },
-	{ "transport", "KIND", "virtio transport: pci (default; MSI-X) or "
-	  "mmio", opt_transport },
-	{ "boot-time", NULL, "on exit, print when the guest first wrote port "
-	  "0x502", opt_boot_time },
-	{ "stats", NULL, "on exit, print the VMM's peak RSS, the guest RAM "
+	{ "transport", "KIND",
+	  "virtio transport: pci (default; MSI-X) or "
+	  "mmio",
+	  opt_transport },
+	{ "boot-time", NULL,
+	  "on exit, print when the guest first wrote port "
+	  "0x502",
+	  opt_boot_time },
+	{ "stats", NULL,
+	  "on exit, print the VMM's peak RSS, the guest RAM "
 	  "resident in host memory, each disk's I/O errors and merged "
-	  "requests", opt_stats },
-	{ "expect-exit-code", NULL, "exit 125 if the guest ends without "
-	  "writing port 0x501", opt_expect_exit },
+	  "requests",
+	  opt_stats },
+	{ "expect-exit-code", NULL,
+	  "exit 125 if the guest ends without "
+	  "writing port 0x501",
+	  opt_expect_exit },
 };
 #define NR_RUN_OPTIONS (sizeof(run_options) / sizeof(run_options[0]))
 
@@ -201,8 +215,8 @@ static size_t build_longopts(struct option *lo)
 
 	for (size_t i = 0; i < NR_RUN_OPTIONS; i++, n++)
 		lo[n] = (struct option){ run_options[i].name,
-					 run_options[i].arg ? required_argument :
-							      no_argument,
+					 run_options[i].arg ? required_argument
+							    : no_argument,
 					 NULL, OPT_BASE + (int)n };
 	for (size_t i = 0; device_types[i] && n < MAX_OPTIONS; i++, n++)
 		lo[n] = (struct option){ device_types[i]->name,

@@ -9,8 +9,8 @@
 #include "arch/arch.h"
 #include "lib/log.h"
 
-void irq_routes_add_irqchip(struct irq_routes *r, unsigned gsi,
-			    unsigned chip, unsigned pin)
+void irq_routes_add_irqchip(struct irq_routes *r, unsigned gsi, unsigned chip,
+			    unsigned pin)
 {
 	r->entries[r->nr++] = (struct kvm_irq_routing_entry){
 		.gsi = gsi,

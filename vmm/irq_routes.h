@@ -30,8 +30,8 @@ void irq_routes_destroy(struct irq_routes *r);
 
 /* For arch_irq_routes_init: a route from gsi to an in-kernel irqchip pin
  * (KVM_IRQCHIP_*). Main thread, before any MSI route. */
-void irq_routes_add_irqchip(struct irq_routes *r, unsigned gsi,
-			    unsigned chip, unsigned pin);
+void irq_routes_add_irqchip(struct irq_routes *r, unsigned gsi, unsigned chip,
+			    unsigned pin);
 
 /* A GSI of its own for an MSI source, or -ENOSPC. */
 int irq_routes_alloc_gsi(struct irq_routes *r);

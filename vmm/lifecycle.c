@@ -95,8 +95,7 @@ void lifecycle_stop_by(struct lifecycle *life, enum stop_source source,
 	}
 }
 
-void lifecycle_stop(struct lifecycle *life, enum stop_reason reason,
-		    int status)
+void lifecycle_stop(struct lifecycle *life, enum stop_reason reason, int status)
 {
 	enum stop_source source = STOP_BY_ERROR;
 

@@ -24,14 +24,14 @@ enum stop_reason {
  * to the next) was taken. lifecycle_source_name() gives its fixed word. */
 enum stop_source {
 	STOP_BY_NONE,
-	STOP_BY_EXIT_PORT,	/* "exit-port": port 0x501 */
-	STOP_BY_ACPI_POWEROFF,	/* "acpi-poweroff": S5 in the sleep control */
-	STOP_BY_ACPI_RESET,	/* "acpi-reset": the FADT reset register */
-	STOP_BY_I8042_RESET,	/* "i8042-reset": command 0xFE on port 0x64 */
-	STOP_BY_TRIPLE_FAULT,	/* "triple-fault": KVM_EXIT_SHUTDOWN */
-	STOP_BY_SIGNAL,		/* "signal": SIGINT/SIGTERM */
-	STOP_BY_CONSOLE,	/* "console": Ctrl-A x */
-	STOP_BY_ERROR,		/* "error": a VMM or KVM failure */
+	STOP_BY_EXIT_PORT,     /* "exit-port": port 0x501 */
+	STOP_BY_ACPI_POWEROFF, /* "acpi-poweroff": S5 in the sleep control */
+	STOP_BY_ACPI_RESET,    /* "acpi-reset": the FADT reset register */
+	STOP_BY_I8042_RESET,   /* "i8042-reset": command 0xFE on port 0x64 */
+	STOP_BY_TRIPLE_FAULT,  /* "triple-fault": KVM_EXIT_SHUTDOWN */
+	STOP_BY_SIGNAL,	       /* "signal": SIGINT/SIGTERM */
+	STOP_BY_CONSOLE,       /* "console": Ctrl-A x */
+	STOP_BY_ERROR,	       /* "error": a VMM or KVM failure */
 	/* Sources of a caller that named only the reason (lifecycle_stop). */
 	STOP_BY_OTHER_RESET,	/* "reset" */
 	STOP_BY_OTHER_POWEROFF, /* "poweroff" */
@@ -39,10 +39,10 @@ enum stop_source {
 };
 
 struct lifecycle {
-	int source;	/* enum stop_source, atomic: first writer wins */
-	int status;	/* written once by the winner, read after the join */
-	int stop_fd;	/* eventfd, readable once a stop was requested */
-	uint64_t start_ns;	/* CLOCK_MONOTONIC at VMM start */
+	int source;	   /* enum stop_source, atomic: first writer wins */
+	int status;	   /* written once by the winner, read after the join */
+	int stop_fd;	   /* eventfd, readable once a stop was requested */
+	uint64_t start_ns; /* CLOCK_MONOTONIC at VMM start */
 	uint64_t boot_marker_ns; /* atomic: first port 0x502 write, 0 = none */
 };
 

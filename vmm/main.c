@@ -17,15 +17,9 @@ static int cmd_run(int argc, char **argv, uint64_t start_ns)
 	int status;
 
 	switch (cli_parse_run(argc, argv, &cfg)) {
-	case CLI_EXIT_OK:
-		status = 0;
-		break;
-	case CLI_USAGE_ERROR:
-		status = EXIT_USAGE;
-		break;
-	default:
-		status = vm_run(&cfg, start_ns);
-		break;
+	case CLI_EXIT_OK: status = 0; break;
+	case CLI_USAGE_ERROR: status = EXIT_USAGE; break;
+	default: status = vm_run(&cfg, start_ns); break;
 	}
 	cli_free(&cfg);
 	return status;

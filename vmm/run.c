@@ -119,15 +119,15 @@ static void serve(struct vm *vm, struct console *con, int sig_fd)
 
 static void print_reports(const struct vm *vm, const struct vm_config *cfg)
 {
-	uint64_t ns = __atomic_load_n(&vm->life.boot_marker_ns, __ATOMIC_RELAXED);
+	uint64_t ns =
+		__atomic_load_n(&vm->life.boot_marker_ns, __ATOMIC_RELAXED);
 	struct rusage ru;
 
 	/* The absolute CLOCK_MONOTONIC time lets a benchmark that noted the
 	 * time of exec compute exec-to-first-instruction. */
 	if (cfg->boot_time && ns)
 		fprintf(stderr, "vmm: boot-time: %.3f ms (monotonic %llu ns)\n",
-			ns / 1e6,
-			(unsigned long long)(vm->life.start_ns + ns));
+			ns / 1e6, (unsigned long long)(vm->life.start_ns + ns));
 	else if (cfg->boot_time)
 		fprintf(stderr, "vmm: boot-time: the guest never wrote the "
 				"boot marker port\n");
@@ -136,8 +136,10 @@ static void print_reports(const struct vm *vm, const struct vm_config *cfg)
 		fprintf(stderr, "vmm: stats: stopped by %s\n",
 			lifecycle_source_name(lifecycle_source(&vm->life)));
 	if (cfg->stats && getrusage(RUSAGE_SELF, &ru) == 0)
-		fprintf(stderr, "vmm: stats: peak RSS %ld KiB, guest RAM "
-				"resident %llu KiB\n", ru.ru_maxrss,
+		fprintf(stderr,
+			"vmm: stats: peak RSS %ld KiB, guest RAM "
+			"resident %llu KiB\n",
+			ru.ru_maxrss,
 			(unsigned long long)mem_resident_bytes(&vm->mem) >> 10);
 	if (cfg->stats)
 		vm_devices_stats(&vm->devices, stderr);
@@ -154,9 +156,9 @@ static int exit_status(const struct vm *vm, const struct vm_config *cfg)
 		return status;
 	if (cfg->expect_exit_code) {
 		log_error("the guest ended (%s) without writing the exit port",
-			  reason == STOP_POWEROFF ? "poweroff" :
-			  reason == STOP_RESET	  ? "reset" :
-						    "console quit");
+			  reason == STOP_POWEROFF ? "poweroff"
+			  : reason == STOP_RESET  ? "reset"
+						  : "console quit");
 		return EXIT_NO_EXIT_CODE;
 	}
 	return 0;
@@ -176,9 +178,9 @@ static int setup(struct vm *vm, const struct vm_config *cfg)
 	r = vm_devices_attach(vm, cfg->devices, cfg->nr_devices);
 	if (r)
 		return r == -ENOENT || r == -EACCES || r == -EINVAL ||
-			       r == -EISDIR ?
-			       EXIT_USAGE :
-			       EXIT_VMM_ERROR;
+				       r == -EISDIR
+			       ? EXIT_USAGE
+			       : EXIT_VMM_ERROR;
 	if (arch_write_tables(vm))
 		return EXIT_VMM_ERROR;
 	if (arch_load_kernel(vm, cfg))
@@ -233,8 +235,8 @@ int vm_run(const struct vm_config *cfg, uint64_t start_ns)
 	sig_fd = signalfd(-1, &handled, SFD_CLOEXEC);
 	status = sig_fd < 0 ? EXIT_VMM_ERROR : setup(&vm, cfg);
 	if (!status)
-		status = run_vcpus(&vm, sig_fd) ? EXIT_VMM_ERROR :
-						  exit_status(&vm, cfg);
+		status = run_vcpus(&vm, sig_fd) ? EXIT_VMM_ERROR
+						: exit_status(&vm, cfg);
 	teardown(&vm);
 	if (sig_fd >= 0)
 		close(sig_fd);

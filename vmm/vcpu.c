@@ -47,7 +47,8 @@ int vcpu_create(struct vcpu *v, struct vm *vm, unsigned id)
 		   v->fd, 0);
 	if (run == MAP_FAILED) {
 		r = -errno;
-		log_error("mapping kvm_run of vCPU %u: %s", id, strerror(errno));
+		log_error("mapping kvm_run of vCPU %u: %s", id,
+			  strerror(errno));
 		return r;
 	}
 	v->run = run;
@@ -79,16 +80,12 @@ static bool handle_exit(struct vcpu *v)
 	struct kvm_run *run = v->run;
 
 	switch (run->exit_reason) {
-	case KVM_EXIT_MMIO:
-		handle_mmio(v);
-		return true;
-	case KVM_EXIT_SYSTEM_EVENT:
-		handle_system_event(v);
-		return false;
+	case KVM_EXIT_MMIO: handle_mmio(v); return true;
+	case KVM_EXIT_SYSTEM_EVENT: handle_system_event(v); return false;
 	case KVM_EXIT_FAIL_ENTRY:
 		log_error("vCPU %u: KVM entry failed, reason %#llx", v->id,
-			  (unsigned long long)
-				  run->fail_entry.hardware_entry_failure_reason);
+			  (unsigned long long)run->fail_entry
+				  .hardware_entry_failure_reason);
 		break;
 	case KVM_EXIT_INTERNAL_ERROR:
 		log_error("vCPU %u: KVM internal error, suberror %u", v->id,
@@ -124,7 +121,8 @@ static void *vcpu_thread(void *arg)
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
-			log_error("vCPU %u: KVM_RUN: %s", v->id, strerror(errno));
+			log_error("vCPU %u: KVM_RUN: %s", v->id,
+				  strerror(errno));
 			lifecycle_stop(life, STOP_ERROR, 1);
 			break;
 		}

@@ -32,7 +32,8 @@ static int bind_irqfd(struct vm *vm, int *fd, unsigned gsi)
 	irqfd.fd = (uint32_t)*fd;
 	if (ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0)
 		return log_error("KVM_IRQFD for GSI %u: %s", gsi,
-				 strerror(errno)), -errno;
+				 strerror(errno)),
+		       -errno;
 	return 0;
 }
 
@@ -95,8 +96,8 @@ static void notify_missed(void *opaque, unsigned queue)
 static int attach_mmio(struct vm *vm, struct vdev *v)
 {
 	struct vm_vdevs *vs = &vm->vdevs;
-	uint64_t base = ARCH_VDEV_MMIO_BASE +
-			(uint64_t)vs->nr * VIRTIO_MMIO_WINDOW;
+	uint64_t base =
+		ARCH_VDEV_MMIO_BASE + (uint64_t)vs->nr * VIRTIO_MMIO_WINDOW;
 	unsigned gsi = ARCH_VDEV_MMIO_FIRST_IRQ + vs->nr;
 	int r;
 
@@ -108,9 +109,9 @@ static int attach_mmio(struct vm *vm, struct vdev *v)
 	if (!r)
 		r = bind_ioeventfds(v, base + VIRTIO_MMIO_QUEUE_NOTIFY);
 	if (!r)
-		vs->mmio[vs->nr_mmio++] = (struct vdev_mmio_window){
-			base, VIRTIO_MMIO_WINDOW, gsi
-		};
+		vs->mmio[vs->nr_mmio++] =
+			(struct vdev_mmio_window){ base, VIRTIO_MMIO_WINDOW,
+						   gsi };
 	return r;
 }
 
@@ -183,8 +184,8 @@ int vdev_attach(struct vm *vm, struct vdev *v,
 		log_error("at most %u virtio devices", VDEV_MAX);
 		return -ENOSPC;
 	}
-	r = v->transport == VM_TRANSPORT_PCI ? attach_pci(vm, v) :
-					       attach_mmio(vm, v);
+	r = v->transport == VM_TRANSPORT_PCI ? attach_pci(vm, v)
+					     : attach_mmio(vm, v);
 	if (!r)
 		vm->vdevs.nr++;
 	return r;

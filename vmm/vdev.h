@@ -27,7 +27,6 @@ enum vm_transport { VM_TRANSPORT_MMIO, VM_TRANSPORT_PCI };
 
 struct vm;
 
-
 struct vdev {
 	struct vm *vm;
 	struct virtio_binding desc;
@@ -37,7 +36,7 @@ struct vdev {
 	struct virtio_pci pci;
 	int vec_fd[VPCI_MAX_VECTORS];
 	unsigned vec_gsi[VPCI_MAX_VECTORS];
-	uint64_t notify_gpa; /* where the ioeventfds are bound; 0: nowhere */
+	uint64_t notify_gpa;  /* where the ioeventfds are bound; 0: nowhere */
 	struct log_limit log; /* guest-triggerable lines (BAR moves) */
 };
 

@@ -16,11 +16,15 @@
 /* What the generic VMM relies on; arch_kvm_init checks the rest. */
 static int check_caps(int kvm_fd)
 {
-	static const struct { int cap; const char *name; } need[] = {
+	static const struct {
+		int cap;
+		const char *name;
+	} need[] = {
 		{ KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY" },
 		{ KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT" },
 		{ KVM_CAP_IOEVENTFD, "KVM_CAP_IOEVENTFD" },
-		{ KVM_CAP_IOEVENTFD_ANY_LENGTH, "KVM_CAP_IOEVENTFD_ANY_LENGTH" },
+		{ KVM_CAP_IOEVENTFD_ANY_LENGTH,
+		  "KVM_CAP_IOEVENTFD_ANY_LENGTH" },
 		{ KVM_CAP_IRQFD, "KVM_CAP_IRQFD" },
 		{ KVM_CAP_IRQ_ROUTING, "KVM_CAP_IRQ_ROUTING" },
 	};
@@ -47,7 +51,8 @@ static int check_cpus(int kvm_fd, unsigned cpus)
 	if (max <= 0)
 		max = ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_VCPUS);
 	if (max > 0 && cpus > (unsigned)max) {
-		log_error("--cpus: %u vCPUs requested, KVM allows %d", cpus, max);
+		log_error("--cpus: %u vCPUs requested, KVM allows %d", cpus,
+			  max);
 		return -EINVAL;
 	}
 	return 0;

@@ -19,12 +19,12 @@
 
 struct vm_config {
 	const char *kernel;
-	const char *initrd;  /* NULL: none */
+	const char *initrd; /* NULL: none */
 	const char *cmdline;
 	unsigned cpus;
 	struct mem_config mem;
-	bool boot_time;	       /* print the boot marker time on exit */
-	bool stats;	       /* print peak RSS and resident guest RAM on exit */
+	bool boot_time; /* print the boot marker time on exit */
+	bool stats;	/* print peak RSS and resident guest RAM on exit */
 	bool expect_exit_code; /* an end without the exit port is a failure */
 	struct vm_device_config devices[VM_MAX_DEVICES];
 	unsigned nr_devices;
@@ -40,7 +40,8 @@ struct vm {
 	struct arch_vm arch;
 	struct guest_mem mem;
 	struct io_bus mmio;
-	struct uart *console; /* takes console input; set by arch_board_attach */
+	struct uart
+		*console; /* takes console input; set by arch_board_attach */
 	struct vm_vdevs vdevs;
 	struct vm_devices devices;
 	struct lifecycle life;

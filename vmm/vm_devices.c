@@ -6,8 +6,7 @@
 
 #include "vm.h"
 
-static unsigned index_of_type(const struct vm_device_config *cfgs,
-			      unsigned i)
+static unsigned index_of_type(const struct vm_device_config *cfgs, unsigned i)
 {
 	unsigned n = 0;
 

@@ -16,9 +16,18 @@
 #define GAS_SYSTEM_IO 1
 #define GAS_ACCESS_BYTE 1
 
-static void put16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
-static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
-static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
+static void put16(uint8_t *p, uint16_t v)
+{
+	memcpy(p, &v, 2);
+}
+static void put32(uint8_t *p, uint32_t v)
+{
+	memcpy(p, &v, 4);
+}
+static void put64(uint8_t *p, uint64_t v)
+{
+	memcpy(p, &v, 8);
+}
 
 static uint8_t checksum(const uint8_t *p, size_t len)
 {
@@ -86,6 +95,8 @@ static size_t aml_block(uint8_t *out, const uint8_t *op, size_t oplen,
 /* Device (name) { Name (_HID, hid), more, Name (_UID, uid),
  * Name (_CRS, crs) } with hid already encoded (an EisaId dword or a
  * string) and more other encoded Name()s, if any. */
+/* AML byte tables are laid out by hand, one encoding per line: */
+/* clang-format off */
 static size_t aml_device(uint8_t *out, const char *name, const uint8_t *hid,
 			 size_t hid_len, const uint8_t *more, size_t more_len,
 			 uint8_t uid, const uint8_t *crs, size_t crs_len)
@@ -227,6 +238,7 @@ static size_t build_dsdt(uint8_t *t, const struct acpi_platform *p)
 	o += aml_block(t + o, scope_op, 1, "_SB_", devices, n);
 	return finish(t, o);
 }
+/* clang-format on */
 
 static size_t build_fadt(uint8_t *t, uint64_t dsdt)
 {

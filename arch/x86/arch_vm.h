@@ -23,8 +23,8 @@ struct arch_vm {
 	struct kvm_cpuid2 *cpuid; /* supported CPUID, patched per vCPU */
 	struct uart com1;
 	struct rtc rtc;
-	int console_out;	  /* fd guest serial output goes to */
-	struct boot_entry entry;  /* the boot vCPU's, from the loader */
+	int console_out;	 /* fd guest serial output goes to */
+	struct boot_entry entry; /* the boot vCPU's, from the loader */
 };
 
 #endif

@@ -62,8 +62,9 @@ int arch_board_attach(struct vm *vm, int console_out)
 	uart_init(&b->com1, &com1);
 	rtc_init(&b->rtc);
 	for (size_t i = 0; i < sizeof(devices) / sizeof(devices[0]); i++) {
-		int r = iobus_attach(&vm->arch.pio, devices[i].port, devices[i].len,
-				     devices[i].ops, devices[i].opaque);
+		int r = iobus_attach(&vm->arch.pio, devices[i].port,
+				     devices[i].len, devices[i].ops,
+				     devices[i].opaque);
 		if (r)
 			return r;
 	}
@@ -76,16 +77,17 @@ int arch_board_attach(struct vm *vm, int console_out)
  * So the vector holds: mov al, 0xfe; out 0x64, al; hlt; jmp $-1. */
 static int write_reset_vector_code(struct vm *vm)
 {
-	static const uint8_t code[] = { 0xb0, 0xfe, 0xe6, 0x64, 0xf4, 0xeb,
-					0xfd };
+	static const uint8_t code[] = {
+		0xb0, 0xfe, 0xe6, 0x64, 0xf4, 0xeb, 0xfd
+	};
 
 	return mem_write(&vm->mem, LAYOUT_RESET_VECTOR, code, sizeof(code));
 }
 
 int arch_pci_attach(struct vm *vm, struct pci_bus *bus)
 {
-	return iobus_attach(&vm->arch.pio, PCI_CONFIG_PORT, 8, &pci_config_port_ops,
-			    bus);
+	return iobus_attach(&vm->arch.pio, PCI_CONFIG_PORT, 8,
+			    &pci_config_port_ops, bus);
 }
 
 _Static_assert(ACPI_MAX_MMIO_DEVS >= VDEV_MAX,

@@ -34,7 +34,8 @@ static int parse_sizes(const uint8_t *buf, size_t len, struct bzimage *bz,
 	if (hdr_end > len)
 		return fail(why, "setup header runs past the end of the file");
 	if (hdr_end > BZ_HDR_END_MAX)
-		return fail(why, "setup header is longer than boot_params allows");
+		return fail(why,
+			    "setup header is longer than boot_params allows");
 	if (hdr_end < 0x268)
 		return fail(why, "setup header too short for protocol 2.12");
 	bz->hdr = buf + BZ_HDR_OFFSET;

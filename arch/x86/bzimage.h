@@ -7,24 +7,25 @@
 #include <stdint.h>
 
 #define BZ_HDR_OFFSET 0x1f1
-#define BZ_HDR_END_MAX 0x290 /* boot_params has room for the header up to here */
+#define BZ_HDR_END_MAX                                                         \
+	0x290 /* boot_params has room for the header up to here */
 #define BZ_LOADED_HIGH 0x01
 #define BZ_XLF_KERNEL_64 0x01
 #define BZ_MIN_VERSION 0x020c /* 2.12: xloadflags, 64-bit entry */
 
 struct bzimage {
 	uint16_t version;
-	uint64_t setup_size;	 /* bytes of real-mode setup, incl. boot sector */
-	const uint8_t *kernel;	 /* protected-mode kernel inside the buffer */
+	uint64_t setup_size;   /* bytes of real-mode setup, incl. boot sector */
+	const uint8_t *kernel; /* protected-mode kernel inside the buffer */
 	uint64_t kernel_size;
-	const uint8_t *hdr;	 /* setup header bytes, copied into boot_params */
-	size_t hdr_len;		 /* from 0x1f1 up to 0x202 + byte at 0x201 */
+	const uint8_t *hdr; /* setup header bytes, copied into boot_params */
+	size_t hdr_len;	    /* from 0x1f1 up to 0x202 + byte at 0x201 */
 	uint32_t initrd_addr_max;
-	uint32_t cmdline_size;	 /* max command line length, excluding NUL */
+	uint32_t cmdline_size; /* max command line length, excluding NUL */
 	uint32_t kernel_alignment;
 	uint8_t relocatable;
 	uint64_t pref_address;
-	uint32_t init_size;	 /* memory the kernel needs from its load address */
+	uint32_t init_size; /* memory the kernel needs from its load address */
 };
 
 /* Parses and validates buf (len bytes) as a bzImage the VMM can enter in

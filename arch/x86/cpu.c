@@ -39,7 +39,8 @@ static uint64_t gdt_entry(uint16_t flags, uint32_t base, uint32_t limit)
 
 static int write_page_tables(const struct guest_mem *mem)
 {
-	uint64_t pml4 = LAYOUT_PML4 | 0, pdpt = pml4 + 0x1000, pd = pdpt + 0x1000;
+	uint64_t pml4 = LAYOUT_PML4 | 0, pdpt = pml4 + 0x1000,
+		 pd = pdpt + 0x1000;
 	uint64_t entry;
 	int r = 0;
 
@@ -60,8 +61,8 @@ int x86_write_boot_tables(const struct guest_mem *mem, enum boot_mode mode)
 {
 	uint64_t gdt[GDT_ENTRIES] = { 0 };
 
-	gdt[GDT_CODE] = mode == BOOT_LINUX64 ? gdt_entry(0xa09b, 0, 0xfffff) :
-					       gdt_entry(0xc09b, 0, 0xfffff);
+	gdt[GDT_CODE] = mode == BOOT_LINUX64 ? gdt_entry(0xa09b, 0, 0xfffff)
+					     : gdt_entry(0xc09b, 0, 0xfffff);
 	gdt[GDT_DATA] = gdt_entry(0xc093, 0, 0xfffff);
 	gdt[GDT_TSS] = gdt_entry(0x008b, 0, 0x67);
 	if (mem_write(mem, LAYOUT_GDT, gdt, sizeof(gdt)))
@@ -71,7 +72,10 @@ int x86_write_boot_tables(const struct guest_mem *mem, enum boot_mode mode)
 
 static int set_msrs(int vcpu_fd)
 {
-	static const struct { uint32_t index; uint64_t data; } boot_msrs[] = {
+	static const struct {
+		uint32_t index;
+		uint64_t data;
+	} boot_msrs[] = {
 		{ 0x174, 0 },		/* SYSENTER_CS */
 		{ 0x175, 0 },		/* SYSENTER_ESP */
 		{ 0x176, 0 },		/* SYSENTER_EIP */
@@ -84,8 +88,8 @@ static int set_msrs(int vcpu_fd)
 		{ 0x2ff, 1 << 11 | 6 }, /* MTRR default type: enabled, WB */
 	};
 	enum { N = sizeof(boot_msrs) / sizeof(boot_msrs[0]) };
-	struct kvm_msrs *msrs = calloc(1, sizeof(*msrs) +
-						  N * sizeof(msrs->entries[0]));
+	struct kvm_msrs *msrs =
+		calloc(1, sizeof(*msrs) + N * sizeof(msrs->entries[0]));
 	int r;
 
 	if (!msrs)
@@ -143,10 +147,15 @@ static void flat_segment(struct kvm_segment *s, unsigned index, uint8_t type,
 			 bool long_mode)
 {
 	*s = (struct kvm_segment){
-		.base = 0, .limit = 0xffffffff,
-		.selector = (uint16_t)(index * 8), .type = type,
-		.present = 1, .s = 1, .g = 1,
-		.l = long_mode, .db = !long_mode,
+		.base = 0,
+		.limit = 0xffffffff,
+		.selector = (uint16_t)(index * 8),
+		.type = type,
+		.present = 1,
+		.s = 1,
+		.g = 1,
+		.l = long_mode,
+		.db = !long_mode,
 	};
 }
 
@@ -155,9 +164,12 @@ static void set_segments(struct kvm_sregs *s, bool long_mode)
 	flat_segment(&s->cs, GDT_CODE, 0xb, long_mode);
 	flat_segment(&s->ds, GDT_DATA, 0x3, false);
 	s->es = s->fs = s->gs = s->ss = s->ds;
-	s->tr = (struct kvm_segment){ .selector = GDT_TSS * 8, .limit = 0x67,
-				      .type = 0xb, .present = 1 };
-	s->ldt = (struct kvm_segment){ .limit = 0xffff, .type = 2,
+	s->tr = (struct kvm_segment){ .selector = GDT_TSS * 8,
+				      .limit = 0x67,
+				      .type = 0xb,
+				      .present = 1 };
+	s->ldt = (struct kvm_segment){ .limit = 0xffff,
+				       .type = 2,
 				       .present = 1 };
 	s->gdt.base = LAYOUT_GDT;
 	s->gdt.limit = GDT_ENTRIES * 8 - 1;

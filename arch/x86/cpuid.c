@@ -49,9 +49,7 @@ static void patch_topology_leaf(struct kvm_cpuid_entry2 *e, unsigned apic_id,
 		e->eax = order_of(ncpus), e->ebx = ncpus;
 		e->ecx = 2u << 8 | 1;
 		break;
-	default:
-		e->eax = 0, e->ebx = 0, e->ecx = e->index;
-		break;
+	default: e->eax = 0, e->ebx = 0, e->ecx = e->index; break;
 	}
 }
 
@@ -73,14 +71,11 @@ void cpuid_patch(struct kvm_cpuid_entry2 *e, unsigned n, unsigned apic_id,
 			e[i].eax = (e[i].eax & 0x3ffffff) | (ncpus - 1) << 26;
 			break;
 		case 0xb:
-		case 0x1f:
-			patch_topology_leaf(&e[i], apic_id, ncpus);
-			break;
+		case 0x1f: patch_topology_leaf(&e[i], apic_id, ncpus); break;
 		case 0x80000008:
 			e[i].ecx = (e[i].ecx & ~0xf0ffu) | (ncpus - 1);
 			break;
-		default:
-			break;
+		default: break;
 		}
 	}
 }

@@ -57,7 +57,8 @@ static int parse_notes(const uint8_t *p, uint64_t len, struct elf_kernel *k,
 		if (n.n_namesz == 4 && !memcmp(p + name_off, "Xen", 4) &&
 		    n.n_type == XEN_ELFNOTE_PHYS32_ENTRY) {
 			if (n.n_descsz != 4 && n.n_descsz != 8)
-				return fail(why, "PVH entry note has a bad size");
+				return fail(why,
+					    "PVH entry note has a bad size");
 			memcpy(&k->pvh_entry, p + desc_off, 4);
 			k->has_pvh = true;
 		}
@@ -79,9 +80,9 @@ static int add_segment(const struct phdr *ph, size_t len, struct elf_kernel *k,
 		return fail(why, "segment address range wraps");
 	if (k->nr_segments == ELF_MAX_SEGMENTS)
 		return fail(why, "too many loadable segments");
-	k->segments[k->nr_segments++] = (struct elf_segment){
-		ph->paddr, ph->offset, ph->filesz, ph->memsz
-	};
+	k->segments[k->nr_segments++] =
+		(struct elf_segment){ ph->paddr, ph->offset, ph->filesz,
+				      ph->memsz };
 	return 0;
 }
 
@@ -92,7 +93,8 @@ static int parse_phdrs(const uint8_t *buf, size_t len, uint64_t phoff,
 	int r;
 
 	if (!range_within(phoff, (uint64_t)phnum * phsz, len))
-		return fail(why, "program headers run past the end of the file");
+		return fail(why,
+			    "program headers run past the end of the file");
 	for (unsigned i = 0; i < phnum; i++) {
 		struct phdr ph;
 		read_phdr(buf + phoff + i * phsz, k->is64, &ph);
@@ -100,7 +102,9 @@ static int parse_phdrs(const uint8_t *buf, size_t len, uint64_t phoff,
 			r = add_segment(&ph, len, k, why);
 		} else if (ph.type == PT_NOTE) {
 			if (!range_within(ph.offset, ph.filesz, len))
-				return fail(why, "note segment runs past the end of the file");
+				return fail(
+					why,
+					"note segment runs past the end of the file");
 			r = parse_notes(buf + ph.offset, ph.filesz, k, why);
 		} else {
 			r = 0;
@@ -169,9 +173,10 @@ int elf_parse(const uint8_t *buf, size_t len, struct elf_kernel *k,
 		return r;
 	if (!k->nr_segments)
 		return fail(why, "no loadable segments");
-	if (k->has_pvh ? !inside_segment(k, k->pvh_entry) :
-			 !inside_segment(k, k->entry))
-		return fail(why, "entry point is outside every loadable segment");
+	if (k->has_pvh ? !inside_segment(k, k->pvh_entry)
+		       : !inside_segment(k, k->entry))
+		return fail(why,
+			    "entry point is outside every loadable segment");
 	if (!k->has_pvh && !k->is64)
 		return fail(why, "32-bit ELF without a PVH entry note");
 	return 0;

@@ -14,12 +14,12 @@ struct elf_segment {
 	uint64_t paddr;
 	uint64_t offset; /* in the file */
 	uint64_t filesz;
-	uint64_t memsz;	 /* >= filesz; the rest is zeroed */
+	uint64_t memsz; /* >= filesz; the rest is zeroed */
 };
 
 struct elf_kernel {
 	bool is64;
-	uint64_t entry;	   /* e_entry, a physical address for vmlinux */
+	uint64_t entry; /* e_entry, a physical address for vmlinux */
 	bool has_pvh;
 	uint32_t pvh_entry; /* 32-bit protected-mode entry */
 	unsigned nr_segments;

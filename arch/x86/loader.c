@@ -62,9 +62,9 @@ struct load {
 	const struct vm_config *cfg;
 	struct boot_info info;
 	struct e820_entry e820[E820_MAX];
-	uint64_t kernel_end;	  /* first byte above the kernel image */
-	uint64_t initrd_max;	  /* initrd must end at or below this */
-	uint32_t cmdline_max;	  /* bytes, without NUL */
+	uint64_t kernel_end;  /* first byte above the kernel image */
+	uint64_t initrd_max;  /* initrd must end at or below this */
+	uint32_t cmdline_max; /* bytes, without NUL */
 };
 
 static int copy_in(const struct load *l, const char *what, uint64_t gpa,
@@ -74,7 +74,8 @@ static int copy_in(const struct load *l, const char *what, uint64_t gpa,
 
 	if (!dst) {
 		log_error("%s: %llu bytes at %#llx do not fit in guest RAM "
-			  "(%llu MiB)", what, (unsigned long long)memsz,
+			  "(%llu MiB)",
+			  what, (unsigned long long)memsz,
 			  (unsigned long long)gpa,
 			  (unsigned long long)l->vm->mem.size >> 20);
 		return -EINVAL;
@@ -115,7 +116,8 @@ static int load_initrd(struct load *l)
 	gpa = f.size <= top ? align_down(top - f.size, MEM_PAGE_SIZE) : 0;
 	if (f.size > UINT32_MAX || gpa < l->kernel_end) {
 		log_error("initrd %s: %zu bytes do not fit between the kernel "
-			  "and %llu MiB", l->cfg->initrd, f.size,
+			  "and %llu MiB",
+			  l->cfg->initrd, f.size,
 			  (unsigned long long)top >> 20);
 		r = -EINVAL;
 	} else {
@@ -156,15 +158,17 @@ static int load_elf(struct load *l, const struct mapped_file *f,
 	int r;
 
 	if (elf_parse(f->data, f->size, k, &why)) {
-		log_error("kernel %s: not a usable ELF: %s", l->cfg->kernel, why);
+		log_error("kernel %s: not a usable ELF: %s", l->cfg->kernel,
+			  why);
 		return -EINVAL;
 	}
 	for (unsigned i = 0; i < k->nr_segments; i++) {
 		const struct elf_segment *s = &k->segments[i];
 		if (s->paddr < LAYOUT_HIGH_MEMORY) {
-			log_error("kernel %s: segment at %#llx overlaps the boot "
-				  "data below 1 MiB", l->cfg->kernel,
-				  (unsigned long long)s->paddr);
+			log_error(
+				"kernel %s: segment at %#llx overlaps the boot "
+				"data below 1 MiB",
+				l->cfg->kernel, (unsigned long long)s->paddr);
 			return -EINVAL;
 		}
 		r = copy_in(l, "kernel segment", s->paddr, f->data + s->offset,
@@ -226,16 +230,16 @@ int arch_load_kernel(struct vm *vm, const struct vm_config *cfg)
 	if (r)
 		return r;
 	is_elf = elf_is_elf(f.data, f.size);
-	r = is_elf ? load_elf(&l, &f, &elf, entry) :
-		     load_bzimage(&l, &f, &bz, entry);
+	r = is_elf ? load_elf(&l, &f, &elf, entry)
+		   : load_bzimage(&l, &f, &bz, entry);
 	if (!r)
 		r = load_cmdline(&l);
 	if (!r)
 		r = load_initrd(&l);
 	l.info.rsdp_gpa = LAYOUT_ACPI;
 	l.info.e820 = l.e820;
-	l.info.e820_nr = e820_build(&vm->mem,
-				     vm->vdevs.transport == VM_TRANSPORT_PCI, l.e820);
+	l.info.e820_nr = e820_build(
+		&vm->mem, vm->vdevs.transport == VM_TRANSPORT_PCI, l.e820);
 	/* bz points into the mapped kernel: unmap only after this. */
 	if (!r)
 		r = write_boot_info(&l, is_elf ? NULL : &bz, entry);

@@ -48,7 +48,7 @@ static uint8_t *put_irq(uint8_t *p, uint8_t type, uint8_t kind, uint8_t irq,
 {
 	p[0] = type;
 	p[1] = kind;
-	p[4] = 0;   /* source bus: ISA */
+	p[4] = 0; /* source bus: ISA */
 	p[5] = irq;
 	p[6] = apic;
 	p[7] = pin;

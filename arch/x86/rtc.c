@@ -34,10 +34,10 @@ uint8_t rtc_register(const struct rtc *rtc, uint8_t index, time_t t)
 	case 0x08: return bcd(tm.tm_mon + 1);
 	case 0x09: return bcd(tm.tm_year % 100);
 	case REG_CENTURY: return bcd((tm.tm_year + 1900) / 100);
-	case REG_STATUS_A: return 0x26;	/* 32 kHz base, no update in progress */
-	case REG_STATUS_B: return 0x02;	/* 24-hour, BCD, no interrupts */
+	case REG_STATUS_A: return 0x26; /* 32 kHz base, no update in progress */
+	case REG_STATUS_B: return 0x02; /* 24-hour, BCD, no interrupts */
 	case REG_STATUS_C: return 0x00;
-	case REG_STATUS_D: return 0x80;	/* battery good */
+	case REG_STATUS_D: return 0x80; /* battery good */
 	default: return rtc->nvram[index & 0x7f];
 	}
 }

@@ -7,8 +7,7 @@
 
 #include "vmm/lifecycle.h"
 
-static void zero_read(void *opaque, uint64_t off, uint8_t *data,
-		      unsigned size)
+static void zero_read(void *opaque, uint64_t off, uint8_t *data, unsigned size)
 {
 	(void)opaque, (void)off;
 	memset(data, 0, size);

@@ -37,16 +37,13 @@ static void handle_io(struct vcpu *v)
 int arch_handle_exit(struct vcpu *v)
 {
 	switch (v->run->exit_reason) {
-	case KVM_EXIT_IO:
-		handle_io(v);
-		return 1;
+	case KVM_EXIT_IO: handle_io(v); return 1;
 	case KVM_EXIT_SHUTDOWN: /* triple fault: the PC resets */
 		lifecycle_stop_by(&v->vm->life, STOP_BY_TRIPLE_FAULT, 0);
 		return 0;
 	case KVM_EXIT_HLT: /* only without an in-kernel LAPIC */
 		lifecycle_stop(&v->vm->life, STOP_POWEROFF, 0);
 		return 0;
-	default:
-		return -ENOENT;
+	default: return -ENOENT;
 	}
 }

@@ -14,7 +14,8 @@
 #include "vmm/irq_routes.h"
 #include "vmm/vm.h"
 
-unsigned arch_mem_layout(uint64_t ram, struct mem_region regions[MEM_MAX_REGIONS])
+unsigned arch_mem_layout(uint64_t ram,
+			 struct mem_region regions[MEM_MAX_REGIONS])
 {
 	uint64_t low = ram < LAYOUT_RAM_LOW_LIMIT ? ram : LAYOUT_RAM_LOW_LIMIT;
 
@@ -30,7 +31,10 @@ unsigned arch_mem_layout(uint64_t ram, struct mem_region regions[MEM_MAX_REGIONS
 
 int arch_kvm_init(struct vm *vm)
 {
-	static const struct { int cap; const char *name; } need[] = {
+	static const struct {
+		int cap;
+		const char *name;
+	} need[] = {
 		{ KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP" },
 		{ KVM_CAP_PIT2, "KVM_CAP_PIT2" },
 		{ KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR" },
@@ -54,15 +58,18 @@ int arch_vm_init(struct vm *vm)
 
 	vm->arch.pio.name = "port";
 	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)LAYOUT_TSS) < 0)
-		return log_error("KVM_SET_TSS_ADDR: %s", strerror(errno)), -errno;
+		return log_error("KVM_SET_TSS_ADDR: %s", strerror(errno)),
+		       -errno;
 	if (ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap) < 0)
 		return log_error("KVM_SET_IDENTITY_MAP_ADDR: %s",
-				 strerror(errno)), -errno;
+				 strerror(errno)),
+		       -errno;
 	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
 		return log_error("KVM_CREATE_IRQCHIP: %s", strerror(errno)),
 		       -errno;
 	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
-		return log_error("KVM_CREATE_PIT2: %s", strerror(errno)), -errno;
+		return log_error("KVM_CREATE_PIT2: %s", strerror(errno)),
+		       -errno;
 	return 0;
 }
 
@@ -77,8 +84,8 @@ unsigned arch_irq_routes_init(struct irq_routes *r)
 		irq_routes_add_irqchip(r, gsi, KVM_IRQCHIP_IOAPIC, gsi);
 		if (gsi < PIC_PINS)
 			irq_routes_add_irqchip(r, gsi,
-					       gsi < 8 ? KVM_IRQCHIP_PIC_MASTER :
-							 KVM_IRQCHIP_PIC_SLAVE,
+					       gsi < 8 ? KVM_IRQCHIP_PIC_MASTER
+						       : KVM_IRQCHIP_PIC_SLAVE,
 					       gsi % 8);
 	}
 	return IOAPIC_PINS;

@@ -134,9 +134,7 @@ static void entry_write(struct msix *m, unsigned vec, unsigned reg, uint32_t v)
 		e->data = v;
 		m->route_stale |= 1ULL << vec;
 		break;
-	case PCI_MSIX_ENTRY_VECTOR_CTRL:
-		e->ctrl = v & ENTRY_MASKED;
-		break;
+	case PCI_MSIX_ENTRY_VECTOR_CTRL: e->ctrl = v & ENTRY_MASKED; break;
 	}
 	/* A message changed while unmasked (undefined by the spec, but a
 	 * guest may) is routed now, here, not by the device thread. */

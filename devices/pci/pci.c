@@ -77,8 +77,8 @@ void pci_bus_init(struct pci_bus *bus, uint64_t mmio_base, uint32_t mmio_size)
 	bus->mmio_base = mmio_base;
 	bus->mmio_size = mmio_size;
 	pci_device_init(&bus->host_bridge, PCI_VENDOR_REDHAT,
-			PCI_DEVICE_REDHAT_HOST, PCI_CLASS_HOST_BRIDGE, 0,
-			0, NULL, NULL);
+			PCI_DEVICE_REDHAT_HOST, PCI_CLASS_HOST_BRIDGE, 0, 0,
+			NULL, NULL);
 	bus->slots[0] = &bus->host_bridge;
 }
 
@@ -139,8 +139,8 @@ static void config_access(struct pci_bus *bus, unsigned slot, unsigned fn,
 			  unsigned reg, uint8_t *data, unsigned len,
 			  bool is_write)
 {
-	struct pci_device *dev = slot < PCI_MAX_SLOTS && !fn ? bus->slots[slot] :
-							     NULL;
+	struct pci_device *dev =
+		slot < PCI_MAX_SLOTS && !fn ? bus->slots[slot] : NULL;
 
 	if (!dev || reg >= PCI_CFG_SIZE) {
 		if (!is_write)
@@ -151,7 +151,8 @@ static void config_access(struct pci_bus *bus, unsigned slot, unsigned fn,
 	if (is_write) {
 		for (unsigned i = 0; i < len; i++)
 			dev->cfg[reg + i] =
-				(uint8_t)((dev->cfg[reg + i] & ~dev->wmask[reg + i]) |
+				(uint8_t)((dev->cfg[reg + i] &
+					   ~dev->wmask[reg + i]) |
 					  (data[i] & dev->wmask[reg + i]));
 		if (dev->ops && dev->ops->config_written)
 			dev->ops->config_written(dev->opaque, reg, len);
@@ -180,8 +181,8 @@ static void port_read(void *opaque, uint64_t off, uint8_t *data, unsigned size)
 	memset(data, 0xff, size);
 	if (off == 0 && size == 4)
 		memcpy(data, &a, 4);
-	else if (off >= 4 && aligned_access(off, size) && (a & CFG_ADDR_ENABLE) &&
-		 !((a >> 16) & 0xff))
+	else if (off >= 4 && aligned_access(off, size) &&
+		 (a & CFG_ADDR_ENABLE) && !((a >> 16) & 0xff))
 		config_access(bus, (a >> 11) & 0x1f, (a >> 8) & 7,
 			      (a & 0xfc) + (unsigned)(off - 4), data, size,
 			      false);

@@ -17,7 +17,7 @@
 #include "devices/iobus.h"
 
 #define PCI_MAX_SLOTS 32
-#define PCI_CFG_SIZE 256   /* conventional space; the extended 4K reads 0 */
+#define PCI_CFG_SIZE 256 /* conventional space; the extended 4K reads 0 */
 #define PCI_NUM_BARS 6
 #define PCI_CONFIG_PORT 0xcf8 /* address at 0xcf8, data at 0xcfc..0xcff */
 #define PCI_ECAM_BUS_SIZE (1u << 20) /* ECAM covers bus 0 only */
@@ -40,7 +40,7 @@ struct pci_device_ops {
 
 struct pci_device {
 	uint8_t cfg[PCI_CFG_SIZE];
-	uint8_t wmask[PCI_CFG_SIZE]; /* bits the guest may change */
+	uint8_t wmask[PCI_CFG_SIZE];	 /* bits the guest may change */
 	uint32_t bar_size[PCI_NUM_BARS]; /* power of two, 0: no BAR */
 	const struct io_ops *bar_ops[PCI_NUM_BARS];
 	uint32_t mapped_at[PCI_NUM_BARS]; /* last address reported, 0: none */
@@ -54,7 +54,7 @@ struct pci_bus {
 	uint32_t config_address; /* the 0xCF8 register */
 	uint64_t mmio_base;	 /* the BAR window */
 	uint32_t mmio_size;
-	uint32_t next_bar;	 /* firmware-style BAR assignment cursor */
+	uint32_t next_bar; /* firmware-style BAR assignment cursor */
 	struct pci_device host_bridge;
 	struct pci_device *slots[PCI_MAX_SLOTS];
 };

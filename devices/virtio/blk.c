@@ -21,8 +21,8 @@
 static uint64_t vblk_features(void *opaque)
 {
 	struct vblk *b = opaque;
-	uint64_t f = 1ULL << VIRTIO_BLK_F_SEG_MAX | 1ULL << VIRTIO_BLK_F_BLK_SIZE |
-		     1ULL << VIRTIO_BLK_F_FLUSH;
+	uint64_t f = 1ULL << VIRTIO_BLK_F_SEG_MAX |
+		     1ULL << VIRTIO_BLK_F_BLK_SIZE | 1ULL << VIRTIO_BLK_F_FLUSH;
 
 	if (b->cfg.queues > 1)
 		f |= 1ULL << VIRTIO_BLK_F_MQ;
@@ -105,14 +105,19 @@ static void submit_one(struct vblk_queue *q, struct vblk_slot *s)
 
 	memcpy(s->io_iov, p->iov, p->iovcnt * sizeof(p->iov[0]));
 	s->req = (struct blk_req){
-		.op = op_of(p->type), .offset = p->offset, .len = p->len,
-		.iov = s->io_iov, .iovcnt = p->iovcnt, .complete = io_done,
+		.op = op_of(p->type),
+		.offset = p->offset,
+		.len = p->len,
+		.iov = s->io_iov,
+		.iovcnt = p->iovcnt,
+		.complete = io_done,
 		.opaque = s,
 	};
 	r = blk_submit(&q->blk->node, &q->ctx, &s->req);
 	if (r)
-		finish(q, s, r == -EOPNOTSUPP ? VIRTIO_BLK_S_UNSUPP :
-						VIRTIO_BLK_S_IOERR);
+		finish(q, s,
+		       r == -EOPNOTSUPP ? VIRTIO_BLK_S_UNSUPP
+					: VIRTIO_BLK_S_IOERR);
 }
 
 static void merge_done(struct blk_req *req, int result)
@@ -159,9 +164,13 @@ static void flush_group(struct vblk_queue *q)
 	m->n = g->n;
 	m->busy = true;
 	m->req = (struct blk_req){
-		.op = op_of(first->type), .offset = first->offset,
-		.len = g->bytes, .iov = m->iov, .iovcnt = n,
-		.complete = merge_done, .opaque = m,
+		.op = op_of(first->type),
+		.offset = first->offset,
+		.len = g->bytes,
+		.iov = m->iov,
+		.iovcnt = n,
+		.complete = merge_done,
+		.opaque = m,
 	};
 	__atomic_add_fetch(&q->merged, g->n, __ATOMIC_RELAXED);
 	g->n = 0;
@@ -198,9 +207,12 @@ static void start(struct vblk_queue *q, struct vblk_slot *s)
 	struct vblk_request *p = &s->parsed;
 
 	s->written = 1 + (p->type == VIRTIO_BLK_T_IN ||
-			  p->type == VIRTIO_BLK_T_GET_ID ? (uint32_t)p->len : 0);
+					  p->type == VIRTIO_BLK_T_GET_ID
+				  ? (uint32_t)p->len
+				  : 0);
 	if (p->type == VIRTIO_BLK_T_GET_ID) {
-		for (unsigned i = 0, off = 0; i < p->iovcnt; off += p->iov[i++].iov_len)
+		for (unsigned i = 0, off = 0; i < p->iovcnt;
+		     off += p->iov[i++].iov_len)
 			memcpy(p->iov[i].iov_base, q->blk->cfg.serial + off,
 			       p->iov[i].iov_len);
 		finish(q, s, VIRTIO_BLK_S_OK);
@@ -337,8 +349,11 @@ static int setup_queue(struct vblk *b, unsigned i)
 {
 	struct vblk_queue *q = &b->queues[i];
 	struct vq_worker_config wc = {
-		.ops = &vblk_worker_ops, .opaque = q, .vd = &b->vdev,
-		.index = i, .nfds = 1,
+		.ops = &vblk_worker_ops,
+		.opaque = q,
+		.vd = &b->vdev,
+		.index = i,
+		.nfds = 1,
 	};
 	char name[16];
 	int r = blk_ctx_init(&q->ctx, RING_DEPTH);

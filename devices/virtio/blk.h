@@ -25,8 +25,8 @@ struct vblk_config {
 	const char *path;
 	const char *format; /* a block format driver's name; NULL: raw */
 	bool readonly;
-	bool direct;	  /* cache=none */
-	unsigned queues;  /* 1 .. VBLK_MAX_QUEUES */
+	bool direct;	 /* cache=none */
+	unsigned queues; /* 1 .. VBLK_MAX_QUEUES */
 	char serial[VBLK_ID_BYTES + 1];
 };
 
@@ -73,8 +73,8 @@ struct vblk_group {
 struct vblk_queue {
 	struct vblk *blk;
 	unsigned index;
-	int kick_fd;	 /* the worker's kick eventfd, for the ioeventfd */
-	int done_fd;	 /* io_uring completions */
+	int kick_fd; /* the worker's kick eventfd, for the ioeventfd */
+	int done_fd; /* io_uring completions */
 	bool have_ctx, have_worker;
 	struct blk_ctx ctx;
 	struct vq_worker worker;

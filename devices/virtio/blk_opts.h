@@ -5,8 +5,8 @@
 
 #include "blk.h"
 
-#define VBLK_OPT_HELP                                                    \
-	"PATH[,format=raw][,readonly][,cache=none|writeback][,queues=N]" \
+#define VBLK_OPT_HELP                                                          \
+	"PATH[,format=raw][,readonly][,cache=none|writeback][,queues=N]"       \
 	"[,serial=STR]"
 
 /* Returns 0, or -EINVAL with *why naming the bad part. arg must outlive

@@ -25,8 +25,9 @@ static void slice(struct vblk_request *r, const struct iovec *iov, unsigned n,
 		take = iov[i].iov_len - from;
 		if (take > len)
 			take = len;
-		r->iov[r->iovcnt++] = (struct iovec){
-			(uint8_t *)iov[i].iov_base + from, take };
+		r->iov[r->iovcnt++] =
+			(struct iovec){ (uint8_t *)iov[i].iov_base + from,
+					take };
 		len -= take;
 		from = 0;
 	}
@@ -63,13 +64,12 @@ static int parse_rw(const struct vq_chain *c, const struct vblk_limits *lim,
 }
 
 static int parse_range_op(const struct vq_chain *c,
-			  const struct vblk_limits *lim,
-			  struct vblk_request *r)
+			  const struct vblk_limits *lim, struct vblk_request *r)
 {
 	bool zeroes = r->type == VIRTIO_BLK_T_WRITE_ZEROES;
 	struct virtio_blk_discard_write_zeroes seg;
-	uint32_t max = zeroes ? lim->max_write_zeroes_sectors :
-				lim->max_discard_sectors;
+	uint32_t max = zeroes ? lim->max_write_zeroes_sectors
+			      : lim->max_discard_sectors;
 	uint32_t allowed = zeroes ? VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP : 0;
 
 	if (!(zeroes ? lim->write_zeroes : lim->discard))
@@ -84,9 +84,9 @@ static int parse_range_op(const struct vq_chain *c,
 		return VIRTIO_BLK_S_IOERR;
 	r->len = (uint64_t)seg.num_sectors * VBLK_SECTOR;
 	r->unmap = seg.flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP;
-	return range_ok(lim, seg.sector, r->len, &r->offset) ?
-		       VIRTIO_BLK_S_OK :
-		       VIRTIO_BLK_S_IOERR;
+	return range_ok(lim, seg.sector, r->len, &r->offset)
+		       ? VIRTIO_BLK_S_OK
+		       : VIRTIO_BLK_S_IOERR;
 }
 
 int vblk_parse(const struct vq_chain *c, const struct vblk_limits *lim,
@@ -106,23 +106,20 @@ int vblk_parse(const struct vq_chain *c, const struct vblk_limits *lim,
 	r->type = hdr.type;
 	switch (hdr.type) {
 	case VIRTIO_BLK_T_IN:
-	case VIRTIO_BLK_T_OUT:
-		return parse_rw(c, lim, r, hdr.sector);
+	case VIRTIO_BLK_T_OUT: return parse_rw(c, lim, r, hdr.sector);
 	case VIRTIO_BLK_T_FLUSH:
-		return c->out_bytes == HDR_BYTES && c->in_bytes == 1 ?
-			       VIRTIO_BLK_S_OK :
-			       VIRTIO_BLK_S_IOERR;
+		return c->out_bytes == HDR_BYTES && c->in_bytes == 1
+			       ? VIRTIO_BLK_S_OK
+			       : VIRTIO_BLK_S_IOERR;
 	case VIRTIO_BLK_T_GET_ID:
 		if (c->out_bytes != HDR_BYTES || c->in_bytes < 2)
 			return VIRTIO_BLK_S_IOERR;
-		r->len = c->in_bytes - 1 < VBLK_ID_BYTES ? c->in_bytes - 1 :
-							   VBLK_ID_BYTES;
+		r->len = c->in_bytes - 1 < VBLK_ID_BYTES ? c->in_bytes - 1
+							 : VBLK_ID_BYTES;
 		slice(r, c->iov + c->n_out, c->n_in, 0, r->len);
 		return VIRTIO_BLK_S_OK;
 	case VIRTIO_BLK_T_DISCARD:
-	case VIRTIO_BLK_T_WRITE_ZEROES:
-		return parse_range_op(c, lim, r);
-	default:
-		return VIRTIO_BLK_S_UNSUPP;
+	case VIRTIO_BLK_T_WRITE_ZEROES: return parse_range_op(c, lim, r);
+	default: return VIRTIO_BLK_S_UNSUPP;
 	}
 }

@@ -15,22 +15,22 @@
 #define VBLK_ID_BYTES 20
 
 struct vblk_limits {
-	uint64_t capacity;	       /* in 512-byte sectors */
+	uint64_t capacity; /* in 512-byte sectors */
 	bool readonly;
-	bool discard;		       /* DISCARD offered */
-	bool write_zeroes;	       /* WRITE_ZEROES offered */
+	bool discard;	   /* DISCARD offered */
+	bool write_zeroes; /* WRITE_ZEROES offered */
 	uint32_t max_discard_sectors;
 	uint32_t max_write_zeroes_sectors;
 };
 
 struct vblk_request {
-	uint32_t type;	   /* VIRTIO_BLK_T_* */
-	uint64_t offset;   /* bytes */
-	uint64_t len;	   /* bytes: data, or the discarded/zeroed range */
-	bool unmap;	   /* write-zeroes may deallocate */
-	unsigned iovcnt;   /* data buffers: IN, OUT, GET_ID */
+	uint32_t type;	 /* VIRTIO_BLK_T_* */
+	uint64_t offset; /* bytes */
+	uint64_t len;	 /* bytes: data, or the discarded/zeroed range */
+	bool unmap;	 /* write-zeroes may deallocate */
+	unsigned iovcnt; /* data buffers: IN, OUT, GET_ID */
 	struct iovec iov[VQ_MAX_SEGS];
-	uint8_t *status;   /* where the status byte goes */
+	uint8_t *status; /* where the status byte goes */
 };
 
 /* Returns VIRTIO_BLK_S_OK with *r ready for I/O; VIRTIO_BLK_S_IOERR or

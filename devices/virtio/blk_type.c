@@ -54,8 +54,10 @@ static void blk_type_stats(void *dev, FILE *out)
 {
 	struct vblk *b = dev;
 
-	fprintf(out, "vmm: stats: vd%c: %llu I/O errors, %llu requests "
-		     "merged\n", 'a' + b->index,
+	fprintf(out,
+		"vmm: stats: vd%c: %llu I/O errors, %llu requests "
+		"merged\n",
+		'a' + b->index,
 		(unsigned long long)__atomic_load_n(&b->node.errors,
 						    __ATOMIC_RELAXED),
 		(unsigned long long)vblk_merged(b));

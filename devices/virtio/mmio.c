@@ -49,8 +49,8 @@ void virtio_mmio_init(struct virtio_mmio *m, struct virtio_dev *vd,
 
 static struct virtqueue *selected(struct virtio_mmio *m)
 {
-	return m->queue_sel < m->vd->num_queues ? &m->vd->vqs[m->queue_sel] :
-						  NULL;
+	return m->queue_sel < m->vd->num_queues ? &m->vd->vqs[m->queue_sel]
+						: NULL;
 }
 
 static uint32_t read_reg(struct virtio_mmio *m, uint64_t off)
@@ -124,9 +124,7 @@ static void write_reg(struct virtio_mmio *m, uint64_t off, uint32_t v)
 			__atomic_store_n(&m->interrupt_status, 0,
 					 __ATOMIC_SEQ_CST);
 		break;
-	default:
-		write_queue_reg(m, off, v);
-		break;
+	default: write_queue_reg(m, off, v); break;
 	}
 }
 
@@ -138,8 +136,9 @@ static void mmio_read(void *opaque, uint64_t off, uint8_t *data, unsigned size)
 	memset(data, 0, size);
 	pthread_mutex_lock(&m->vd->lock);
 	if (off >= VIRTIO_MMIO_CONFIG) {
-		virtio_config_access(m->vd, (uint32_t)(off - VIRTIO_MMIO_CONFIG),
-				     data, size, false);
+		virtio_config_access(m->vd,
+				     (uint32_t)(off - VIRTIO_MMIO_CONFIG), data,
+				     size, false);
 	} else if (size == 4 && !(off & 3)) {
 		v = read_reg(m, off);
 		memcpy(data, &v, 4);
@@ -155,7 +154,8 @@ static void mmio_write(void *opaque, uint64_t off, const uint8_t *data,
 
 	pthread_mutex_lock(&m->vd->lock);
 	if (off >= VIRTIO_MMIO_CONFIG) {
-		virtio_config_access(m->vd, (uint32_t)(off - VIRTIO_MMIO_CONFIG),
+		virtio_config_access(m->vd,
+				     (uint32_t)(off - VIRTIO_MMIO_CONFIG),
 				     (uint8_t *)data, size, true);
 	} else if (size == 4 && !(off & 3)) {
 		memcpy(&v, data, 4);

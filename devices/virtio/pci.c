@@ -30,8 +30,8 @@ static uint32_t class_code(uint32_t device_id)
 
 static struct virtqueue *selected(struct virtio_pci *p)
 {
-	return p->queue_sel < p->vd->num_queues ? &p->vd->vqs[p->queue_sel] :
-						  NULL;
+	return p->queue_sel < p->vd->num_queues ? &p->vd->vqs[p->queue_sel]
+						: NULL;
 }
 
 static uint16_t load16(const uint16_t *v)
@@ -58,13 +58,14 @@ static void common_read(struct virtio_pci *p, uint64_t off, uint8_t *data,
 	struct virtqueue *q = selected(p);
 	struct virtio_pci_common_cfg c = {
 		.device_feature_select = p->device_features_sel,
-		.device_feature = virtio_features_word(vd,
-						       p->device_features_sel),
+		.device_feature =
+			virtio_features_word(vd, p->device_features_sel),
 		.guest_feature_select = p->driver_features_sel,
-		.guest_feature = (uint32_t)(vd->guest_features >>
-					    (p->driver_features_sel < 2 ?
-						     32 * p->driver_features_sel :
-						     0)),
+		.guest_feature =
+			(uint32_t)(vd->guest_features >>
+				   (p->driver_features_sel < 2
+					    ? 32 * p->driver_features_sel
+					    : 0)),
 		.msix_config = load16(&p->config_vector),
 		.num_queues = (uint16_t)vd->num_queues,
 		.device_status = __atomic_load_n(&vd->status, __ATOMIC_SEQ_CST),
@@ -127,8 +128,12 @@ static void common_write(struct virtio_pci *p, uint64_t off, uint64_t v,
 	struct virtqueue *q = selected(p);
 
 	switch (off) {
-	case VIRTIO_PCI_COMMON_DFSELECT: p->device_features_sel = (uint32_t)v; break;
-	case VIRTIO_PCI_COMMON_GFSELECT: p->driver_features_sel = (uint32_t)v; break;
+	case VIRTIO_PCI_COMMON_DFSELECT:
+		p->device_features_sel = (uint32_t)v;
+		break;
+	case VIRTIO_PCI_COMMON_GFSELECT:
+		p->driver_features_sel = (uint32_t)v;
+		break;
 	case VIRTIO_PCI_COMMON_GF:
 		virtio_set_guest_features_word(vd, p->driver_features_sel,
 					       (uint32_t)v);
@@ -166,7 +171,8 @@ static void common_write(struct virtio_pci *p, uint64_t off, uint64_t v,
  * size, or not at a register's start, is ignored. */
 static bool common_access_ok(uint64_t off, unsigned size)
 {
-	if (off >= COMMON_SIZE || size > COMMON_SIZE - off || (off & (size - 1)))
+	if (off >= COMMON_SIZE || size > COMMON_SIZE - off ||
+	    (off & (size - 1)))
 		return false;
 	if (off < VIRTIO_PCI_COMMON_MSIX)
 		return size == 4;
@@ -254,8 +260,8 @@ static const struct io_ops bar_ops = {
 static bool cfg_window(struct virtio_pci *p, unsigned off, unsigned len,
 		       uint32_t *bar_off, unsigned *size)
 {
-	unsigned data = p->cfg_cap + offsetof(struct virtio_pci_cfg_cap,
-					      pci_cfg_data);
+	unsigned data =
+		p->cfg_cap + offsetof(struct virtio_pci_cfg_cap, pci_cfg_data);
 	const struct pci_device *d = &p->pci;
 
 	if (!p->cfg_cap || off + len <= data || off >= data + 4)
@@ -267,8 +273,8 @@ static bool cfg_window(struct virtio_pci *p, unsigned off, unsigned len,
 	       !(*bar_off & (*size - 1)) && *bar_off < VPCI_BAR_SIZE;
 }
 
-static void cfg_window_access(struct virtio_pci *p, unsigned off,
-			      unsigned len, bool is_write)
+static void cfg_window_access(struct virtio_pci *p, unsigned off, unsigned len,
+			      bool is_write)
 {
 	uint32_t bar_off;
 	unsigned size;
@@ -342,7 +348,8 @@ static int add_vendor_cap(struct virtio_pci *p, uint8_t type, uint32_t off,
 	pci_put_le(body + VIRTIO_PCI_CAP_OFFSET - 2, 4, off);
 	pci_put_le(body + VIRTIO_PCI_CAP_LENGTH - 2, 4, len);
 	if (extra_len)
-		memcpy(body + sizeof(struct virtio_pci_cap) - 2, extra, extra_len);
+		memcpy(body + sizeof(struct virtio_pci_cap) - 2, extra,
+		       extra_len);
 	at = pci_add_cap(&p->pci, PCI_CAP_ID_VNDR, body, cap_len);
 	return at ? at : -ENOSPC;
 }
@@ -372,8 +379,8 @@ int virtio_pci_init(struct virtio_pci *p, struct virtio_dev *vd,
 				NULL, 0)) < 0 ||
 	    (r = add_vendor_cap(p, VIRTIO_PCI_CAP_DEVICE_CFG, VPCI_DEVICE_OFF,
 				DEVICE_CFG_SIZE, NULL, 0)) < 0 ||
-	    (cfg = add_vendor_cap(p, VIRTIO_PCI_CAP_PCI_CFG, 0, 0, &zero,
-				  4)) < 0)
+	    (cfg = add_vendor_cap(p, VIRTIO_PCI_CAP_PCI_CFG, 0, 0, &zero, 4)) <
+		    0)
 		return -ENOSPC;
 	p->cfg_cap = (uint8_t)cfg;
 	p->pci.wmask[cfg + VIRTIO_PCI_CAP_BAR] = 0xff;
@@ -382,8 +389,8 @@ int virtio_pci_init(struct virtio_pci *p, struct virtio_dev *vd,
 	pci_wmask_set(&p->pci, cfg + sizeof(struct virtio_pci_cap), 4,
 		      0xffffffff);
 	r = msix_init(&p->msix, &p->pci, vd->num_queues + 1, 0,
-		      VPCI_MSIX_TABLE_OFF, VPCI_MSIX_PBA_OFF,
-		      &hooks->irq, opaque);
+		      VPCI_MSIX_TABLE_OFF, VPCI_MSIX_PBA_OFF, &hooks->irq,
+		      opaque);
 	if (r)
 		return r;
 	virtio_dev_attach_transport(vd, &pci_transport_ops, p);

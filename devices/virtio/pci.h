@@ -31,7 +31,8 @@
 
 /* What the VMM wires: MSI routes and irqfds, ioeventfds. */
 struct virtio_pci_hooks {
-	struct msix_irq_ops irq; /* per MSI-X table entry, as the driver chose */
+	struct msix_irq_ops
+		irq; /* per MSI-X table entry, as the driver chose */
 	/* A notification write the VMM's ioeventfd did not catch (e.g.
 	 * through the PCI configuration access capability). */
 	void (*notify)(void *opaque, unsigned queue);
@@ -46,9 +47,9 @@ struct virtio_pci {
 	uint32_t device_features_sel;
 	uint32_t driver_features_sel;
 	uint16_t queue_sel;
-	uint16_t config_vector;			    /* atomic */
-	uint16_t queue_vector[VIRTIO_MAX_QUEUES];   /* atomic */
-	uint8_t isr;				    /* atomic */
+	uint16_t config_vector;			  /* atomic */
+	uint16_t queue_vector[VIRTIO_MAX_QUEUES]; /* atomic */
+	uint8_t isr;				  /* atomic */
 	uint8_t cfg_cap; /* offset of the PCI configuration access cap */
 	const struct virtio_pci_hooks *hooks;
 	void *opaque;

@@ -223,8 +223,8 @@ int vq_worker_init(struct vq_worker *w, const struct vq_worker_config *cfg)
 	w->ctl_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (w->kick_fd < 0 || w->ctl_fd < 0) {
 		r = -errno;
-		log_error("virtio %s: queue %u eventfds: %s", cfg->vd->ops->name,
-			  cfg->index, strerror(-r));
+		log_error("virtio %s: queue %u eventfds: %s",
+			  cfg->vd->ops->name, cfg->index, strerror(-r));
 		return r;
 	}
 	r = pthread_create(&w->thread, NULL, worker_main, w);

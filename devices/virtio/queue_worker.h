@@ -55,8 +55,8 @@ struct vq_worker_config {
 	const struct vq_worker_ops *ops;
 	void *opaque;
 	struct virtio_dev *vd;
-	unsigned index;	  /* the queue */
-	const char *name; /* thread name, at most 15 characters */
+	unsigned index;	      /* the queue */
+	const char *name;     /* thread name, at most 15 characters */
 	int fds[VQW_MAX_FDS]; /* extra eventfds; the worker clears them */
 	unsigned nfds;
 };

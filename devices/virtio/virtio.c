@@ -11,8 +11,8 @@
 #include "lib/log.h"
 #include "queue_worker.h"
 
-#define CORE_FEATURES                                                        \
-	(1ULL << VIRTIO_F_VERSION_1 | 1ULL << VIRTIO_RING_F_INDIRECT_DESC | \
+#define CORE_FEATURES                                                          \
+	(1ULL << VIRTIO_F_VERSION_1 | 1ULL << VIRTIO_RING_F_INDIRECT_DESC |    \
 	 1ULL << VIRTIO_RING_F_EVENT_IDX)
 
 int virtio_dev_init(struct virtio_dev *vd, const struct virtio_device_ops *ops,
@@ -68,8 +68,9 @@ void virtio_set_guest_features_word(struct virtio_dev *vd, unsigned sel,
 	if (sel >= 2 || (vd->status & VIRTIO_CONFIG_S_FEATURES_OK))
 		return;
 	mask = 0xffffffffULL << (32 * sel);
-	vd->guest_features = (vd->guest_features & ~mask) |
-			     (((uint64_t)value << (32 * sel)) & vd->host_features);
+	vd->guest_features =
+		(vd->guest_features & ~mask) |
+		(((uint64_t)value << (32 * sel)) & vd->host_features);
 }
 
 /* Returns when no worker uses a queue any more: each finished what it had
@@ -155,9 +156,10 @@ void virtio_set_status(struct virtio_dev *vd, uint8_t status)
 	 * does. A write that clears one (e.g. DRIVER_OK, to set it again
 	 * and restart a running device) changes nothing for that bit. */
 	if (old & ~status & ~VIRTIO_CONFIG_S_NEEDS_RESET)
-		log_guest(&vd->log, "virtio %s: status %#x over %#x: clearing "
-			  "bits without a reset is ignored", vd->ops->name,
-			  status, old);
+		log_guest(&vd->log,
+			  "virtio %s: status %#x over %#x: clearing "
+			  "bits without a reset is ignored",
+			  vd->ops->name, status, old);
 	/* Atomic: a worker may set NEEDS_RESET meanwhile. */
 	__atomic_or_fetch(&vd->status, status, __ATOMIC_SEQ_CST);
 	/* Start once per reset; not on a device the driver already broke. */
@@ -196,16 +198,20 @@ void virtio_set_queue_ready(struct virtio_dev *vd, unsigned q, bool ready)
 	 * not offered, so it is ignored (the register reads back 0) until
 	 * the driver resets the device. */
 	if (vd->status & VIRTIO_CONFIG_S_DRIVER_OK) {
-		log_guest(&vd->log, "virtio %s: queue %u enabled after "
-			  "DRIVER_OK: ignored", vd->ops->name, q);
+		log_guest(&vd->log,
+			  "virtio %s: queue %u enabled after "
+			  "DRIVER_OK: ignored",
+			  vd->ops->name, q);
 		return;
 	}
 	vq->event_idx = vd->guest_features & (1ULL << VIRTIO_RING_F_EVENT_IDX);
-	vq->indirect = vd->guest_features &
-		       (1ULL << VIRTIO_RING_F_INDIRECT_DESC);
+	vq->indirect =
+		vd->guest_features & (1ULL << VIRTIO_RING_F_INDIRECT_DESC);
 	if (vq_enable(vq, vd->mem, vd->queue_max)) {
-		log_guest(&vd->log, "virtio %s: queue %u: bad size %u or "
-			  "rings", vd->ops->name, q, vq->size);
+		log_guest(&vd->log,
+			  "virtio %s: queue %u: bad size %u or "
+			  "rings",
+			  vd->ops->name, q, vq->size);
 		virtio_mark_broken(vd);
 	}
 }
@@ -226,8 +232,9 @@ void virtio_set_queue_addr(struct virtio_dev *vd, unsigned q,
 	if (q >= vd->num_queues || vd->vqs[q].ready)
 		return;
 	vq = &vd->vqs[q];
-	addr = ring == VIRTIO_RING_DESC ? &vq->desc :
-	       ring == VIRTIO_RING_AVAIL ? &vq->avail : &vq->used;
+	addr = ring == VIRTIO_RING_DESC	   ? &vq->desc
+	       : ring == VIRTIO_RING_AVAIL ? &vq->avail
+					   : &vq->used;
 	*addr = (*addr & ~mask) | (value & mask);
 }
 

@@ -13,17 +13,26 @@
 #include "lib/checked.h"
 
 /* Guest ring layout sizes (virtio 1.x 2.7.5, 2.7.6, 2.7.8). */
-static uint64_t desc_bytes(uint16_t n) { return 16ULL * n; }
-static uint64_t avail_bytes(uint16_t n) { return 6 + 2ULL * n; }
-static uint64_t used_bytes(uint16_t n) { return 6 + 8ULL * n; }
+static uint64_t desc_bytes(uint16_t n)
+{
+	return 16ULL * n;
+}
+static uint64_t avail_bytes(uint16_t n)
+{
+	return 6 + 2ULL * n;
+}
+static uint64_t used_bytes(uint16_t n)
+{
+	return 6 + 8ULL * n;
+}
 
 int vq_enable(struct virtqueue *vq, const struct guest_mem *mem, uint16_t max)
 {
 	uint16_t n = vq->size;
 
 	vq->ready = false;
-	if (!n || n > max || n > VQ_MAX_SIZE || (n & (n - 1)) || vq->desc % 16 ||
-	    vq->avail % 2 || vq->used % 4 ||
+	if (!n || n > max || n > VQ_MAX_SIZE || (n & (n - 1)) ||
+	    vq->desc % 16 || vq->avail % 2 || vq->used % 4 ||
 	    !mem_is_ram(mem, vq->desc, desc_bytes(n)) ||
 	    !mem_is_ram(mem, vq->avail, avail_bytes(n)) ||
 	    !mem_is_ram(mem, vq->used, used_bytes(n)))
@@ -131,8 +140,7 @@ static int walk_indirect(const struct virtqueue *vq, struct walk *w,
 	}
 }
 
-static int walk_chain(const struct virtqueue *vq, struct walk *w,
-		      uint16_t head)
+static int walk_chain(const struct virtqueue *vq, struct walk *w, uint16_t head)
 {
 	struct vring_desc d;
 	uint16_t i = head;
@@ -259,8 +267,8 @@ static int chain_copy(const struct guest_mem *mem, const struct iovec *iov,
 			take = len;
 		if (to_chain) {
 			memcpy((uint8_t *)iov[i].iov_base + off, b, take);
-			mem_mark_dirty_host(mem, (uint8_t *)iov[i].iov_base + off,
-					    take);
+			mem_mark_dirty_host(
+				mem, (uint8_t *)iov[i].iov_base + off, take);
 		} else
 			memcpy(b, (uint8_t *)iov[i].iov_base + off, take);
 		b += take;

@@ -19,8 +19,8 @@
 
 #include "memory/memory.h"
 
-#define VQ_MAX_SIZE 32768 /* split queues: a power of two up to 2^15 */
-#define VQ_MAX_SEGS 256	  /* iovecs in one popped chain */
+#define VQ_MAX_SIZE 32768    /* split queues: a power of two up to 2^15 */
+#define VQ_MAX_SEGS 256	     /* iovecs in one popped chain */
 #define VQ_MAX_INDIRECT 1024 /* entries in one indirect table */
 
 /* Queue state: a plain struct, saved and restored as it is (rings live in
@@ -33,11 +33,11 @@ struct virtqueue {
 	uint16_t size;
 	bool ready;
 	bool broken;
-	bool event_idx;	  /* VIRTIO_RING_F_EVENT_IDX negotiated */
-	bool indirect;	  /* VIRTIO_RING_F_INDIRECT_DESC negotiated */
+	bool event_idx; /* VIRTIO_RING_F_EVENT_IDX negotiated */
+	bool indirect;	/* VIRTIO_RING_F_INDIRECT_DESC negotiated */
 	gpa_t desc, avail, used;
-	uint16_t last_avail;	/* next avail ring slot to consume */
-	uint16_t used_idx;	/* our copy of used->idx */
+	uint16_t last_avail;	 /* next avail ring slot to consume */
+	uint16_t used_idx;	 /* our copy of used->idx */
 	uint16_t signalled_used; /* used_idx when we last interrupted */
 	bool signalled_valid;
 	const struct guest_mem *mem;
@@ -46,7 +46,7 @@ struct virtqueue {
 struct vq_chain {
 	const struct guest_mem *mem; /* where iov points */
 	uint16_t head;
-	unsigned n_out;	/* device-readable iovecs, iov[0 .. n_out) */
+	unsigned n_out; /* device-readable iovecs, iov[0 .. n_out) */
 	unsigned n_in;	/* device-writable iovecs, iov[n_out .. n_out + n_in) */
 	uint64_t out_bytes, in_bytes;
 	struct iovec iov[VQ_MAX_SEGS];

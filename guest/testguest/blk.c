@@ -45,9 +45,9 @@ int blk_find(struct blk *b)
 	if (arg_u64("eventidx", 1))
 		b->want |= 1ULL << VIRTIO_F_EVENT_IDX;
 	b->irq = arg_u64("irq", 0);
-	if (pci ? vdev_find_pci(&b->dev, arg_u64("ecam", 0), VIRTIO_ID_BLOCK) :
-		  !arg("virtio_mmio.device", spec, sizeof(spec)) ||
-			  vdev_find_mmio(&b->dev, spec, VIRTIO_ID_BLOCK))
+	if (pci ? vdev_find_pci(&b->dev, arg_u64("ecam", 0), VIRTIO_ID_BLOCK)
+		: !arg("virtio_mmio.device", spec, sizeof(spec)) ||
+			    vdev_find_mmio(&b->dev, spec, VIRTIO_ID_BLOCK))
 		return -1;
 	if (b->irq)
 		irq_init();
@@ -100,7 +100,8 @@ int blk_submit(struct blk *b, unsigned q, uint32_t type, uint64_t sector,
 	       void *data, uint32_t len)
 {
 	struct vq *vq = &b->dev.vqs[q];
-	struct blk_slot tmp = { .hdr = { type, 0, sector }, .status = S_PENDING };
+	struct blk_slot tmp = { .hdr = { type, 0, sector },
+				.status = S_PENDING };
 	struct vbuf bufs[3];
 	unsigned n = 0;
 	int head;
@@ -108,7 +109,8 @@ int blk_submit(struct blk *b, unsigned q, uint32_t type, uint64_t sector,
 	bufs[n++] = (struct vbuf){ NULL, sizeof(struct blk_hdr), false };
 	if (type == T_DISCARD || type == T_WRITE_ZEROES) {
 		tmp.range = (struct blk_range){ sector, len / SECTOR, 0 };
-		bufs[n++] = (struct vbuf){ NULL, sizeof(struct blk_range), false };
+		bufs[n++] =
+			(struct vbuf){ NULL, sizeof(struct blk_range), false };
 	} else if (data) {
 		bufs[n++] = (struct vbuf){ data, len, type != T_OUT };
 	}
@@ -170,8 +172,7 @@ void fill_sector(uint8_t *p, char tag, uint64_t s)
 		memcpy(p + i, line, 16);
 }
 
-bool check_sectors(const uint8_t *p, char tag, uint64_t first,
-			  uint64_t n)
+bool check_sectors(const uint8_t *p, char tag, uint64_t first, uint64_t n)
 {
 	uint8_t want[SECTOR];
 
@@ -182,7 +183,8 @@ bool check_sectors(const uint8_t *p, char tag, uint64_t first,
 		for (unsigned i = 0; i < SECTOR; i++) {
 			if (p[i] != want[i]) {
 				printf("guest: blk: sector %lu byte %u is %x, "
-				       "expected %x\n", s, i, p[i], want[i]);
+				       "expected %x\n",
+				       s, i, p[i], want[i]);
 				return false;
 			}
 		}
@@ -206,7 +208,8 @@ static int check_read_all(struct blk *b)
 		for (q = 0; q < b->queues; q++) {
 			while (next < chunks && b->inflight[q] < 8) {
 				if (blk_submit(b, q, T_IN, next * CHUNK_SECTORS,
-					       buf + next * CHUNK_SECTORS * SECTOR,
+					       buf + next * CHUNK_SECTORS *
+							       SECTOR,
 					       CHUNK_SECTORS * SECTOR) < 0)
 					break;
 				next++;
@@ -232,7 +235,8 @@ static int check_read_all(struct blk *b)
 
 static int scenario_checks(struct blk *b)
 {
-	uint64_t w = b->sectors / 4, d = b->sectors / 2, z = b->sectors / 2 + 64;
+	uint64_t w = b->sectors / 4, d = b->sectors / 2,
+		 z = b->sectors / 2 + 64;
 	uint8_t *buf = page_alloc(64 * SECTOR);
 	char serial[32], id[21] = { 0 };
 	bool ro = arg_u64("ro", 0);
@@ -247,7 +251,8 @@ static int scenario_checks(struct blk *b)
 	printf("guest: blk: serial '%s' ok\n", id);
 	st = blk_sync(b, 0, T_IN, b->sectors, buf, SECTOR);
 	if (st != S_IOERR)
-		return printf("guest: blk: read past the end: status %d\n", st), 1;
+		return printf("guest: blk: read past the end: status %d\n", st),
+		       1;
 	printf("guest: blk: read past the end refused ok\n");
 	for (unsigned i = 0; i < 64; i++)
 		fill_sector(buf + i * SECTOR, 'W', w + i);
@@ -255,8 +260,9 @@ static int scenario_checks(struct blk *b)
 	if (ro) {
 		if (!(b->features & 1u << F_RO) || st != S_IOERR)
 			return printf("guest: blk: read-only: feature %u, write "
-				      "status %d\n", !!(b->features & 1u << F_RO),
-				      st), 1;
+				      "status %d\n",
+				      !!(b->features & 1u << F_RO), st),
+			       1;
 		printf("guest: blk: read-only: write refused ok\n");
 		return 0;
 	}
@@ -266,10 +272,12 @@ static int scenario_checks(struct blk *b)
 	if (blk_sync(b, 0, T_IN, w, buf, 64 * SECTOR) != S_OK ||
 	    !check_sectors(buf, 'W', w, 64))
 		return 1;
-	printf("guest: blk: wrote, flushed and read back 64 sectors at %lu ok\n", w);
+	printf("guest: blk: wrote, flushed and read back 64 sectors at %lu ok\n",
+	       w);
 	if (!(b->features & 1u << F_DISCARD) ||
 	    !(b->features & 1u << F_WRITE_ZEROES))
-		return printf("guest: blk: discard or write-zeroes missing\n"), 1;
+		return printf("guest: blk: discard or write-zeroes missing\n"),
+		       1;
 	if (blk_sync(b, 0, T_DISCARD, d, NULL, 64 * SECTOR) != S_OK ||
 	    blk_sync(b, 0, T_IN, d, buf, 64 * SECTOR) != S_OK ||
 	    !check_sectors(buf, 0, d, 64))
@@ -320,7 +328,8 @@ int scenario_blkbench(void)
 	random = !strncmp(op, "rand", 4);
 	write = !strncmp(op + (random ? 4 : 0), "write", 6);
 	if (!bs || bs % SECTOR || !qd || qd > MAX_INFLIGHT || !tsc_hz())
-		return printf("guest: blkbench: bad bs, qd or no TSC rate\n"), 4;
+		return printf("guest: blkbench: bad bs, qd or no TSC rate\n"),
+		       4;
 	if (blk_open(&b))
 		return 1;
 	blocks = b.sectors * SECTOR / bs;
@@ -335,11 +344,12 @@ int scenario_blkbench(void)
 	for (;;) {
 		bool more = rdtsc() < end;
 		while (more && b.inflight[0] < qd) {
-			uint64_t blk = random ? xorshift(&seed) % blocks :
-						next % blocks;
+			uint64_t blk = random ? xorshift(&seed) % blocks
+					      : next % blocks;
 			next++;
 			if (blk_submit(&b, 0, write ? T_OUT : T_IN,
-				       blk * (bs / SECTOR), buf + (next % qd) * bs,
+				       blk * (bs / SECTOR),
+				       buf + (next % qd) * bs,
 				       (uint32_t)bs) < 0)
 				break;
 		}
@@ -353,8 +363,9 @@ int scenario_blkbench(void)
 	{
 		uint64_t us = (rdtsc() - t0) / (tsc_hz() / 1000000);
 		printf("guest: blkbench op=%s bs=%lu qd=%lu ios=%lu us=%lu "
-		       "iops=%lu kbps=%lu\n", op, bs, qd, ios, us,
-		       ios * 1000000 / us, ios * bs * 1000000 / us / 1000);
+		       "iops=%lu kbps=%lu\n",
+		       op, bs, qd, ios, us, ios * 1000000 / us,
+		       ios * bs * 1000000 / us / 1000);
 	}
 	return 0;
 }

@@ -70,7 +70,8 @@ static void format(struct out *o, const char *fmt, va_list ap)
 			longs++, fmt++;
 		switch (*fmt) {
 		case 'd': {
-			int64_t v = longs ? va_arg(ap, int64_t) : va_arg(ap, int);
+			int64_t v =
+				longs ? va_arg(ap, int64_t) : va_arg(ap, int);
 			if (v < 0) {
 				emit(o, '-');
 				v = -v;
@@ -79,23 +80,23 @@ static void format(struct out *o, const char *fmt, va_list ap)
 			break;
 		}
 		case 'u':
-			emit_num(o, longs ? va_arg(ap, uint64_t) : va_arg(ap, unsigned),
+			emit_num(o,
+				 longs ? va_arg(ap, uint64_t)
+				       : va_arg(ap, unsigned),
 				 10, width, pad);
 			break;
 		case 'x':
-			emit_num(o, longs ? va_arg(ap, uint64_t) : va_arg(ap, unsigned),
+			emit_num(o,
+				 longs ? va_arg(ap, uint64_t)
+				       : va_arg(ap, unsigned),
 				 16, width, pad);
 			break;
 		case 's':
 			for (const char *s = va_arg(ap, const char *); *s; s++)
 				emit(o, *s);
 			break;
-		case 'c':
-			emit(o, (char)va_arg(ap, int));
-			break;
-		default:
-			emit(o, *fmt);
-			break;
+		case 'c': emit(o, (char)va_arg(ap, int)); break;
+		default: emit(o, *fmt); break;
 		}
 	}
 }

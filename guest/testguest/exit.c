@@ -18,8 +18,7 @@ extern uint8_t idt[];
 void idt_set_gate(unsigned vector, uint64_t handler)
 {
 	uint64_t low = (handler & 0xffff) | (uint64_t)SEL_CODE64 << 16 |
-		       (uint64_t)0x8e << 40 |
-		       ((handler >> 16) & 0xffff) << 48;
+		       (uint64_t)0x8e << 40 | ((handler >> 16) & 0xffff) << 48;
 	uint64_t high = handler >> 32;
 
 	memcpy(idt + vector * 16, &low, 8);
@@ -91,9 +90,11 @@ static void string_io(struct trap_frame *f, bool out, bool rep, unsigned size)
 
 	for (; n; n--) {
 		if (out)
-			port_out(port, size == 1 ? *(uint8_t *)f->rsi :
-				       size == 2 ? *(uint16_t *)f->rsi :
-						   *(uint32_t *)f->rsi, size);
+			port_out(port,
+				 size == 1   ? *(uint8_t *)f->rsi
+				 : size == 2 ? *(uint16_t *)f->rsi
+					     : *(uint32_t *)f->rsi,
+				 size);
 		else if (size == 1)
 			*(uint8_t *)f->rdi = (uint8_t)port_in(port, 1);
 		else if (size == 2)
@@ -132,26 +133,19 @@ static bool emulate_port_io(struct trap_frame *f)
 	if (!(op & 1))
 		size = 1;
 	switch (op) {
-	case 0xe4: case 0xe5:
-		merge_rax(f, port_in(ip[len++], size), size);
-		break;
-	case 0xe6: case 0xe7:
-		port_out(ip[len++], (uint32_t)f->rax, size);
-		break;
-	case 0xec: case 0xed:
-		merge_rax(f, port_in((uint16_t)f->rdx, size), size);
-		break;
-	case 0xee: case 0xef:
-		port_out((uint16_t)f->rdx, (uint32_t)f->rax, size);
-		break;
-	case 0x6c: case 0x6d:
-		string_io(f, false, rep, size);
-		break;
-	case 0x6e: case 0x6f:
-		string_io(f, true, rep, size);
-		break;
-	default:
-		return false;
+	case 0xe4:
+	case 0xe5: merge_rax(f, port_in(ip[len++], size), size); break;
+	case 0xe6:
+	case 0xe7: port_out(ip[len++], (uint32_t)f->rax, size); break;
+	case 0xec:
+	case 0xed: merge_rax(f, port_in((uint16_t)f->rdx, size), size); break;
+	case 0xee:
+	case 0xef: port_out((uint16_t)f->rdx, (uint32_t)f->rax, size); break;
+	case 0x6c:
+	case 0x6d: string_io(f, false, rep, size); break;
+	case 0x6e:
+	case 0x6f: string_io(f, true, rep, size); break;
+	default: return false;
 	}
 	f->rip += len;
 	return true;

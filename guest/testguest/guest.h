@@ -120,7 +120,7 @@ void idt_set_gate(unsigned vector, uint64_t handler);
  * handler of a few instructions; CPL3 code waits on the counts. */
 #define IRQ_FIRST_VECTOR 0x40
 extern volatile uint32_t irq_counts[IRQ_SLOTS];
-void irq_init(void);	 /* IDT gates, local APIC on, interrupts enabled */
+void irq_init(void); /* IDT gates, local APIC on, interrupts enabled */
 void ioapic_route(unsigned gsi, unsigned slot); /* edge, to CPU 0 */
 
 /* alloc.c: bump allocation of RAM above the image, never freed. */

@@ -28,7 +28,8 @@ void hostile_start_reads(struct hostile *h, unsigned n)
 	uint64_t step = BIG_BYTES / SECTOR, spots = b->sectors / step;
 
 	for (unsigned i = 0; i < n && spots; i++) {
-		unsigned k = (unsigned)(b->done[0] + b->inflight[0]) % BIG_READS;
+		unsigned k =
+			(unsigned)(b->done[0] + b->inflight[0]) % BIG_READS;
 		if (blk_submit(b, 0, BLK_T_IN, (k % spots) * step,
 			       h->big + (uint64_t)k * BIG_BYTES, BIG_BYTES) < 0)
 			break;
@@ -52,20 +53,25 @@ int hostile_read_check(struct hostile *h, const char *what, uint64_t sector,
 	head = blk_submit(b, 0, BLK_T_IN, sector, h->buf, sectors * SECTOR);
 	if (head < 0)
 		return printf("guest: hostile-%s: %s: ring full\n", h->name,
-			      what), -1;
+			      what),
+		       -1;
 	vq_kick(&b->dev, &b->dev.vqs[0]);
-	while (b->inflight[0] && (st = blk_complete_within(b, 0, PROBE_MS)) >= 0)
+	while (b->inflight[0] &&
+	       (st = blk_complete_within(b, 0, PROBE_MS)) >= 0)
 		;
 	if (b->inflight[0])
 		return printf("guest: hostile-%s: %s: no completion in %u ms\n",
-			      h->name, what, PROBE_MS), -1;
+			      h->name, what, PROBE_MS),
+		       -1;
 	st = b->slots[0][head].status;
 	if (st != BLK_S_OK)
 		return printf("guest: hostile-%s: %s: status %d\n", h->name,
-			      what, st), -1;
+			      what, st),
+		       -1;
 	if (!check_sectors(h->buf, 'S', sector, sectors))
 		return printf("guest: hostile-%s: %s: wrong data\n", h->name,
-			      what), -1;
+			      what),
+		       -1;
 	return 0;
 }
 
@@ -111,14 +117,18 @@ static int verify(struct hostile *h)
 	st = vdev_status(&b->dev);
 	if (st != S_LIVE)
 		return printf("guest: hostile-%s: status %x after a proper "
-			      "initialisation\n", h->name, st), -1;
+			      "initialisation\n",
+			      h->name, st),
+		       -1;
 	if (hostile_read_check(h, "after reset", 0, 64) ||
 	    hostile_read_check(h, "after reset", b->sectors / 2, 64) ||
 	    hostile_read_check(h, "after reset", b->sectors - 64, 64))
 		return -1;
 	if (verify_write(h))
 		return printf("guest: hostile-%s: after reset: write and read "
-			      "back failed\n", h->name), -1;
+			      "back failed\n",
+			      h->name),
+		       -1;
 	st = vdev_status(&b->dev);
 	return st == S_LIVE ? 0 : -1;
 }
@@ -127,8 +137,8 @@ int hostile_finish(struct hostile *h)
 {
 	uint8_t st = hostile_watch(h);
 
-	printf("guest: hostile-%s: status %x after the attack%s\n", h->name,
-	       st, h->saw_broken ? ", DEVICE_NEEDS_RESET seen" : "");
+	printf("guest: hostile-%s: status %x after the attack%s\n", h->name, st,
+	       h->saw_broken ? ", DEVICE_NEEDS_RESET seen" : "");
 	if (verify(h)) {
 		printf("hostile-%s: device does not serve after a reset\n",
 		       h->name);

@@ -19,12 +19,12 @@
 struct hostile {
 	struct blk b;
 	const char *name;
-	uint8_t *big;	   /* BIG_READS * BIG_BYTES of read buffers */
-	uint8_t *buf;	   /* 64 sectors for checked I/O */
-	uint64_t loops;	   /* loops=N, each attack's own default */
-	bool inflight;	   /* inflight=1: keep reads in flight meanwhile */
-	bool saw_broken;   /* the device said DEVICE_NEEDS_RESET */
-	bool failed;	   /* a legal operation failed: exit 1 */
+	uint8_t *big;	 /* BIG_READS * BIG_BYTES of read buffers */
+	uint8_t *buf;	 /* 64 sectors for checked I/O */
+	uint64_t loops;	 /* loops=N, each attack's own default */
+	bool inflight;	 /* inflight=1: keep reads in flight meanwhile */
+	bool saw_broken; /* the device said DEVICE_NEEDS_RESET */
+	bool failed;	 /* a legal operation failed: exit 1 */
 };
 
 /* Reads the device status and remembers DEVICE_NEEDS_RESET. */

@@ -26,7 +26,8 @@ int hostile_queue_zero_inflight(struct hostile *h)
 		hostile_watch(h);
 	}
 	printf("guest: hostile-%s: queue disabled and sized 0 under %lu "
-	       "batches of reads\n", h->name, h->loops);
+	       "batches of reads\n",
+	       h->name, h->loops);
 	return hostile_finish(h);
 }
 
@@ -46,7 +47,8 @@ static void check_old(struct hostile *h, const struct vq *old,
 		 6 + 8ULL * old->size) ||
 	    !all(canary, CANARY, 4096) || slot->status != BLK_S_PENDING) {
 		printf("guest: hostile-%s: the device wrote to the old rings "
-		       "or their buffers\n", h->name);
+		       "or their buffers\n",
+		       h->name);
 		h->failed = true;
 	}
 }
@@ -91,13 +93,14 @@ int hostile_queue_reenable(struct hostile *h)
 			return 1;
 	}
 	printf("guest: hostile-%s: queue enabled again (%s) on rings at %lx, "
-	       "were at %lx\n", h->name, how, (uint64_t)b->dev.vqs[0].desc,
-	       (uint64_t)old.desc);
+	       "were at %lx\n",
+	       h->name, how, (uint64_t)b->dev.vqs[0].desc, (uint64_t)old.desc);
 	/* After a reset the new rings must serve. Enabling a live queue
 	 * again is not defined without VIRTIO_F_RING_RESET: QEMU's
 	 * virtio-mmio goes silent on the new rings; that is reported. */
 	for (unsigned i = 0; i < 8; i++)
-		if (hostile_read_check(h, "on the new rings", 1000 + 64 * i, 64)) {
+		if (hostile_read_check(h, "on the new rings", 1000 + 64 * i,
+				       64)) {
 			hostile_watch(h);
 			h->failed = !disable;
 			break;
@@ -119,11 +122,13 @@ static uint64_t bad_address(struct hostile *h)
 
 	arg("where", where, sizeof(where));
 	if (!strncmp(where, "hole", 5))
-		return h->b.dev.pci ? h->b.dev.common & ~0xfffULL : h->b.dev.mmio;
+		return h->b.dev.pci ? h->b.dev.common & ~0xfffULL
+				    : h->b.dev.mmio;
 	if (strncmp(where, "edge", 5))
 		return 0xfffff00000000000ULL;
 	for (unsigned i = 0; i < n; i++)
-		if (e[i].type == 1 && e[i].addr <= me && me < e[i].addr + e[i].size)
+		if (e[i].type == 1 && e[i].addr <= me &&
+		    me < e[i].addr + e[i].size)
 			return e[i].addr + e[i].size - 1024;
 	return 0xfffff00000000000ULL;
 }
@@ -158,7 +163,8 @@ int hostile_rings_outside_ram(struct hostile *h)
 		vdev_queue_write(d, 0, VQ_REG_READY, 1);
 		vdev_queue_notify(d, 0);
 		printf("guest: hostile-%s: queue enabled again: ready %u, "
-		       "status %x\n", h->name, vdev_queue_read(d, 0, VQ_REG_READY),
+		       "status %x\n",
+		       h->name, vdev_queue_read(d, 0, VQ_REG_READY),
 		       hostile_watch(h));
 	}
 	if (vdev_negotiate(d, h->b.want) < 0)
@@ -187,7 +193,8 @@ int hostile_queue_size_bad(struct hostile *h)
 	if (!rings)
 		return 1;
 	for (unsigned i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-		volatile uint16_t *avail = (volatile uint16_t *)(rings + (1 << 20));
+		volatile uint16_t *avail =
+			(volatile uint16_t *)(rings + (1 << 20));
 		if (vdev_negotiate(d, h->b.want) < 0)
 			return 1;
 		memset(rings, 0, RING_ROOM);

@@ -66,10 +66,12 @@ int hostile_driver_ok_early(struct hostile *h)
 	b->inflight[0] = 0;
 	if (vdev_setup_queue(d, 0, 128, false, 0))
 		return printf("guest: hostile-%s: queue setup failed\n",
-			      h->name), 1;
+			      h->name),
+		       1;
 	vdev_set_status(d, S_ACK | S_DRIVER | S_DRIVER_OK);
 	printf("guest: hostile-%s: status %x with DRIVER_OK before "
-	       "FEATURES_OK\n", h->name, hostile_watch(h));
+	       "FEATURES_OK\n",
+	       h->name, hostile_watch(h));
 	hostile_probe(h);
 	/* FEATURES_OK late, with the probe's read perhaps still queued. */
 	vdev_set_status(d, S_LIVE);

@@ -14,7 +14,8 @@ extern const char irq_entries[];
 void irq_init(void)
 {
 	for (unsigned i = 0; i < IRQ_SLOTS; i++)
-		idt_set_gate(IRQ_FIRST_VECTOR + i, (uint64_t)irq_entries + 16 * i);
+		idt_set_gate(IRQ_FIRST_VECTOR + i,
+			     (uint64_t)irq_entries + 16 * i);
 	/* Firmware (SeaBIOS under QEMU q35) may have left the 8259s
 	 * programmed with the timer on vector 8; only the APICs are used. */
 	outb(0x21, 0xff);

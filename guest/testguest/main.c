@@ -38,11 +38,13 @@ static int scenario_smp(void)
 	up = want > 1 ? smp_start(want, count) : 1;
 	count(0);
 	t0 = rdtsc();
-	while (counted < up && rdtsc() - t0 < 30 * (tsc_hz() ? tsc_hz() : 3000000000ULL))
+	while (counted < up &&
+	       rdtsc() - t0 < 30 * (tsc_hz() ? tsc_hz() : 3000000000ULL))
 		cpu_relax();
 	for (unsigned c = 0; c < up; c++)
 		if (counters[c][0] != SMP_COUNT) {
-			printf("guest: cpu %u counted %lu\n", c, counters[c][0]);
+			printf("guest: cpu %u counted %lu\n", c,
+			       counters[c][0]);
 			return 1;
 		}
 	printf("guest: smp: %u of %u cpus up, %u counted\n", up, want, counted);
@@ -100,7 +102,8 @@ static int scenario_mem(void)
 	high = 0;
 	walk_ram(step, false, &top, &high, &bad);
 	printf("guest: mem: checked %lu MiB, top %lu MiB, above 4 GiB %lu MiB, "
-	       "%lu bad\n", bytes >> 20, top >> 20, high >> 20, bad);
+	       "%lu bad\n",
+	       bytes >> 20, top >> 20, high >> 20, bad);
 	return bad || !bytes ? 1 : 0;
 }
 
@@ -109,7 +112,8 @@ static int scenario_flood(void)
 	uint64_t lines = arg_u64("lines", 1000);
 
 	for (uint64_t i = 0; i < lines; i++)
-		printf("flood %06lu the quick brown fox jumps over the lazy dog\n", i);
+		printf("flood %06lu the quick brown fox jumps over the lazy dog\n",
+		       i);
 	printf("flood done %lu\n", lines);
 	return 0;
 }

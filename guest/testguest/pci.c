@@ -8,7 +8,8 @@
 uint32_t pci_read(uint64_t ecam, unsigned dev, unsigned off)
 {
 	if (ecam)
-		return mmio_read32(ecam + ((uint64_t)dev << 15) + (off & 0xffc));
+		return mmio_read32(ecam + ((uint64_t)dev << 15) +
+				   (off & 0xffc));
 	outl(0xcf8, 0x80000000u | dev << 11 | (off & 0xfc));
 	return inl(0xcfc);
 }
@@ -37,8 +38,8 @@ unsigned pci_next_cap(uint64_t ecam, unsigned dev, unsigned from, uint8_t id)
 
 	if (!(pci_read(ecam, dev, 4) & PCI_STATUS_CAPS))
 		return 0;
-	at = from ? (pci_read(ecam, dev, from) >> 8) & 0xfc :
-		    pci_read(ecam, dev, PCI_CAP_PTR) & 0xfc;
+	at = from ? (pci_read(ecam, dev, from) >> 8) & 0xfc
+		  : pci_read(ecam, dev, PCI_CAP_PTR) & 0xfc;
 	for (; at && guard < 48; guard++) {
 		uint32_t h = pci_read(ecam, dev, at);
 		if ((h & 0xff) == id)

@@ -45,11 +45,13 @@ unsigned smp_start(unsigned expected, void (*ap_main)(unsigned cpu))
 	send_ipi(ICR_ALL_BUT_SELF | ICR_LEVEL_ASSERT | ICR_INIT);
 	delay_us(10000);
 	for (int i = 0; i < 2; i++) {
-		send_ipi(ICR_ALL_BUT_SELF | ICR_STARTUP | (TRAMPOLINE_ADDR >> 12));
+		send_ipi(ICR_ALL_BUT_SELF | ICR_STARTUP |
+			 (TRAMPOLINE_ADDR >> 12));
 		delay_us(200);
 	}
 	t0 = rdtsc();
-	while (next_cpu < expected && rdtsc() - t0 < 10 * (tsc_hz() ? tsc_hz() : 3000000000ULL))
+	while (next_cpu < expected &&
+	       rdtsc() - t0 < 10 * (tsc_hz() ? tsc_hz() : 3000000000ULL))
 		cpu_relax();
 	return next_cpu;
 }

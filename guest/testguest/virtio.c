@@ -93,7 +93,8 @@ int vdev_find_pci(struct vdev *d, uint64_t ecam, uint32_t device_id)
 		case 1: d->common = at; break;
 		case 2:
 			d->notify = at;
-			d->notify_mult = pci_read(ecam, (unsigned)dev, cap + 16);
+			d->notify_mult =
+				pci_read(ecam, (unsigned)dev, cap + 16);
 			break;
 		case 3: d->isr = at; break;
 		case 4: d->device = at; break;
@@ -124,8 +125,8 @@ void vdev_set_status(struct vdev *d, uint8_t s)
 
 uint8_t vdev_status(struct vdev *d)
 {
-	return d->pci ? mmio_read8(d->common + PCI_STATUS) :
-			(uint8_t)mmio_read32(d->mmio + MMIO_STATUS);
+	return d->pci ? mmio_read8(d->common + PCI_STATUS)
+		      : (uint8_t)mmio_read32(d->mmio + MMIO_STATUS);
 }
 
 static uint32_t features_word(struct vdev *d, unsigned sel)
@@ -208,8 +209,8 @@ static int route_interrupts(struct vdev *d, unsigned q, unsigned slot)
 	return 0;
 }
 
-int vdev_setup_queue(struct vdev *d, unsigned q, uint16_t size,
-		     bool interrupts, unsigned irq_slot)
+int vdev_setup_queue(struct vdev *d, unsigned q, uint16_t size, bool interrupts,
+		     unsigned irq_slot)
 {
 	struct vq *vq = &d->vqs[q];
 	uint16_t max;
@@ -227,7 +228,8 @@ int vdev_setup_queue(struct vdev *d, unsigned q, uint16_t size,
 	if (!max)
 		return -1;
 	size = size < max ? size : max;
-	mem = page_alloc(3 * 4096 + 16 * (uint64_t)size + 16 * 4 * (uint64_t)size);
+	mem = page_alloc(3 * 4096 + 16 * (uint64_t)size +
+			 16 * 4 * (uint64_t)size);
 	if (!mem)
 		return -1;
 	memset(vq, 0, sizeof(*vq));
@@ -236,9 +238,11 @@ int vdev_setup_queue(struct vdev *d, unsigned q, uint16_t size,
 	vq->desc = (struct vq_desc *)mem;
 	vq->avail = (volatile uint16_t *)(mem + 16 * size);
 	vq->used = (volatile uint16_t *)(((uint64_t)vq->avail + 6 + 2 * size +
-					  4095) & ~4095ULL);
-	vq->indirect = (struct vq_desc *)(((uint64_t)vq->used + 6 + 8 * size +
-					   4095) & ~4095ULL);
+					  4095) &
+					 ~4095ULL);
+	vq->indirect =
+		(struct vq_desc *)(((uint64_t)vq->used + 6 + 8 * size + 4095) &
+				   ~4095ULL);
 	vq->event_idx = d->features & 1ULL << VIRTIO_F_EVENT_IDX;
 	vq->use_indirect = d->features & 1ULL << VIRTIO_F_INDIRECT_DESC;
 	vq->interrupts = interrupts;
@@ -257,8 +261,10 @@ int vdev_setup_queue(struct vdev *d, unsigned q, uint16_t size,
 		write64(d->common + PCI_Q_DESC, (uint64_t)vq->desc);
 		write64(d->common + PCI_Q_DRIVER, (uint64_t)vq->avail);
 		write64(d->common + PCI_Q_DEVICE, (uint64_t)vq->used);
-		vq->notify_addr = d->notify + (uint64_t)d->notify_mult *
-			mmio_read16(d->common + PCI_Q_NOTIFY_OFF);
+		vq->notify_addr =
+			d->notify +
+			(uint64_t)d->notify_mult *
+				mmio_read16(d->common + PCI_Q_NOTIFY_OFF);
 		mmio_write16(d->common + PCI_Q_ENABLE, 1);
 	} else {
 		mmio_write32(d->mmio + MMIO_QUEUE_NUM, size);
@@ -283,15 +289,18 @@ static void select_queue(struct vdev *d, unsigned q)
 
 void vdev_queue_write(struct vdev *d, unsigned q, enum vq_reg r, uint64_t v)
 {
-	static const uint16_t pci_off[] = { PCI_Q_SIZE, PCI_Q_ENABLE, PCI_Q_DESC,
-					    PCI_Q_DRIVER, PCI_Q_DEVICE };
+	static const uint16_t pci_off[] = { PCI_Q_SIZE, PCI_Q_ENABLE,
+					    PCI_Q_DESC, PCI_Q_DRIVER,
+					    PCI_Q_DEVICE };
 	static const uint16_t mmio_off[] = { MMIO_QUEUE_NUM, MMIO_QUEUE_READY,
 					     MMIO_QUEUE_DESC, MMIO_QUEUE_DRIVER,
 					     MMIO_QUEUE_DEVICE };
 
 	select_queue(d, q);
 	if (r >= VQ_REG_DESC)
-		write64((d->pci ? d->common + pci_off[r] : d->mmio + mmio_off[r]), v);
+		write64((d->pci ? d->common + pci_off[r]
+				: d->mmio + mmio_off[r]),
+			v);
 	else if (d->pci)
 		mmio_write16(d->common + pci_off[r], (uint16_t)v);
 	else
@@ -302,10 +311,11 @@ uint32_t vdev_queue_read(struct vdev *d, unsigned q, enum vq_reg r)
 {
 	select_queue(d, q);
 	if (d->pci)
-		return mmio_read16(d->common + (r == VQ_REG_READY ? PCI_Q_ENABLE :
-								    PCI_Q_SIZE));
-	return mmio_read32(d->mmio + (r == VQ_REG_READY ? MMIO_QUEUE_READY :
-							  MMIO_QUEUE_NUM_MAX));
+		return mmio_read16(d->common + (r == VQ_REG_READY
+							? PCI_Q_ENABLE
+							: PCI_Q_SIZE));
+	return mmio_read32(d->mmio + (r == VQ_REG_READY ? MMIO_QUEUE_READY
+							: MMIO_QUEUE_NUM_MAX));
 }
 
 void vdev_queue_notify(struct vdev *d, unsigned q)
@@ -313,7 +323,8 @@ void vdev_queue_notify(struct vdev *d, unsigned q)
 	select_queue(d, q);
 	if (d->pci)
 		mmio_write16(d->notify + (uint64_t)d->notify_mult *
-				 mmio_read16(d->common + PCI_Q_NOTIFY_OFF),
+						 mmio_read16(d->common +
+							     PCI_Q_NOTIFY_OFF),
 			     (uint16_t)q);
 	else
 		mmio_write32(d->mmio + MMIO_QUEUE_NOTIFY, q);
@@ -321,7 +332,8 @@ void vdev_queue_notify(struct vdev *d, unsigned q)
 
 void vdev_driver_ok(struct vdev *d)
 {
-	vdev_set_status(d, S_ACKNOWLEDGE | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
+	vdev_set_status(d,
+			S_ACKNOWLEDGE | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
 }
 
 uint32_t vdev_config32(struct vdev *d, unsigned off)
@@ -331,7 +343,8 @@ uint32_t vdev_config32(struct vdev *d, unsigned off)
 
 uint64_t vdev_config64(struct vdev *d, unsigned off)
 {
-	return vdev_config32(d, off) | (uint64_t)vdev_config32(d, off + 4) << 32;
+	return vdev_config32(d, off) | (uint64_t)vdev_config32(d, off + 4)
+					       << 32;
 }
 
 static void fill(struct vq_desc *desc, const struct vbuf *b, uint16_t next,
@@ -450,7 +463,8 @@ int vq_wait(struct vdev *d, struct vq *q, uint32_t *len, uint64_t timeout_ms)
 		while (irq_counts[q->irq_slot] == seen && rdtsc() - t0 <= limit)
 			cpu_relax();
 		if (!d->pci)
-			mmio_write32(d->mmio + MMIO_INTERRUPT_ACK,
-				     mmio_read32(d->mmio + MMIO_INTERRUPT_STATUS));
+			mmio_write32(
+				d->mmio + MMIO_INTERRUPT_ACK,
+				mmio_read32(d->mmio + MMIO_INTERRUPT_STATUS));
 	}
 }

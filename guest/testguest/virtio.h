@@ -47,8 +47,8 @@ struct vbuf {
 
 struct vdev {
 	bool pci;
-	uint64_t mmio;		  /* virtio-mmio registers */
-	unsigned gsi;		  /* virtio-mmio interrupt line */
+	uint64_t mmio; /* virtio-mmio registers */
+	unsigned gsi;  /* virtio-mmio interrupt line */
 	uint64_t common, isr, device, notify, msix; /* virtio-pci regions */
 	uint32_t notify_mult;
 	uint64_t features;
@@ -69,8 +69,8 @@ uint32_t vdev_num_queues(struct vdev *d);
 /* Sets up queue q with up to size entries; interrupts go to irq_slot
  * (see irq.c) when interrupts is set, except on virtio-mmio, where the
  * device has one line and every queue shares queue 0's slot. 0 or -1. */
-int vdev_setup_queue(struct vdev *d, unsigned q, uint16_t size,
-		     bool interrupts, unsigned irq_slot);
+int vdev_setup_queue(struct vdev *d, unsigned q, uint16_t size, bool interrupts,
+		     unsigned irq_slot);
 void vdev_driver_ok(struct vdev *d);
 uint8_t vdev_status(struct vdev *d);
 uint32_t vdev_config32(struct vdev *d, unsigned off);
@@ -81,8 +81,13 @@ uint32_t vdev_config32(struct vdev *d, unsigned off);
  * (MMIO; reads give QueueNumMax); VQ_REG_READY is queue_enable or
  * QueueReady; the others are the ring addresses. */
 #define VDEV_S_NEEDS_RESET 0x40
-enum vq_reg { VQ_REG_SIZE, VQ_REG_READY, VQ_REG_DESC, VQ_REG_DRIVER,
-	      VQ_REG_DEVICE };
+enum vq_reg {
+	VQ_REG_SIZE,
+	VQ_REG_READY,
+	VQ_REG_DESC,
+	VQ_REG_DRIVER,
+	VQ_REG_DEVICE
+};
 void vdev_set_status(struct vdev *d, uint8_t s);
 void vdev_write_features(struct vdev *d, uint64_t features);
 void vdev_queue_write(struct vdev *d, unsigned q, enum vq_reg r, uint64_t v);

@@ -116,7 +116,8 @@ static int wait_report(const char *path, pid_t child, int report_fd)
 		return r.err;
 	}
 	printf("kvm-hold: holding one KVM VM (irqchip, 1 vCPU) in pid %d"
-	       " until the lab host powers off\n", (int)child);
+	       " until the lab host powers off\n",
+	       (int)child);
 	return 0;
 }
 

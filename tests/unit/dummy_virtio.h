@@ -56,9 +56,13 @@ static void dummy_deactivate(void *o)
 }
 
 static const struct virtio_device_ops dummy_ops = {
-	.name = "dummy", .device_id = 2, .features = dummy_features,
-	.config_read = dummy_cfg_read, .config_write = dummy_cfg_write,
-	.config_size = 8, .activate = dummy_activate,
+	.name = "dummy",
+	.device_id = 2,
+	.features = dummy_features,
+	.config_read = dummy_cfg_read,
+	.config_write = dummy_cfg_write,
+	.config_size = 8,
+	.activate = dummy_activate,
 	.deactivate = dummy_deactivate,
 };
 
@@ -133,7 +137,8 @@ static inline void test_disk_open(struct vblk *b, char *path,
 {
 	/* cache=none: each read goes to the host disk, so that requests
 	 * stay in flight long enough for the driver to interfere. */
-	struct vblk_config cfg = { .path = path, .queues = queues,
+	struct vblk_config cfg = { .path = path,
+				   .queues = queues,
 				   .direct = true };
 	uint8_t *buf = malloc(TEST_DISK_BYTES);
 	int fd = mkstemp(path);
@@ -155,7 +160,8 @@ static inline void test_wait_inflight(struct vblk *b, unsigned q)
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	do {
-		if (__atomic_load_n(&b->queues[q].ctx.inflight, __ATOMIC_RELAXED))
+		if (__atomic_load_n(&b->queues[q].ctx.inflight,
+				    __ATOMIC_RELAXED))
 			return;
 		clock_gettime(CLOCK_MONOTONIC, &t);
 	} while ((t.tv_sec - t0.tv_sec) * 1000000000L + t.tv_nsec - t0.tv_nsec <
@@ -185,8 +191,9 @@ static inline void test_ring_init(struct test_ring *r,
 				  const struct guest_mem *mem, gpa_t base,
 				  gpa_t data, uint16_t size)
 {
-	*r = (struct test_ring){ .mem = mem, .base = base, .data = data,
-				 .size = size };
+	*r = (struct test_ring){
+		.mem = mem, .base = base, .data = data, .size = size
+	};
 	memset(mem_ptr(mem, base, TEST_RING_BYTES), 0, TEST_RING_BYTES);
 }
 
@@ -200,8 +207,8 @@ static inline void test_ring_desc(struct test_ring *r, uint16_t i,
 
 /* Makes request n available: a 4 KiB read (VIRTIO_BLK_T_IN) or write of
  * sector; no notification. */
-static inline void test_ring_rw(struct test_ring *r, unsigned n,
-				uint32_t type, uint64_t sector)
+static inline void test_ring_rw(struct test_ring *r, unsigned n, uint32_t type,
+				uint64_t sector)
 {
 	struct virtio_blk_outhdr h = { .type = type, .sector = sector };
 	uint16_t *avail = mem_ptr(r->mem, r->base + 0x1000, 4 + 2ULL * r->size);
@@ -210,10 +217,12 @@ static inline void test_ring_rw(struct test_ring *r, unsigned n,
 	cr_assert(3 * n + 2 < r->size);
 	mem_write(r->mem, r->base + 0x3000 + 16ULL * n, &h, sizeof(h));
 	*(uint8_t *)mem_ptr(r->mem, r->base + 0x4000 + n, 1) = 0xff;
-	test_ring_desc(r, d, r->base + 0x3000 + 16ULL * n, 16, VRING_DESC_F_NEXT);
-	test_ring_desc(r, d + 1, r->data + 4096ULL * n, 4096,
-		       VRING_DESC_F_NEXT |
-			       (type == VIRTIO_BLK_T_IN ? VRING_DESC_F_WRITE : 0));
+	test_ring_desc(r, d, r->base + 0x3000 + 16ULL * n, 16,
+		       VRING_DESC_F_NEXT);
+	test_ring_desc(
+		r, d + 1, r->data + 4096ULL * n, 4096,
+		VRING_DESC_F_NEXT |
+			(type == VIRTIO_BLK_T_IN ? VRING_DESC_F_WRITE : 0));
 	test_ring_desc(r, d + 2, r->base + 0x4000 + n, 1, VRING_DESC_F_WRITE);
 	avail[2 + r->avail_idx % r->size] = d;
 	__atomic_store_n(&avail[1], ++r->avail_idx, __ATOMIC_RELEASE);

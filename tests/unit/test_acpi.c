@@ -17,8 +17,18 @@ static uint8_t sum(const uint8_t *p, size_t n)
 	return s;
 }
 
-static uint32_t get32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
-static uint64_t get64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+static uint32_t get32(const uint8_t *p)
+{
+	uint32_t v;
+	memcpy(&v, p, 4);
+	return v;
+}
+static uint64_t get64(const uint8_t *p)
+{
+	uint64_t v;
+	memcpy(&v, p, 8);
+	return v;
+}
 
 static const uint8_t *table(const uint8_t *buf, uint64_t gpa, size_t used)
 {
@@ -52,9 +62,14 @@ static size_t build(uint8_t *buf, unsigned ncpus,
 		    const struct acpi_mmio_dev *devs, unsigned ndevs, bool pci)
 {
 	const struct acpi_platform p = {
-		.ncpus = ncpus, .mmio_devs = devs, .nr_mmio_devs = ndevs,
-		.pci = pci, .pci_ecam = 0xe0000000, .pci_ecam_size = 1 << 20,
-		.pci_mmio = 0xc0000000, .pci_mmio_size = 0x10000000,
+		.ncpus = ncpus,
+		.mmio_devs = devs,
+		.nr_mmio_devs = ndevs,
+		.pci = pci,
+		.pci_ecam = 0xe0000000,
+		.pci_ecam_size = 1 << 20,
+		.pci_mmio = 0xc0000000,
+		.pci_mmio_size = 0x10000000,
 	};
 	return acpi_build(buf, BASE, &p);
 }
@@ -100,6 +115,8 @@ Test(acpi, fadt_is_hardware_reduced_with_sleep_and_reset_ports)
 	free(buf);
 }
 
+/* the expected AML bytes are laid out by hand: */
+/* clang-format off */
 Test(acpi, dsdt_has_s5_and_legacy_devices)
 {
 	uint8_t *buf = malloc(ACPI_MAX_SIZE);
@@ -209,6 +226,7 @@ Test(acpi, pci_host_bridge_and_mcfg)
 	cr_assert_null(find(dsdt, len, "\x0dLNRO0005", 10));
 	free(buf);
 }
+/* clang-format on */
 
 Test(acpi, no_mcfg_without_pci)
 {

@@ -18,9 +18,9 @@
 #define DESC 0x1000ULL
 #define AVAIL 0x2000ULL
 #define USED 0x3000ULL
-#define HDRS 0x10000ULL	   /* 16 bytes per request */
-#define STATUS 0x20000ULL  /* 1 byte per request */
-#define DATA 0x100000ULL   /* 4 KiB per request */
+#define HDRS 0x10000ULL	  /* 16 bytes per request */
+#define STATUS 0x20000ULL /* 1 byte per request */
+#define DATA 0x100000ULL  /* 4 KiB per request */
 #define FILE_SIZE (1 << 20)
 
 static struct guest_mem mem;
@@ -34,10 +34,16 @@ static void notify_queue(void *t, unsigned q)
 	(void)t, (void)q;
 	__atomic_add_fetch(&interrupts, 1, __ATOMIC_SEQ_CST);
 }
-static void notify_config(void *t) { (void)t; }
+static void notify_config(void *t)
+{
+	(void)t;
+}
 static const struct virtio_transport_ops tops = { notify_queue, notify_config };
 
-static uint8_t pattern(uint64_t i) { return (uint8_t)(i ^ (i >> 9) ^ 0x5a); }
+static uint8_t pattern(uint64_t i)
+{
+	return (uint8_t)(i ^ (i >> 9) ^ 0x5a);
+}
 
 static void setup(void)
 {
@@ -58,17 +64,21 @@ static void setup(void)
 	virtio_dev_attach_transport(vd, &tops, NULL);
 	interrupts = avail_idx = next_desc = 0;
 	pthread_mutex_lock(&vd->lock);
-	virtio_set_status(vd, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
+	virtio_set_status(vd,
+			  VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
 	virtio_set_guest_features_word(vd, 1, 1); /* VERSION_1 */
-	virtio_set_status(vd, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
-			      VIRTIO_CONFIG_S_FEATURES_OK);
+	virtio_set_status(vd, VIRTIO_CONFIG_S_ACKNOWLEDGE |
+				      VIRTIO_CONFIG_S_DRIVER |
+				      VIRTIO_CONFIG_S_FEATURES_OK);
 	vd->vqs[0].size = QSIZE;
 	vd->vqs[0].desc = DESC;
 	vd->vqs[0].avail = AVAIL;
 	vd->vqs[0].used = USED;
 	virtio_set_queue_ready(vd, 0, true);
-	virtio_set_status(vd, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
-			      VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK);
+	virtio_set_status(vd, VIRTIO_CONFIG_S_ACKNOWLEDGE |
+				      VIRTIO_CONFIG_S_DRIVER |
+				      VIRTIO_CONFIG_S_FEATURES_OK |
+				      VIRTIO_CONFIG_S_DRIVER_OK);
 	pthread_mutex_unlock(&vd->lock);
 	cr_assert(vd->active);
 }
@@ -102,7 +112,8 @@ static void queue(unsigned n, uint32_t type, uint64_t sector)
 	*(uint8_t *)mem_ptr(&mem, STATUS + n, 1) = 0xff;
 	desc(next_desc++, HDRS + 16 * n, 16, VRING_DESC_F_NEXT);
 	desc(next_desc++, DATA + 4096ULL * n, 4096,
-	     VRING_DESC_F_NEXT | (type == VIRTIO_BLK_T_IN ? VRING_DESC_F_WRITE : 0));
+	     VRING_DESC_F_NEXT |
+		     (type == VIRTIO_BLK_T_IN ? VRING_DESC_F_WRITE : 0));
 	desc(next_desc++, STATUS + n, 1, VRING_DESC_F_WRITE);
 	ring[2 + avail_idx % QSIZE] = head;
 	__atomic_store_n(&ring[1], ++avail_idx, __ATOMIC_RELEASE);
@@ -115,12 +126,17 @@ static void run_until(uint16_t count)
 	struct timespec ms = { 0, 1000000 };
 
 	vblk_kick(&b, 0);
-	for (int i = 0; i < 5000 && __atomic_load_n(&used[1], __ATOMIC_ACQUIRE) != count; i++)
+	for (int i = 0;
+	     i < 5000 && __atomic_load_n(&used[1], __ATOMIC_ACQUIRE) != count;
+	     i++)
 		nanosleep(&ms, NULL);
 	cr_assert_eq(used[1], count, "used index");
 }
 
-static uint8_t status(unsigned n) { return *(uint8_t *)mem_ptr(&mem, STATUS + n, 1); }
+static uint8_t status(unsigned n)
+{
+	return *(uint8_t *)mem_ptr(&mem, STATUS + n, 1);
+}
 
 Test(blk, adjacent_reads_in_one_batch_merge_and_each_gets_its_data)
 {
@@ -131,7 +147,8 @@ Test(blk, adjacent_reads_in_one_batch_merge_and_each_gets_its_data)
 		const uint8_t *d = mem_ptr(&mem, DATA + 4096ULL * n, 4096);
 		cr_assert_eq(status(n), VIRTIO_BLK_S_OK);
 		for (uint64_t i = 0; i < 4096; i++)
-			cr_assert_eq(d[i], pattern(4096 * n + i), "request %u byte %lu", n, i);
+			cr_assert_eq(d[i], pattern(4096 * n + i),
+				     "request %u byte %lu", n, i);
 	}
 	cr_assert_eq(vblk_merged(&b), 4);
 	cr_assert_geq(interrupts, 1);
@@ -146,8 +163,8 @@ Test(blk, writes_merge_reads_do_not_join_them_and_gaps_split)
 		memset(mem_ptr(&mem, DATA + 4096ULL * n, 4096), 'a' + n, 4096);
 	queue(0, VIRTIO_BLK_T_OUT, 64);
 	queue(1, VIRTIO_BLK_T_OUT, 72);
-	queue(2, VIRTIO_BLK_T_OUT, 200);	/* not adjacent */
-	queue(3, VIRTIO_BLK_T_IN, 80);		/* adjacent, another type */
+	queue(2, VIRTIO_BLK_T_OUT, 200); /* not adjacent */
+	queue(3, VIRTIO_BLK_T_IN, 80);	 /* adjacent, another type */
 	run_until(4);
 	for (unsigned n = 0; n < 4; n++)
 		cr_assert_eq(status(n), VIRTIO_BLK_S_OK);
@@ -164,7 +181,7 @@ Test(blk, writes_merge_reads_do_not_join_them_and_gaps_split)
 
 Test(blk, a_failing_member_fails_alone_when_past_the_end)
 {
-	queue(0, VIRTIO_BLK_T_IN, FILE_SIZE / 512 - 8);	/* the last 4 KiB */
+	queue(0, VIRTIO_BLK_T_IN, FILE_SIZE / 512 - 8); /* the last 4 KiB */
 	queue(1, VIRTIO_BLK_T_IN, FILE_SIZE / 512);	/* past the end */
 	run_until(2);
 	cr_assert_eq(status(0), VIRTIO_BLK_S_OK);
@@ -177,7 +194,7 @@ Test(blk, what_the_device_writes_is_marked_dirty_and_nothing_else)
 	cr_assert(!mem_page_dirty(&mem, DATA), "clean before");
 	cr_assert(!mem_page_dirty(&mem, STATUS), "clean before");
 	queue(0, VIRTIO_BLK_T_IN, 0);
-	queue(2, VIRTIO_BLK_T_OUT, 16);	/* the device only reads this one */
+	queue(2, VIRTIO_BLK_T_OUT, 16); /* the device only reads this one */
 	run_until(2);
 	cr_assert_eq(status(0), VIRTIO_BLK_S_OK);
 	cr_assert(mem_page_dirty(&mem, DATA), "read data");

@@ -21,13 +21,19 @@ Test(blk_opts, defaults_and_every_option)
 	cr_assert(!c.readonly && !c.direct);
 	cr_assert_eq(c.queues, 1);
 	cr_assert_eq(c.serial[0], 0);
-	cr_assert_null(c.format, "no format= leaves the default (raw) to vblk_init");
-	cr_assert_eq(parse("d.img,format=raw,readonly,cache=none,queues=4,serial=ABC123", &c, &why), 0, "%s", why);
+	cr_assert_null(c.format,
+		       "no format= leaves the default (raw) to vblk_init");
+	cr_assert_eq(
+		parse("d.img,format=raw,readonly,cache=none,queues=4,serial=ABC123",
+		      &c, &why),
+		0, "%s", why);
 	cr_assert(c.readonly && c.direct);
 	cr_assert_str_eq(c.format, "raw");
 	cr_assert_eq(c.queues, 4);
 	cr_assert_str_eq(c.serial, "ABC123");
-	cr_assert_eq(parse("d.img,cache=writeback,serial=12345678901234567890", &c, &why), 0);
+	cr_assert_eq(parse("d.img,cache=writeback,serial=12345678901234567890",
+			   &c, &why),
+		     0);
 	cr_assert(!c.direct);
 	cr_assert_eq(strlen(c.serial), 20);
 }
@@ -35,18 +41,30 @@ Test(blk_opts, defaults_and_every_option)
 Test(blk_opts, bad_options)
 {
 	static const char *bad[] = {
-		"", ",readonly", "d.img,format=qcow2", "d.img,cache=unsafe",
-		"d.img,queues=0", "d.img,queues=9", "d.img,queues=-1",
-		"d.img,queues=2x", "d.img,queues=18446744073709551617",
-		"d.img,serial=123456789012345678901", "d.img,bogus",
-		"d.img,bogus=1", "d.img,readonly=yes", "d.img,format=file",
-		"d.img,format=", "d.img,format", "d.img,format=RAW",
+		"",
+		",readonly",
+		"d.img,format=qcow2",
+		"d.img,cache=unsafe",
+		"d.img,queues=0",
+		"d.img,queues=9",
+		"d.img,queues=-1",
+		"d.img,queues=2x",
+		"d.img,queues=18446744073709551617",
+		"d.img,serial=123456789012345678901",
+		"d.img,bogus",
+		"d.img,bogus=1",
+		"d.img,readonly=yes",
+		"d.img,format=file",
+		"d.img,format=",
+		"d.img,format",
+		"d.img,format=RAW",
 		"d.img,format=raw,format=qcow2",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct vblk_config c;
 		const char *why = NULL;
-		cr_assert_eq(parse(bad[i], &c, &why), -EINVAL, "'%s' accepted", bad[i]);
+		cr_assert_eq(parse(bad[i], &c, &why), -EINVAL, "'%s' accepted",
+			     bad[i]);
 		cr_assert_not_null(why, "'%s' has no reason", bad[i]);
 	}
 }
@@ -54,14 +72,19 @@ Test(blk_opts, bad_options)
 Test(blk_opts, format_errors_name_the_known_formats)
 {
 	static const char *bad[] = {
-		"d.img,format=qcow2", "d.img,format=file", "d.img,format=",
-		"d.img,format=RAW", "d.img,format=raw,format=vmdk",
+		"d.img,format=qcow2",
+		"d.img,format=file",
+		"d.img,format=",
+		"d.img,format=RAW",
+		"d.img,format=raw,format=vmdk",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct vblk_config c;
 		const char *why = NULL;
-		cr_assert_eq(parse(bad[i], &c, &why), -EINVAL, "'%s' accepted", bad[i]);
-		cr_assert_str_eq(why, "format must be one of: raw", "'%s'", bad[i]);
+		cr_assert_eq(parse(bad[i], &c, &why), -EINVAL, "'%s' accepted",
+			     bad[i]);
+		cr_assert_str_eq(why, "format must be one of: raw", "'%s'",
+				 bad[i]);
 	}
 }
 
@@ -71,7 +94,8 @@ Test(blk_opts, format_raw_is_accepted_anywhere)
 	const char *why = NULL;
 
 	cr_assert_eq(parse("d.img,format=raw", &c, &why), 0, "%s", why);
-	cr_assert_eq(parse("d.img,readonly,format=raw,queues=2", &c, &why), 0, "%s", why);
+	cr_assert_eq(parse("d.img,readonly,format=raw,queues=2", &c, &why), 0,
+		     "%s", why);
 	cr_assert(c.readonly);
 	cr_assert_eq(c.queues, 2);
 }

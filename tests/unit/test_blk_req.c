@@ -7,8 +7,10 @@
 
 static const struct vblk_limits lim = {
 	.capacity = 2048, /* 1 MiB */
-	.discard = true, .write_zeroes = true,
-	.max_discard_sectors = 1024, .max_write_zeroes_sectors = 1024,
+	.discard = true,
+	.write_zeroes = true,
+	.max_discard_sectors = 1024,
+	.max_write_zeroes_sectors = 1024,
 };
 
 /* A chain built from host buffers: out segments, then in segments. */
@@ -161,32 +163,54 @@ Test(blk_req, malformed_requests_fail_with_a_status)
 		const struct vblk_limits *l;
 		int want;
 	} bad[] = {
-		{ "read past the end", READ, 0, 2041, 4096, 0, &lim, VIRTIO_BLK_S_IOERR },
-		{ "read sector overflow", READ, 0, UINT64_MAX / 512, 512, 0, &lim, VIRTIO_BLK_S_IOERR },
-		{ "read sector * 512 wraps", READ, 0, UINT64_MAX, 512, 0, &lim, VIRTIO_BLK_S_IOERR },
-		{ "read not whole sectors", READ, 0, 0, 100, 0, &lim, VIRTIO_BLK_S_IOERR },
-		{ "write past the end", WRITE, 0, 2047, 1024, 0, &lim, VIRTIO_BLK_S_IOERR },
-		{ "write not whole sectors", WRITE, 0, 0, 700, 0, &lim, VIRTIO_BLK_S_IOERR },
-		{ "write to read-only", WRITE, 0, 0, 512, 0, &ro, VIRTIO_BLK_S_IOERR },
-		{ "discard unsupported", RANGE, VIRTIO_BLK_T_DISCARD, 0, 8, 0, &plain, VIRTIO_BLK_S_UNSUPP },
-		{ "write zeroes unsupported", RANGE, VIRTIO_BLK_T_WRITE_ZEROES, 0, 8, 0, &plain, VIRTIO_BLK_S_UNSUPP },
-		{ "discard with flags", RANGE, VIRTIO_BLK_T_DISCARD, 0, 8, 1, &lim, VIRTIO_BLK_S_UNSUPP },
-		{ "write zeroes unknown flag", RANGE, VIRTIO_BLK_T_WRITE_ZEROES, 0, 8, 2, &lim, VIRTIO_BLK_S_UNSUPP },
-		{ "discard too long", RANGE, VIRTIO_BLK_T_DISCARD, 0, 1025, 0, &lim, VIRTIO_BLK_S_IOERR },
-		{ "discard empty", RANGE, VIRTIO_BLK_T_DISCARD, 0, 0, 0, &lim, VIRTIO_BLK_S_IOERR },
-		{ "discard past the end", RANGE, VIRTIO_BLK_T_DISCARD, 2040, 16, 0, &lim, VIRTIO_BLK_S_IOERR },
-		{ "discard sector wraps", RANGE, VIRTIO_BLK_T_DISCARD, UINT64_MAX - 1, 8, 0, &lim, VIRTIO_BLK_S_IOERR },
-		{ "write zeroes on read-only", RANGE, VIRTIO_BLK_T_WRITE_ZEROES, 0, 8, 0, &ro, VIRTIO_BLK_S_IOERR },
-		{ "unknown type", RANGE, 77, 0, 8, 0, &lim, VIRTIO_BLK_S_UNSUPP },
-		{ "legacy SCSI command", RANGE, VIRTIO_BLK_T_SCSI_CMD, 0, 8, 0, &lim, VIRTIO_BLK_S_UNSUPP },
+		{ "read past the end", READ, 0, 2041, 4096, 0, &lim,
+		  VIRTIO_BLK_S_IOERR },
+		{ "read sector overflow", READ, 0, UINT64_MAX / 512, 512, 0,
+		  &lim, VIRTIO_BLK_S_IOERR },
+		{ "read sector * 512 wraps", READ, 0, UINT64_MAX, 512, 0, &lim,
+		  VIRTIO_BLK_S_IOERR },
+		{ "read not whole sectors", READ, 0, 0, 100, 0, &lim,
+		  VIRTIO_BLK_S_IOERR },
+		{ "write past the end", WRITE, 0, 2047, 1024, 0, &lim,
+		  VIRTIO_BLK_S_IOERR },
+		{ "write not whole sectors", WRITE, 0, 0, 700, 0, &lim,
+		  VIRTIO_BLK_S_IOERR },
+		{ "write to read-only", WRITE, 0, 0, 512, 0, &ro,
+		  VIRTIO_BLK_S_IOERR },
+		{ "discard unsupported", RANGE, VIRTIO_BLK_T_DISCARD, 0, 8, 0,
+		  &plain, VIRTIO_BLK_S_UNSUPP },
+		{ "write zeroes unsupported", RANGE, VIRTIO_BLK_T_WRITE_ZEROES,
+		  0, 8, 0, &plain, VIRTIO_BLK_S_UNSUPP },
+		{ "discard with flags", RANGE, VIRTIO_BLK_T_DISCARD, 0, 8, 1,
+		  &lim, VIRTIO_BLK_S_UNSUPP },
+		{ "write zeroes unknown flag", RANGE, VIRTIO_BLK_T_WRITE_ZEROES,
+		  0, 8, 2, &lim, VIRTIO_BLK_S_UNSUPP },
+		{ "discard too long", RANGE, VIRTIO_BLK_T_DISCARD, 0, 1025, 0,
+		  &lim, VIRTIO_BLK_S_IOERR },
+		{ "discard empty", RANGE, VIRTIO_BLK_T_DISCARD, 0, 0, 0, &lim,
+		  VIRTIO_BLK_S_IOERR },
+		{ "discard past the end", RANGE, VIRTIO_BLK_T_DISCARD, 2040, 16,
+		  0, &lim, VIRTIO_BLK_S_IOERR },
+		{ "discard sector wraps", RANGE, VIRTIO_BLK_T_DISCARD,
+		  UINT64_MAX - 1, 8, 0, &lim, VIRTIO_BLK_S_IOERR },
+		{ "write zeroes on read-only", RANGE, VIRTIO_BLK_T_WRITE_ZEROES,
+		  0, 8, 0, &ro, VIRTIO_BLK_S_IOERR },
+		{ "unknown type", RANGE, 77, 0, 8, 0, &lim,
+		  VIRTIO_BLK_S_UNSUPP },
+		{ "legacy SCSI command", RANGE, VIRTIO_BLK_T_SCSI_CMD, 0, 8, 0,
+		  &lim, VIRTIO_BLK_S_UNSUPP },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		struct fake *f = bad[i].shape == READ ? read_req(bad[i].sector, bad[i].n) :
-				 bad[i].shape == WRITE ? write_req(bad[i].sector, bad[i].n) :
-				 range_req(bad[i].type, bad[i].sector, bad[i].n, bad[i].flags);
+		struct fake *f = bad[i].shape == READ
+					 ? read_req(bad[i].sector, bad[i].n)
+				 : bad[i].shape == WRITE
+					 ? write_req(bad[i].sector, bad[i].n)
+					 : range_req(bad[i].type, bad[i].sector,
+						     bad[i].n, bad[i].flags);
 		cr_assert_eq(vblk_parse(&f->c, bad[i].l, &r), bad[i].want, "%s",
 			     bad[i].what);
-		cr_assert_eq(r.status, f->status, "%s: status byte", bad[i].what);
+		cr_assert_eq(r.status, f->status, "%s: status byte",
+			     bad[i].what);
 	}
 }
 
@@ -202,14 +226,16 @@ Test(blk_req, shapes_that_break_the_rules)
 	memset(&f, 0, sizeof(f));
 	out(&f, f.hdr, 8);
 	in(&f, f.status, 1);
-	cr_assert_eq(vblk_parse(&f.c, &lim, &r), VIRTIO_BLK_S_IOERR, "short header");
+	cr_assert_eq(vblk_parse(&f.c, &lim, &r), VIRTIO_BLK_S_IOERR,
+		     "short header");
 
 	memset(&f, 0, sizeof(f));
 	hdr(&f, VIRTIO_BLK_T_IN, 0);
 	out(&f, f.hdr, 16);
 	out(&f, f.data, 512);
 	in(&f, f.status, 1);
-	cr_assert_eq(vblk_parse(&f.c, &lim, &r), VIRTIO_BLK_S_IOERR, "data out on a read");
+	cr_assert_eq(vblk_parse(&f.c, &lim, &r), VIRTIO_BLK_S_IOERR,
+		     "data out on a read");
 
 	memset(&f, 0, sizeof(f));
 	hdr(&f, VIRTIO_BLK_T_OUT, 0);
@@ -217,23 +243,27 @@ Test(blk_req, shapes_that_break_the_rules)
 	out(&f, f.data, 512);
 	in(&f, f.data + 1024, 512);
 	in(&f, f.status, 1);
-	cr_assert_eq(vblk_parse(&f.c, &lim, &r), VIRTIO_BLK_S_IOERR, "data in on a write");
+	cr_assert_eq(vblk_parse(&f.c, &lim, &r), VIRTIO_BLK_S_IOERR,
+		     "data in on a write");
 
 	memset(&f, 0, sizeof(f));
 	hdr(&f, VIRTIO_BLK_T_FLUSH, 0);
 	out(&f, f.hdr, 16);
 	in(&f, f.data, 8);
 	in(&f, f.status, 1);
-	cr_assert_eq(vblk_parse(&f.c, &lim, &r), VIRTIO_BLK_S_IOERR, "flush with data");
+	cr_assert_eq(vblk_parse(&f.c, &lim, &r), VIRTIO_BLK_S_IOERR,
+		     "flush with data");
 
 	memset(&f, 0, sizeof(f));
 	hdr(&f, VIRTIO_BLK_T_GET_ID, 0);
 	out(&f, f.hdr, 16);
 	in(&f, f.status, 1);
-	cr_assert_eq(vblk_parse(&f.c, &lim, &r), VIRTIO_BLK_S_IOERR, "get id without room");
+	cr_assert_eq(vblk_parse(&f.c, &lim, &r), VIRTIO_BLK_S_IOERR,
+		     "get id without room");
 
 	struct fake *d = range_req(VIRTIO_BLK_T_DISCARD, 0, 8, 0);
 	d->c.iov[0].iov_len = 24;
 	d->c.out_bytes = 24;
-	cr_assert_eq(vblk_parse(&d->c, &lim, &r), VIRTIO_BLK_S_IOERR, "partial segment");
+	cr_assert_eq(vblk_parse(&d->c, &lim, &r), VIRTIO_BLK_S_IOERR,
+		     "partial segment");
 }

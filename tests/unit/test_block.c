@@ -7,7 +7,6 @@
 
 #include "block/block.h"
 
-
 #define SIZE (1 << 20)
 
 static char path[64];
@@ -74,8 +73,12 @@ static void done(struct blk_req *r, int result)
 static void req_init(struct blk_req *r, int id, enum blk_op op, uint64_t off,
 		     struct iovec *iov, unsigned n, uint64_t len)
 {
-	*r = (struct blk_req){ .op = op, .offset = off, .len = len, .iov = iov,
-			       .iovcnt = n, .complete = done,
+	*r = (struct blk_req){ .op = op,
+			       .offset = off,
+			       .len = len,
+			       .iov = iov,
+			       .iovcnt = n,
+			       .complete = done,
 			       .opaque = (void *)(intptr_t)id };
 	results[id] = 1;
 }
@@ -164,7 +167,8 @@ Test(block, flush_completes_after_the_writes_before_it)
 
 	for (int i = 0; i < 4; i++) {
 		v[i] = (struct iovec){ buf[i], sizeof(buf[i]) };
-		req_init(&w[i], i, BLK_OP_WRITE, (uint64_t)i * 65536, &v[i], 1, 65536);
+		req_init(&w[i], i, BLK_OP_WRITE, (uint64_t)i * 65536, &v[i], 1,
+			 65536);
 		cr_assert_eq(blk_submit(&node, &ctx, &w[i]), 0);
 	}
 	req_init(&f, 4, BLK_OP_FLUSH, 0, NULL, 0, 0);
@@ -195,8 +199,14 @@ static void fill_then(enum blk_op op)
 	cr_assert_eq(file_read(SIZE - 1, back, 1), 1, "size kept");
 }
 
-Test(block, discard_reads_back_zeroes) { fill_then(BLK_OP_DISCARD); }
-Test(block, write_zeroes_reads_back_zeroes) { fill_then(BLK_OP_WRITE_ZEROES); }
+Test(block, discard_reads_back_zeroes)
+{
+	fill_then(BLK_OP_DISCARD);
+}
+Test(block, write_zeroes_reads_back_zeroes)
+{
+	fill_then(BLK_OP_WRITE_ZEROES);
+}
 
 Test(block, direct_io_with_aligned_buffers)
 {

@@ -97,14 +97,19 @@ Test(block_ctx, ring_refuses_what_drivers_do_not_use)
 	cr_assert_eq(idx, 0);
 	/* The same fixed file and flags: readv is allowed, the rest not. */
 	cr_assert_eq(raw_sqe(IORING_OP_READV, idx, IOSQE_FIXED_FILE, &v), 512);
-	cr_assert_eq(raw_sqe(IORING_OP_READ, idx, IOSQE_FIXED_FILE, buf), -EACCES);
-	cr_assert_eq(raw_sqe(IORING_OP_OPENAT, idx, IOSQE_FIXED_FILE, buf), -EACCES);
-	cr_assert_eq(raw_sqe(IORING_OP_NOP, idx, IOSQE_FIXED_FILE, NULL), -EACCES);
+	cr_assert_eq(raw_sqe(IORING_OP_READ, idx, IOSQE_FIXED_FILE, buf),
+		     -EACCES);
+	cr_assert_eq(raw_sqe(IORING_OP_OPENAT, idx, IOSQE_FIXED_FILE, buf),
+		     -EACCES);
+	cr_assert_eq(raw_sqe(IORING_OP_NOP, idx, IOSQE_FIXED_FILE, NULL),
+		     -EACCES);
 	/* A plain fd, and a flag no driver uses, are refused too. */
 	cr_assert_eq(raw_sqe(IORING_OP_READV, fd, 0, &v), -EACCES);
-	cr_assert_eq(raw_sqe(IORING_OP_READV, idx, IOSQE_FIXED_FILE | IOSQE_ASYNC, &v),
+	cr_assert_eq(raw_sqe(IORING_OP_READV, idx,
+			     IOSQE_FIXED_FILE | IOSQE_ASYNC, &v),
 		     -EACCES);
-	cr_assert_eq(raw_sqe(IORING_OP_READV, idx, IOSQE_FIXED_FILE | IOSQE_IO_DRAIN, &v),
+	cr_assert_eq(raw_sqe(IORING_OP_READV, idx,
+			     IOSQE_FIXED_FILE | IOSQE_IO_DRAIN, &v),
 		     512, "flush's drain is allowed");
 	close(fd);
 }
@@ -130,7 +135,9 @@ Test(block_ctx, attach_registers_the_stack_once)
 	struct blk_ctx ctx2;
 	char buf[512];
 	struct iovec v = { buf, sizeof(buf) };
-	struct blk_req r = { .op = BLK_OP_READ, .len = 512, .iov = &v, .iovcnt = 1 };
+	struct blk_req r = {
+		.op = BLK_OP_READ, .len = 512, .iov = &v, .iovcnt = 1
+	};
 
 	cr_assert_eq(ctx.nnodes, 0);
 	submit(&node, &r, 0); /* attaches lazily */
@@ -161,7 +168,10 @@ Test(block_ctx, attach_stops_at_the_table_size)
 	struct blk_node n[BLK_CTX_NODES / 2 + 1];
 	char buf[512];
 	struct iovec v = { buf, sizeof(buf) };
-	struct blk_req r = { .op = BLK_OP_READ, .len = 512, .iov = &v, .iovcnt = 1,
+	struct blk_req r = { .op = BLK_OP_READ,
+			     .len = 512,
+			     .iov = &v,
+			     .iovcnt = 1,
 			     .complete = done };
 	unsigned last = BLK_CTX_NODES / 2;
 
@@ -185,8 +195,12 @@ Test(block_ctx, state_comes_from_the_pool_and_goes_back)
 {
 	char a[512], b[512];
 	struct iovec va = { a, sizeof(a) }, vb = { b, sizeof(b) };
-	struct blk_req r1 = { .op = BLK_OP_READ, .len = 512, .iov = &va, .iovcnt = 1 };
-	struct blk_req r2 = { .op = BLK_OP_READ, .len = 512, .iov = &vb, .iovcnt = 1 };
+	struct blk_req r1 = {
+		.op = BLK_OP_READ, .len = 512, .iov = &va, .iovcnt = 1
+	};
+	struct blk_req r2 = {
+		.op = BLK_OP_READ, .len = 512, .iov = &vb, .iovcnt = 1
+	};
 	void *first, *second;
 
 	submit(&node, &r1, 0);
@@ -201,7 +215,8 @@ Test(block_ctx, state_comes_from_the_pool_and_goes_back)
 	cr_assert_null(r1.state);
 	cr_assert_null(r2.state);
 	submit(&node, &r1, 2);
-	cr_assert(r1.state == first || r1.state == second, "reused from the pool");
+	cr_assert(r1.state == first || r1.state == second,
+		  "reused from the pool");
 	run_all();
 	cr_assert_eq(results[0] | results[1] | results[2], 0);
 }
@@ -249,12 +264,21 @@ Test(block_ctx, a_format_with_child_requests_gets_state_sized_for_it)
 {
 	char out[512], in[512];
 	struct iovec ov = { out, sizeof(out) }, iv = { in, sizeof(in) };
-	struct blk_node top = { .drv = &child_fmt, .fd = -1, .size = SIZE,
-				.block_size = 512, .file = node.file };
-	struct blk_req w = { .op = BLK_OP_WRITE, .offset = 4096, .len = 512,
-			     .iov = &ov, .iovcnt = 1 };
-	struct blk_req r = { .op = BLK_OP_READ, .offset = 4096, .len = 512,
-			     .iov = &iv, .iovcnt = 1 };
+	struct blk_node top = { .drv = &child_fmt,
+				.fd = -1,
+				.size = SIZE,
+				.block_size = 512,
+				.file = node.file };
+	struct blk_req w = { .op = BLK_OP_WRITE,
+			     .offset = 4096,
+			     .len = 512,
+			     .iov = &ov,
+			     .iovcnt = 1 };
+	struct blk_req r = { .op = BLK_OP_READ,
+			     .offset = 4096,
+			     .len = 512,
+			     .iov = &iv,
+			     .iovcnt = 1 };
 
 	memset(out, 0x3c, sizeof(out));
 	submit(&top, &w, 0);
@@ -279,30 +303,42 @@ static void every_kind_of_request(struct blk_node *n, uint64_t off)
 	for (int i = 0; i < 2; i++) {
 		memset(ones, 0xff, sizeof(ones));
 		v = (struct iovec){ ones, sizeof(ones) };
-		r = (struct blk_req){ .op = BLK_OP_WRITE, .offset = off,
-				      .len = sizeof(ones), .iov = &v, .iovcnt = 1 };
+		r = (struct blk_req){ .op = BLK_OP_WRITE,
+				      .offset = off,
+				      .len = sizeof(ones),
+				      .iov = &v,
+				      .iovcnt = 1 };
 		submit(n, &r, 0);
 		f = (struct blk_req){ .op = BLK_OP_FLUSH };
 		submit(n, &f, 1);
 		run_all();
 		bv = (struct iovec){ back, sizeof(back) };
-		r = (struct blk_req){ .op = BLK_OP_READ, .offset = off,
-				      .len = sizeof(back), .iov = &bv, .iovcnt = 1 };
+		r = (struct blk_req){ .op = BLK_OP_READ,
+				      .offset = off,
+				      .len = sizeof(back),
+				      .iov = &bv,
+				      .iovcnt = 1 };
 		submit(n, &r, 2);
 		run_all();
 		cr_assert_eq(memcmp(back, ones, sizeof(back)), 0);
-		r = (struct blk_req){ .op = clear[i], .offset = off, .len = 8192 };
+		r = (struct blk_req){ .op = clear[i],
+				      .offset = off,
+				      .len = 8192 };
 		submit(n, &r, 3);
 		run_all();
 		bv = (struct iovec){ back, sizeof(back) };
-		r = (struct blk_req){ .op = BLK_OP_READ, .offset = off,
-				      .len = sizeof(back), .iov = &bv, .iovcnt = 1 };
+		r = (struct blk_req){ .op = BLK_OP_READ,
+				      .offset = off,
+				      .len = sizeof(back),
+				      .iov = &bv,
+				      .iovcnt = 1 };
 		submit(n, &r, 4);
 		run_all();
 		for (int j = 0; j <= 4; j++)
-			cr_assert_eq(results[j], 0, "op %d of round %d: %d", j, i,
-				     results[j]);
-		cr_assert_eq(memcmp(back, zero, sizeof(back)), 0, "round %d", i);
+			cr_assert_eq(results[j], 0, "op %d of round %d: %d", j,
+				     i, results[j]);
+		cr_assert_eq(memcmp(back, zero, sizeof(back)), 0, "round %d",
+			     i);
 	}
 	cr_assert_eq(n->errors, 0);
 }
@@ -371,11 +407,15 @@ Test(block_ctx, write_zeroes_falls_back_per_request_on_tmpfs)
 	close(fd);
 	open_path(&t, shm);
 	unlink(shm);
-	r = (struct blk_req){ .op = BLK_OP_WRITE_ZEROES, .offset = 0, .len = 4096 };
+	r = (struct blk_req){ .op = BLK_OP_WRITE_ZEROES,
+			      .offset = 0,
+			      .len = 4096 };
 	submit(&t, &r, 0);
 	cr_assert_eq(reap_all(), 2, "zero range refused, then a hole punched");
 	cr_assert_eq(results[0], 0);
-	r = (struct blk_req){ .op = BLK_OP_WRITE_ZEROES, .offset = 0, .len = 4096 };
+	r = (struct blk_req){ .op = BLK_OP_WRITE_ZEROES,
+			      .offset = 0,
+			      .len = 4096 };
 	submit(&node, &r, 1);
 	cr_assert_eq(reap_all(), 1, "ext4 zeroes a range at once");
 	cr_assert_eq(results[1], 0);

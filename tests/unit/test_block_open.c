@@ -56,7 +56,8 @@ static void opts_from(struct blk_opts *o, char *spec)
 	char *save = NULL, *kv;
 
 	memset(o, 0, sizeof(*o));
-	for (kv = strtok_r(spec, ";", &save); kv; kv = strtok_r(NULL, ";", &save)) {
+	for (kv = strtok_r(spec, ";", &save); kv;
+	     kv = strtok_r(NULL, ";", &save)) {
 		char *v = strchr(kv, '=');
 		if (v)
 			*v++ = 0;
@@ -73,19 +74,26 @@ Test(block_open, bad_options)
 		int err;
 		const char *why;
 	} bad[] = {
-		{ "format=qcow2;path=$", -EINVAL, ": unknown format 'qcow2' (known: raw)" },
+		{ "format=qcow2;path=$", -EINVAL,
+		  ": unknown format 'qcow2' (known: raw)" },
 		{ "format=file;path=$", -EINVAL, "unknown format 'file'" },
 		{ "format=;path=$", -EINVAL, "unknown format ''" },
 		{ "path=$;bogus=1", -EINVAL, ": unknown option 'bogus'" },
-		{ "path=$;readonly=off;file.path=x", -EINVAL, "unknown option 'file.path'" },
+		{ "path=$;readonly=off;file.path=x", -EINVAL,
+		  "unknown option 'file.path'" },
 		{ "format=raw", -EINVAL, "disk: no path" },
 		{ "path=", -EINVAL, "disk: no path" },
 		{ "path=/tmp", -EISDIR, "disk /tmp: Is a directory" },
-		{ "path=/tmp;readonly", -EINVAL, "disk /tmp: not a regular file or block device" },
-		{ "path=/dev/null;readonly=on", -EINVAL, "not a regular file or block device" },
-		{ "path=/nonexistent/d.img", -ENOENT, "disk /nonexistent/d.img: No such file" },
-		{ "path=$;cache=unsafe", -EINVAL, "cache must be none or writeback" },
-		{ "path=$;readonly=maybe", -EINVAL, "readonly must be on or off" },
+		{ "path=/tmp;readonly", -EINVAL,
+		  "disk /tmp: not a regular file or block device" },
+		{ "path=/dev/null;readonly=on", -EINVAL,
+		  "not a regular file or block device" },
+		{ "path=/nonexistent/d.img", -ENOENT,
+		  "disk /nonexistent/d.img: No such file" },
+		{ "path=$;cache=unsafe", -EINVAL,
+		  "cache must be none or writeback" },
+		{ "path=$;readonly=maybe", -EINVAL,
+		  "readonly must be on or off" },
 		/* procfs has no O_DIRECT (tmpfs has, since Linux 6.6) */
 		{ "path=/proc/self/comm;readonly;cache=none", -EINVAL,
 		  "disk /proc/self/comm: the file system does not support O_DIRECT (cache=none)" },
@@ -100,20 +108,22 @@ Test(block_open, bad_options)
 		strcpy(spec, bad[i].opts);
 		opts_from(&o, spec);
 		memset(&n, 0x55, sizeof(n));
-		cr_assert_eq(blk_open(&n, &o), bad[i].err, "'%s': %s", bad[i].opts,
-			     o.why);
+		cr_assert_eq(blk_open(&n, &o), bad[i].err, "'%s': %s",
+			     bad[i].opts, o.why);
 		cr_assert_not_null(strstr(o.why, bad[i].why), "'%s': '%s'",
 				   bad[i].opts, o.why);
 		cr_assert_null(n.drv, "'%s' left the node open", bad[i].opts);
 		cr_assert_null(n.file);
-		cr_assert_eq(open_fds(), fds, "'%s' leaked a file", bad[i].opts);
+		cr_assert_eq(open_fds(), fds, "'%s' leaked a file",
+			     bad[i].opts);
 	}
 }
 
 Test(block_open, option_list_limits)
 {
 	static const char *keys[BLK_OPTS_MAX] = { "a", "b", "c", "d", "e", "f",
-		"g", "h", "i", "j", "k", "l", "m", "n", "o", "p" };
+						  "g", "h", "i", "j", "k", "l",
+						  "m", "n", "o", "p" };
 	struct blk_opts o = { 0 };
 
 	cr_assert_eq(blk_opts_add(&o, "", "x"), -EINVAL);
@@ -215,17 +225,24 @@ Test(block_open, stacked_raw_over_file_does_real_io)
 	cr_assert_eq(blk_ctx_init(&ctx, 8), 0);
 	for (unsigned i = 0; i < sizeof(out); i++)
 		out[i] = (char)(i * 7);
-	r = (struct blk_req){ .op = BLK_OP_WRITE, .offset = 12288, .len = 4096,
-			      .iov = &ov, .iovcnt = 1 };
+	r = (struct blk_req){ .op = BLK_OP_WRITE,
+			      .offset = 12288,
+			      .len = 4096,
+			      .iov = &ov,
+			      .iovcnt = 1 };
 	run(&ctx, &n, &r, 0, 1);
 	cr_assert_eq(r.node, &n, "submitted to the raw node");
 	cr_assert_eq(r.io_node, n.file, "the SQE was the file node's");
 	fd = open(path, O_RDONLY);
-	cr_assert_eq(pread(fd, back, sizeof(back), 12288), (ssize_t)sizeof(back));
+	cr_assert_eq(pread(fd, back, sizeof(back), 12288),
+		     (ssize_t)sizeof(back));
 	close(fd);
 	cr_assert_eq(memcmp(back, out, sizeof(out)), 0);
-	r = (struct blk_req){ .op = BLK_OP_READ, .offset = 12288, .len = 4096,
-			      .iov = &iv, .iovcnt = 1 };
+	r = (struct blk_req){ .op = BLK_OP_READ,
+			      .offset = 12288,
+			      .len = 4096,
+			      .iov = &iv,
+			      .iovcnt = 1 };
 	run(&ctx, &n, &r, 1, 1);
 	cr_assert_eq(memcmp(in, out, sizeof(out)), 0);
 	r = (struct blk_req){ .op = BLK_OP_FLUSH };
@@ -242,8 +259,11 @@ Test(block_open, errors_count_on_the_node_submitted_to)
 	struct blk_node n;
 	struct blk_opts o = { 0 };
 	struct blk_ctx ctx;
-	struct blk_req r = { .op = BLK_OP_READ, .offset = SIZE - 8192,
-			     .len = 8192, .iov = &v, .iovcnt = 1,
+	struct blk_req r = { .op = BLK_OP_READ,
+			     .offset = SIZE - 8192,
+			     .len = 8192,
+			     .iov = &v,
+			     .iovcnt = 1,
 			     .complete = done };
 
 	blk_opts_add(&o, "path", path);

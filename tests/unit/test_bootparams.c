@@ -7,8 +7,18 @@
 #include "arch/x86/bootparams.h"
 #include "arch/x86/layout.h"
 
-static uint32_t get32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
-static uint64_t get64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+static uint32_t get32(const uint8_t *p)
+{
+	uint32_t v;
+	memcpy(&v, p, 4);
+	return v;
+}
+static uint64_t get64(const uint8_t *p)
+{
+	uint64_t v;
+	memcpy(&v, p, 8);
+	return v;
+}
 
 static unsigned e820_for(uint64_t size, struct e820_entry *e)
 {
@@ -22,7 +32,8 @@ Test(e820, small_ram_is_split_around_the_bios_area)
 	struct e820_entry e[E820_MAX];
 
 	cr_assert_eq(e820_for(128 << 20, e), 3);
-	cr_assert(e[0].addr == 0 && e[0].size == LAYOUT_EBDA && e[0].type == E820_RAM);
+	cr_assert(e[0].addr == 0 && e[0].size == LAYOUT_EBDA &&
+		  e[0].type == E820_RAM);
 	cr_assert(e[1].addr == LAYOUT_EBDA && e[1].type == E820_RESERVED);
 	cr_assert_eq(e[1].addr + e[1].size, 0x100000);
 	cr_assert(e[2].addr == 0x100000 && e[2].size == (128 << 20) - 0x100000);
@@ -77,9 +88,12 @@ Test(bootparams, zero_page_fields)
 	struct e820_entry e[E820_MAX];
 	uint8_t hdr[0x26c - 0x1f1] = { 0 };
 	struct bzimage bz = { .hdr = hdr, .hdr_len = sizeof(hdr) };
-	struct boot_info info = { .cmdline_gpa = 0x20000, .cmdline_len = 12,
-				  .initrd_gpa = 0x7000000, .initrd_size = 4096,
-				  .rsdp_gpa = 0xe0000, .e820 = e };
+	struct boot_info info = { .cmdline_gpa = 0x20000,
+				  .cmdline_len = 12,
+				  .initrd_gpa = 0x7000000,
+				  .initrd_size = 4096,
+				  .rsdp_gpa = 0xe0000,
+				  .e820 = e };
 	uint8_t zp[ZERO_PAGE_SIZE];
 
 	memcpy(hdr + (0x202 - 0x1f1), "HdrS", 4);
@@ -114,8 +128,10 @@ Test(bootparams, synthetic_header_for_vmlinux)
 Test(pvh, start_info_memmap_and_module)
 {
 	struct e820_entry e[E820_MAX];
-	struct boot_info info = { .cmdline_gpa = 0x20000, .initrd_gpa = 0x800000,
-				  .initrd_size = 1234, .rsdp_gpa = 0xe0000,
+	struct boot_info info = { .cmdline_gpa = 0x20000,
+				  .initrd_gpa = 0x800000,
+				  .initrd_size = 1234,
+				  .rsdp_gpa = 0xe0000,
 				  .e820 = e };
 	uint8_t si[PVH_START_INFO_SIZE], mm[E820_MAX * PVH_MEMMAP_ENTRY_SIZE],
 		ml[PVH_MODLIST_ENTRY_SIZE];

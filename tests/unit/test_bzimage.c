@@ -8,9 +8,18 @@
 
 #define IMG_SIZE (64 * 1024)
 
-static void put16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
-static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
-static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
+static void put16(uint8_t *p, uint16_t v)
+{
+	memcpy(p, &v, 2);
+}
+static void put32(uint8_t *p, uint32_t v)
+{
+	memcpy(p, &v, 4);
+}
+static void put64(uint8_t *p, uint64_t v)
+{
+	memcpy(p, &v, 8);
+}
 
 /* A minimal valid bzImage: 4 setup sectors, protocol 2.15, 64-bit. */
 static uint8_t *make_image(void)
@@ -83,16 +92,46 @@ struct mutation {
 	void (*apply)(uint8_t *b);
 };
 
-static void no_boot_flag(uint8_t *b) { put16(b + 0x1fe, 0); }
-static void no_magic(uint8_t *b) { memcpy(b + 0x202, "HdrX", 4); }
-static void old_protocol(uint8_t *b) { put16(b + 0x206, 0x020b); }
-static void header_too_long(uint8_t *b) { b[0x201] = 0xff; }
-static void header_too_short(uint8_t *b) { b[0x201] = 0x20; }
-static void setup_past_end(uint8_t *b) { b[0x1f1] = 0xff; }
-static void not_loaded_high(uint8_t *b) { b[0x211] = 0; }
-static void no_64bit_entry(uint8_t *b) { put16(b + 0x236, 0); }
-static void bad_alignment(uint8_t *b) { put32(b + 0x230, 0x300000); }
-static void small_init_size(uint8_t *b) { put32(b + 0x260, 16); }
+static void no_boot_flag(uint8_t *b)
+{
+	put16(b + 0x1fe, 0);
+}
+static void no_magic(uint8_t *b)
+{
+	memcpy(b + 0x202, "HdrX", 4);
+}
+static void old_protocol(uint8_t *b)
+{
+	put16(b + 0x206, 0x020b);
+}
+static void header_too_long(uint8_t *b)
+{
+	b[0x201] = 0xff;
+}
+static void header_too_short(uint8_t *b)
+{
+	b[0x201] = 0x20;
+}
+static void setup_past_end(uint8_t *b)
+{
+	b[0x1f1] = 0xff;
+}
+static void not_loaded_high(uint8_t *b)
+{
+	b[0x211] = 0;
+}
+static void no_64bit_entry(uint8_t *b)
+{
+	put16(b + 0x236, 0);
+}
+static void bad_alignment(uint8_t *b)
+{
+	put32(b + 0x230, 0x300000);
+}
+static void small_init_size(uint8_t *b)
+{
+	put32(b + 0x260, 16);
+}
 
 Test(bzimage, rejects_hostile_headers)
 {

@@ -50,8 +50,9 @@ Test(cli, bad_device_argument_names_the_option, .init = cr_redirect_stderr)
 	cr_assert_eq(parse(&cfg, 5, argv), CLI_USAGE_ERROR);
 	cr_assert_eq(cfg.nr_devices, 0);
 	fflush(stderr);
-	cr_assert_stderr_eq_str("vmm: --disk: queues must be 1 to 8 (expected "
-				VBLK_OPT_HELP ")\n");
+	cr_assert_stderr_eq_str(
+		"vmm: --disk: queues must be 1 to 8 (expected " VBLK_OPT_HELP
+		")\n");
 	cli_free(&cfg);
 }
 

@@ -65,13 +65,19 @@ Test(iobus, refuses_bad_attachments)
 	struct dev a;
 
 	cr_assert_eq(iobus_attach(&bus, 0x1000, 0x100, &ops, &a), 0);
-	cr_assert_eq(iobus_attach(&bus, 0x10ff, 1, &ops, &a), -EINVAL, "overlap");
-	cr_assert_eq(iobus_attach(&bus, 0x0f00, 0x101, &ops, &a), -EINVAL, "overlap");
+	cr_assert_eq(iobus_attach(&bus, 0x10ff, 1, &ops, &a), -EINVAL,
+		     "overlap");
+	cr_assert_eq(iobus_attach(&bus, 0x0f00, 0x101, &ops, &a), -EINVAL,
+		     "overlap");
 	cr_assert_eq(iobus_attach(&bus, 0x2000, 0, &ops, &a), -EINVAL, "empty");
-	cr_assert_eq(iobus_attach(&bus, UINT64_MAX, 2, &ops, &a), -EINVAL, "wraps");
-	cr_assert_eq(iobus_attach(&bus, 0x3000, 1, &no_read, &a), -EINVAL, "ops");
+	cr_assert_eq(iobus_attach(&bus, UINT64_MAX, 2, &ops, &a), -EINVAL,
+		     "wraps");
+	cr_assert_eq(iobus_attach(&bus, 0x3000, 1, &no_read, &a), -EINVAL,
+		     "ops");
 	cr_assert_eq(iobus_attach(&bus, 0x3000, 1, NULL, &a), -EINVAL, "ops");
 	for (unsigned i = 1; i < IOBUS_MAX_RANGES; i++)
-		cr_assert_eq(iobus_attach(&bus, 0x10000 * (i + 1), 1, &ops, &a), 0);
-	cr_assert_eq(iobus_attach(&bus, 0x9000000, 1, &ops, &a), -EINVAL, "full");
+		cr_assert_eq(iobus_attach(&bus, 0x10000 * (i + 1), 1, &ops, &a),
+			     0);
+	cr_assert_eq(iobus_attach(&bus, 0x9000000, 1, &ops, &a), -EINVAL,
+		     "full");
 }

@@ -19,9 +19,11 @@ Test(memory, translation_is_bounds_checked)
 	create(&m, 5ULL << 30, MEM_BACKEND_ANON);
 	cr_assert_not_null(mem_ptr(&m, 0, 1));
 	cr_assert_not_null(mem_ptr(&m, (3ULL << 30) - 8, 8));
-	cr_assert_null(mem_ptr(&m, (3ULL << 30) - 8, 9), "crosses into the hole");
+	cr_assert_null(mem_ptr(&m, (3ULL << 30) - 8, 9),
+		       "crosses into the hole");
 	cr_assert_null(mem_ptr(&m, 3ULL << 30, 1), "in the hole");
-	cr_assert_null(mem_ptr(&m, (4ULL << 30) - 1, 2), "crosses out of the hole");
+	cr_assert_null(mem_ptr(&m, (4ULL << 30) - 1, 2),
+		       "crosses out of the hole");
 	cr_assert_not_null(mem_ptr(&m, 4ULL << 30, 1));
 	cr_assert_not_null(mem_ptr(&m, (6ULL << 30) - 1, 1));
 	cr_assert_null(mem_ptr(&m, 6ULL << 30, 1), "past the end");
@@ -83,7 +85,8 @@ Test(memory, shared_memfd_is_visible_through_the_fd)
 {
 	struct guest_mem m;
 	struct mem_config cfg = { .size = 4 << 20,
-				  .backend = MEM_BACKEND_MEMFD, .shared = true };
+				  .backend = MEM_BACKEND_MEMFD,
+				  .shared = true };
 	char c = 0;
 
 	cr_assert_eq(test_mem_create(&m, &cfg), 0);

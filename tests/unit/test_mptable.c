@@ -55,6 +55,15 @@ static void check(unsigned ncpus)
 	free(b);
 }
 
-Test(mptable, one_cpu) { check(1); }
-Test(mptable, four_cpus) { check(4); }
-Test(mptable, max_cpus) { check(MPTABLE_MAX_CPUS); }
+Test(mptable, one_cpu)
+{
+	check(1);
+}
+Test(mptable, four_cpus)
+{
+	check(4);
+}
+Test(mptable, max_cpus)
+{
+	check(MPTABLE_MAX_CPUS);
+}

@@ -41,7 +41,10 @@ static void setup(void)
 	cr_assert_eq(msix_init(&m, &dev, 3, 0, 0x4000, 0x5000, &ops, NULL), 0);
 }
 
-static void teardown(void) { msix_destroy(&m); }
+static void teardown(void)
+{
+	msix_destroy(&m);
+}
 
 TestSuite(msix, .init = setup, .fini = teardown);
 
@@ -80,10 +83,12 @@ static void program(unsigned vec, uint32_t data)
 Test(msix, capability_describes_table_and_pba)
 {
 	cr_assert_eq(dev.cfg[m.cap], PCI_CAP_ID_MSIX);
-	cr_assert_eq(pci_cfg_get(&dev, m.cap + PCI_MSIX_FLAGS, 2), 2, "3 vectors");
+	cr_assert_eq(pci_cfg_get(&dev, m.cap + PCI_MSIX_FLAGS, 2), 2,
+		     "3 vectors");
 	cr_assert_eq(pci_cfg_get(&dev, m.cap + PCI_MSIX_TABLE, 4), 0x4000);
 	cr_assert_eq(pci_cfg_get(&dev, m.cap + PCI_MSIX_PBA, 4), 0x5000);
-	cr_assert_eq(tbl_read(0, PCI_MSIX_ENTRY_VECTOR_CTRL), 1, "masked at reset");
+	cr_assert_eq(tbl_read(0, PCI_MSIX_ENTRY_VECTOR_CTRL), 1,
+		     "masked at reset");
 }
 
 Test(msix, nothing_is_delivered_or_held_while_disabled)
@@ -100,11 +105,13 @@ Test(msix, unmasked_vector_routes_once_then_fires)
 	control(PCI_MSIX_FLAGS_ENABLE);
 	program(1, 0x42);
 	tbl_write(1, PCI_MSIX_ENTRY_VECTOR_CTRL, 0);
-	cr_assert(seen.routes == 1 && seen.addr == 0xfee00000 && seen.data == 0x42);
+	cr_assert(seen.routes == 1 && seen.addr == 0xfee00000 &&
+		  seen.data == 0x42);
 	msix_notify(&m, 1);
 	msix_notify(&m, 1);
 	cr_assert(seen.fires == 2 && seen.last_vec == 1);
-	cr_assert_eq(seen.routes, 1, "an unchanged message is not routed again");
+	cr_assert_eq(seen.routes, 1,
+		     "an unchanged message is not routed again");
 	cr_assert_eq(tbl_read(1, PCI_MSIX_ENTRY_DATA), 0x42);
 }
 
@@ -142,9 +149,10 @@ Test(msix, bad_vectors_and_accesses_are_ignored)
 	msix_notify(&m, MSIX_NO_VECTOR);
 	cr_assert_eq(seen.fires, 0);
 	cr_assert_eq(pba(), 0);
-	msix_table_access(&m, 0, &b, 1, true);	       /* byte write */
-	msix_table_access(&m, 2, (uint8_t *)&v, 4, true);  /* misaligned */
-	msix_table_access(&m, 3 * 16, (uint8_t *)&v, 4, true); /* past the end */
+	msix_table_access(&m, 0, &b, 1, true);		  /* byte write */
+	msix_table_access(&m, 2, (uint8_t *)&v, 4, true); /* misaligned */
+	msix_table_access(&m, 3 * 16, (uint8_t *)&v, 4,
+			  true); /* past the end */
 	cr_assert_eq(tbl_read(0, PCI_MSIX_ENTRY_LOWER_ADDR), 0);
 	v = 0xdeadbeef;
 	msix_table_access(&m, 3 * 16, (uint8_t *)&v, 4, false);

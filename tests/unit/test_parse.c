@@ -5,7 +5,10 @@
 
 Test(parse_size, accepts_suffixes_and_default_unit)
 {
-	static const struct { const char *s; uint64_t unit, want; } ok[] = {
+	static const struct {
+		const char *s;
+		uint64_t unit, want;
+	} ok[] = {
 		{ "0", 1, 0 },
 		{ "4096", 1, 4096 },
 		{ "512", 1 << 20, 512ULL << 20 },
@@ -20,7 +23,8 @@ Test(parse_size, accepts_suffixes_and_default_unit)
 	};
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
 		uint64_t v = 1234;
-		cr_assert_eq(parse_size(ok[i].s, ok[i].unit, &v), 0, "%s", ok[i].s);
+		cr_assert_eq(parse_size(ok[i].s, ok[i].unit, &v), 0, "%s",
+			     ok[i].s);
 		cr_assert_eq(v, ok[i].want, "%s", ok[i].s);
 	}
 }
@@ -28,13 +32,29 @@ Test(parse_size, accepts_suffixes_and_default_unit)
 Test(parse_size, rejects_garbage_overflow_negatives_and_suffixes)
 {
 	static const char *bad[] = {
-		"", " 1", "1 ", "-1", "+1", "1.5G", "4Gx", "4GG", "G", "0x10",
-		"18446744073709551616", "99999999999999999999", "16777216T",
-		"1P", "1KiBB", "1iB", "12abc", "\t",
+		"",
+		" 1",
+		"1 ",
+		"-1",
+		"+1",
+		"1.5G",
+		"4Gx",
+		"4GG",
+		"G",
+		"0x10",
+		"18446744073709551616",
+		"99999999999999999999",
+		"16777216T",
+		"1P",
+		"1KiBB",
+		"1iB",
+		"12abc",
+		"\t",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		uint64_t v = 77;
-		cr_assert_lt(parse_size(bad[i], 1, &v), 0, "'%s' accepted", bad[i]);
+		cr_assert_lt(parse_size(bad[i], 1, &v), 0, "'%s' accepted",
+			     bad[i]);
 		cr_assert_eq(v, 77, "'%s' changed the output", bad[i]);
 	}
 }

@@ -56,7 +56,10 @@ static void setup(void)
 	cr_assert_eq(pci_bus_attach(&bus, &dev), 1);
 }
 
-static void teardown(void) { pci_bus_destroy(&bus); }
+static void teardown(void)
+{
+	pci_bus_destroy(&bus);
+}
 
 TestSuite(pci, .init = setup, .fini = teardown);
 
@@ -81,7 +84,8 @@ static void port_cfg_write(unsigned slot, unsigned off, uint32_t v,
 static uint32_t ecam(unsigned slot, unsigned off, unsigned size)
 {
 	uint32_t v = 0;
-	pci_ecam_ops.read(&bus, (uint64_t)slot << 15 | off, (uint8_t *)&v, size);
+	pci_ecam_ops.read(&bus, (uint64_t)slot << 15 | off, (uint8_t *)&v,
+			  size);
 	return v;
 }
 
@@ -192,7 +196,8 @@ Test(pci, misaligned_config_accesses_are_ignored)
 	pci_ecam_ops.read(&bus, 1 << 15 | 2, (uint8_t *)&v, 4);
 	cr_assert_eq(v, 0xffffffff);
 	v = 0xffffffff;
-	pci_ecam_ops.write(&bus, 1 << 15 | PCI_BASE_ADDRESS_0 | 2, (uint8_t *)&v, 4);
+	pci_ecam_ops.write(&bus, 1 << 15 | PCI_BASE_ADDRESS_0 | 2,
+			   (uint8_t *)&v, 4);
 	cr_assert_eq(ecam(1, PCI_BASE_ADDRESS_0, 4), (uint32_t)WINDOW);
 }
 

@@ -22,7 +22,7 @@ struct fake {
 	struct virtqueue *vq;
 	struct vq_chain chain;
 	uint16_t held[QSIZE];
-	unsigned n_held;   /* atomic: the test peeks */
+	unsigned n_held;    /* atomic: the test peeks */
 	bool hold, release; /* atomic */
 	int done_fd;
 };
@@ -43,7 +43,8 @@ static int fake_avail(void *o, struct virtqueue *vq)
 	while ((r = vq_pop(vq, &f->chain)) == 1) {
 		if (__atomic_load_n(&f->hold, __ATOMIC_RELAXED))
 			f->held[__atomic_fetch_add(&f->n_held, 1,
-						   __ATOMIC_RELAXED)] = f->chain.head;
+						   __ATOMIC_RELAXED)] =
+				f->chain.head;
 		else
 			vq_push(vq, f->chain.head, 0);
 	}
@@ -68,8 +69,10 @@ static unsigned fake_inflight(void *o)
 }
 
 static const struct vq_worker_ops fake_ops = {
-	.start = fake_start, .handle_avail = fake_avail,
-	.handle_completions = fake_completions, .inflight = fake_inflight,
+	.start = fake_start,
+	.handle_avail = fake_avail,
+	.handle_completions = fake_completions,
+	.inflight = fake_inflight,
 };
 
 static struct guest_mem mem;
@@ -85,7 +88,10 @@ static void on_queue(void *t, unsigned q)
 	(void)t, (void)q;
 	__atomic_add_fetch(&interrupts, 1, __ATOMIC_SEQ_CST);
 }
-static void on_config(void *t) { (void)t; }
+static void on_config(void *t)
+{
+	(void)t;
+}
 static const struct virtio_transport_ops tops = { on_queue, on_config };
 
 static void status(uint8_t s)
@@ -97,8 +103,11 @@ static void status(uint8_t s)
 
 static void setup(void)
 {
-	struct vq_worker_config c = { .ops = &fake_ops, .opaque = &f,
-				      .vd = &vd, .index = 0, .name = "test-q0",
+	struct vq_worker_config c = { .ops = &fake_ops,
+				      .opaque = &f,
+				      .vd = &vd,
+				      .index = 0,
+				      .name = "test-q0",
 				      .nfds = 1 };
 
 	dummy_virtio_setup(&mem, RAM, &vd, &dv, 1);
@@ -154,7 +163,8 @@ static bool wait_for(unsigned *v, unsigned want)
 {
 	struct timespec ms = { 0, 1000000 };
 
-	for (int i = 0; i < 5000 && __atomic_load_n(v, __ATOMIC_ACQUIRE) != want; i++)
+	for (int i = 0;
+	     i < 5000 && __atomic_load_n(v, __ATOMIC_ACQUIRE) != want; i++)
 		nanosleep(&ms, NULL);
 	return __atomic_load_n(v, __ATOMIC_ACQUIRE) == want;
 }
@@ -235,7 +245,8 @@ Test(queue_worker, a_broken_queue_needs_reset_and_pops_nothing_more)
 	ring[2] = QSIZE; /* head out of range */
 	__atomic_store_n(&ring[1], ++avail_idx, __ATOMIC_RELEASE);
 	vq_worker_kick(&w);
-	for (int i = 0; i < 5000 && !(vd.status & VIRTIO_CONFIG_S_NEEDS_RESET); i++)
+	for (int i = 0; i < 5000 && !(vd.status & VIRTIO_CONFIG_S_NEEDS_RESET);
+	     i++)
 		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
 	cr_assert(vd.status & VIRTIO_CONFIG_S_NEEDS_RESET);
 	cr_assert_eq(used16(2), 0);
@@ -264,14 +275,18 @@ Test(queue_worker, a_broken_queue_needs_reset_and_pops_nothing_more)
 
 Test(queue_worker, init_and_destroy_leave_no_thread_or_fd)
 {
-	struct vq_worker_config c = { .ops = &fake_ops, .opaque = &f,
-				      .vd = &vd, .index = 0, .name = "test-x" };
+	struct vq_worker_config c = { .ops = &fake_ops,
+				      .opaque = &f,
+				      .vd = &vd,
+				      .index = 0,
+				      .name = "test-x" };
 	unsigned tasks = count_threads(), fds = count_entries("/proc/self/fd");
 	struct vq_worker x;
 
 	cr_assert_eq(vq_worker_init(&x, &c), 0);
 	cr_assert_eq(count_threads(), tasks + 1);
-	cr_assert_eq(count_entries("/proc/self/fd"), fds + 2, "kick and control");
+	cr_assert_eq(count_entries("/proc/self/fd"), fds + 2,
+		     "kick and control");
 	vq_worker_destroy(&x);
 	cr_assert_eq(count_threads(), tasks);
 	cr_assert_eq(count_entries("/proc/self/fd"), fds);

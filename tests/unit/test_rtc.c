@@ -18,7 +18,8 @@ Test(rtc, bcd_time_of_a_known_instant)
 	cr_assert_eq(rtc_register(&rtc, 0x08, t), 0x11);
 	cr_assert_eq(rtc_register(&rtc, 0x09, t), 0x26);
 	cr_assert_eq(rtc_register(&rtc, 0x32, t), 0x20);
-	cr_assert_eq(rtc_register(&rtc, 0x0a, t) & 0x80, 0, "no update in progress");
+	cr_assert_eq(rtc_register(&rtc, 0x0a, t) & 0x80, 0,
+		     "no update in progress");
 	cr_assert_eq(rtc_register(&rtc, 0x0b, t), 0x02, "24h BCD");
 	cr_assert_eq(rtc_register(&rtc, 0x0d, t), 0x80, "valid RAM and time");
 }

@@ -125,8 +125,8 @@ Test(sysports, each_reset_port_names_its_own_source)
 
 		cr_assert_eq(lifecycle_init(&own, monotonic_ns()), 0);
 		ways[i].ops->write(&own, ways[i].off, &ways[i].value, 1);
-		cr_assert_eq(lifecycle_source(&own), ways[i].source,
-			     "way %zu", i);
+		cr_assert_eq(lifecycle_source(&own), ways[i].source, "way %zu",
+			     i);
 		cr_assert_str_eq(lifecycle_source_name(lifecycle_source(&own)),
 				 ways[i].word);
 		lifecycle_destroy(&own);

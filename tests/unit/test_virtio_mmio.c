@@ -21,7 +21,10 @@ static struct virtio_mmio m;
 static struct dummy dev;
 static struct dummy_virtio dv;
 
-static void on_irq(void *o) { ((struct dummy *)o)->irqs++; }
+static void on_irq(void *o)
+{
+	((struct dummy *)o)->irqs++;
+}
 static void on_notify(void *o, unsigned q)
 {
 	((struct dummy *)o)->notifies++;
@@ -35,7 +38,10 @@ static void setup(void)
 	virtio_mmio_init(&m, &vd, on_irq, on_notify, &dev);
 }
 
-static void teardown(void) { mem_destroy(&mem); }
+static void teardown(void)
+{
+	mem_destroy(&mem);
+}
 
 TestSuite(virtio_mmio, .init = setup, .fini = teardown);
 
@@ -71,12 +77,15 @@ static void probe(uint32_t features_hi)
 {
 	wr(VIRTIO_MMIO_STATUS, 0);
 	wr(VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE);
-	wr(VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
+	wr(VIRTIO_MMIO_STATUS,
+	   VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
 	wr(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
-	wr(VIRTIO_MMIO_DRIVER_FEATURES, 1u << 5 | 1u << VIRTIO_RING_F_EVENT_IDX);
+	wr(VIRTIO_MMIO_DRIVER_FEATURES,
+	   1u << 5 | 1u << VIRTIO_RING_F_EVENT_IDX);
 	wr(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
 	wr(VIRTIO_MMIO_DRIVER_FEATURES, features_hi);
-	wr(VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
+	wr(VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE |
+				       VIRTIO_CONFIG_S_DRIVER |
 				       VIRTIO_CONFIG_S_FEATURES_OK);
 }
 
@@ -169,21 +178,27 @@ Test(virtio_mmio, features_frozen_after_features_ok)
 
 Test(virtio_mmio, bad_rings_need_reset)
 {
-	static const struct { uint32_t num; uint64_t base; } bad[] = {
-		{ 100, 0x10000 },	/* not a power of two */
-		{ 512, 0x10000 },	/* above QueueNumMax */
-		{ 8, RAM },		/* outside RAM */
-		{ 8, 0x10008 },		/* misaligned avail/used are fine, desc not */
+	static const struct {
+		uint32_t num;
+		uint64_t base;
+	} bad[] = {
+		{ 100, 0x10000 }, /* not a power of two */
+		{ 512, 0x10000 }, /* above QueueNumMax */
+		{ 8, RAM },	  /* outside RAM */
+		{ 8, 0x10008 },	  /* misaligned avail/used are fine, desc not */
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		dev.irqs = 0;
 		probe(1);
-		cr_assert_eq(rd(VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET, 0);
+		cr_assert_eq(rd(VIRTIO_MMIO_STATUS) &
+				     VIRTIO_CONFIG_S_NEEDS_RESET,
+			     0);
 		setup_queue(0, bad[i].base, bad[i].num);
 		cr_assert_eq(rd(VIRTIO_MMIO_QUEUE_READY), 0, "case %zu", i);
 		cr_assert(rd(VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET,
 			  "case %zu", i);
-		cr_assert(rd(VIRTIO_MMIO_INTERRUPT_STATUS) & VIRTIO_MMIO_INT_CONFIG);
+		cr_assert(rd(VIRTIO_MMIO_INTERRUPT_STATUS) &
+			  VIRTIO_MMIO_INT_CONFIG);
 		cr_assert_eq(dev.irqs, 1);
 	}
 }
@@ -240,7 +255,9 @@ Test(virtio_mmio, refuses_incomplete_ops_and_queue_counts)
 	ops.activate = NULL;
 	cr_assert_eq(virtio_dev_init(&d, &ops, &dv, 1, &mem), -EINVAL);
 	cr_assert_eq(virtio_dev_init(&d, &dummy_ops, &dv, 0, &mem), -EINVAL);
-	cr_assert_eq(virtio_dev_init(&d, &dummy_ops, &dv, VIRTIO_MAX_QUEUES + 1, &mem), -EINVAL);
+	cr_assert_eq(virtio_dev_init(&d, &dummy_ops, &dv, VIRTIO_MAX_QUEUES + 1,
+				     &mem),
+		     -EINVAL);
 }
 
 /* virtio-blk behind virtio-mmio, through its real queue worker and
@@ -257,8 +274,14 @@ static struct vblk blk;
 static char blk_path[] = "/tmp/vmm-test-mmio-blk-XXXXXX";
 static struct test_ring ring;
 
-static void blk_notify(void *o, unsigned q) { vblk_kick(o, q); }
-static void blk_irq(void *o) { (void)o; }
+static void blk_notify(void *o, unsigned q)
+{
+	vblk_kick(o, q);
+}
+static void blk_irq(void *o)
+{
+	(void)o;
+}
 
 static void blk_setup(void)
 {
@@ -344,8 +367,9 @@ Test(mmio_blk, driver_ok_again_without_reset_changes_nothing)
 			  "iteration %u", i);
 	}
 	cr_assert_eq(rd(VIRTIO_MMIO_STATUS), 0x0f, "serving, no reset needed");
-	cr_assert_eq(__atomic_load_n(&blk.queues[0].worker.starts,
-				     __ATOMIC_RELAXED), 1, "started once");
+	cr_assert_eq(
+		__atomic_load_n(&blk.queues[0].worker.starts, __ATOMIC_RELAXED),
+		1, "started once");
 	cr_assert_eq(count_threads(), tasks);
 	cr_assert_eq(count_entries("/proc/self/fd"), fds);
 	blk_expect_serving(4);

@@ -42,7 +42,9 @@ static void bar_moved(void *o, uint64_t gpa, bool mapped)
 }
 
 static const struct virtio_pci_hooks hooks = {
-	.irq = { route, fire }, .notify = notify, .bar_moved = bar_moved,
+	.irq = { route, fire },
+	.notify = notify,
+	.bar_moved = bar_moved,
 };
 
 static void setup(void)
@@ -77,7 +79,8 @@ static unsigned vcap(uint8_t type)
 {
 	for (unsigned at = p.pci.cfg[PCI_CAPABILITY_LIST]; at;
 	     at = p.pci.cfg[at + 1])
-		if (p.pci.cfg[at] == PCI_CAP_ID_VNDR && p.pci.cfg[at + 3] == type)
+		if (p.pci.cfg[at] == PCI_CAP_ID_VNDR &&
+		    p.pci.cfg[at + 3] == type)
 			return at;
 	return 0;
 }
@@ -89,12 +92,14 @@ Test(virtio_pci, modern_ids_and_capabilities)
 	cr_assert_eq(pci_cfg_get(&p.pci, PCI_VENDOR_ID, 4), 0x10421af4);
 	cr_assert_eq(p.pci.cfg[PCI_REVISION_ID], 1);
 	cr_assert_eq(p.pci.bar_size[0], VPCI_BAR_SIZE);
-	cr_assert_eq(pci_cfg_get(&p.pci, vcap(VIRTIO_PCI_CAP_COMMON_CFG) + 8, 4),
-		     VPCI_COMMON_OFF);
+	cr_assert_eq(
+		pci_cfg_get(&p.pci, vcap(VIRTIO_PCI_CAP_COMMON_CFG) + 8, 4),
+		VPCI_COMMON_OFF);
 	cr_assert_eq(pci_cfg_get(&p.pci, vcap(VIRTIO_PCI_CAP_ISR_CFG) + 8, 4),
 		     VPCI_ISR_OFF);
-	cr_assert_eq(pci_cfg_get(&p.pci, vcap(VIRTIO_PCI_CAP_DEVICE_CFG) + 8, 4),
-		     VPCI_DEVICE_OFF);
+	cr_assert_eq(
+		pci_cfg_get(&p.pci, vcap(VIRTIO_PCI_CAP_DEVICE_CFG) + 8, 4),
+		VPCI_DEVICE_OFF);
 	n = vcap(VIRTIO_PCI_CAP_NOTIFY_CFG);
 	cr_assert_eq(pci_cfg_get(&p.pci, n + 8, 4), VPCI_NOTIFY_OFF);
 	cr_assert_eq(pci_cfg_get(&p.pci, n + 16, 4), VPCI_NOTIFY_MULTIPLIER);
@@ -137,9 +142,9 @@ Test(virtio_pci, a_selected_queue_past_the_end_reads_zero_and_ignores_writes)
 
 Test(virtio_pci, wrong_access_sizes_are_ignored)
 {
-	wr(VIRTIO_PCI_COMMON_Q_SELECT, 1, 4);	/* 16-bit register */
+	wr(VIRTIO_PCI_COMMON_Q_SELECT, 1, 4); /* 16-bit register */
 	cr_assert_eq(rd(VIRTIO_PCI_COMMON_Q_SELECT, 2), 0);
-	wr(VIRTIO_PCI_COMMON_STATUS, 1, 2);	/* 8-bit register */
+	wr(VIRTIO_PCI_COMMON_STATUS, 1, 2); /* 8-bit register */
 	cr_assert_eq(rd(VIRTIO_PCI_COMMON_STATUS, 1), 0);
 	cr_assert_eq(rd(VIRTIO_PCI_COMMON_NUMQ, 4), 0);
 	cr_assert_eq(rd(0x3f, 1), 0, "past the structure");
@@ -147,11 +152,13 @@ Test(virtio_pci, wrong_access_sizes_are_ignored)
 
 Test(virtio_pci, queue_setup_and_driver_ok)
 {
-	wr(VIRTIO_PCI_COMMON_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER, 1);
+	wr(VIRTIO_PCI_COMMON_STATUS,
+	   VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER, 1);
 	wr(VIRTIO_PCI_COMMON_GFSELECT, 1, 4);
 	wr(VIRTIO_PCI_COMMON_GF, 1, 4);
 	wr(VIRTIO_PCI_COMMON_STATUS, 0x0b, 1);
-	cr_assert(rd(VIRTIO_PCI_COMMON_STATUS, 1) & VIRTIO_CONFIG_S_FEATURES_OK);
+	cr_assert(rd(VIRTIO_PCI_COMMON_STATUS, 1) &
+		  VIRTIO_CONFIG_S_FEATURES_OK);
 	wr(VIRTIO_PCI_COMMON_Q_SELECT, 0, 2);
 	wr(VIRTIO_PCI_COMMON_Q_SIZE, 64, 2);
 	wr(VIRTIO_PCI_COMMON_Q_DESCLO, 0x10000, 8);
@@ -177,7 +184,8 @@ Test(virtio_pci, a_ring_outside_ram_breaks_the_device)
 {
 	wr(VIRTIO_PCI_COMMON_Q_DESCLO, RAM - 16, 8);
 	wr(VIRTIO_PCI_COMMON_Q_ENABLE, 1, 2);
-	cr_assert(rd(VIRTIO_PCI_COMMON_STATUS, 1) & VIRTIO_CONFIG_S_NEEDS_RESET);
+	cr_assert(rd(VIRTIO_PCI_COMMON_STATUS, 1) &
+		  VIRTIO_CONFIG_S_NEEDS_RESET);
 	cr_assert_eq(rd(VPCI_ISR_OFF, 1), VIRTIO_PCI_ISR_CONFIG);
 }
 
@@ -198,7 +206,8 @@ Test(virtio_pci, queue_interrupts_use_the_chosen_msix_vector)
 {
 	uint32_t v;
 
-	pci_cfg_set(&p.pci, p.msix.cap + PCI_MSIX_FLAGS, 2, PCI_MSIX_FLAGS_ENABLE);
+	pci_cfg_set(&p.pci, p.msix.cap + PCI_MSIX_FLAGS, 2,
+		    PCI_MSIX_FLAGS_ENABLE);
 	msix_config_written(&p.msix, p.msix.cap + PCI_MSIX_FLAGS, 2);
 	v = 0;
 	wr(VPCI_MSIX_TABLE_OFF + 2 * 16 + PCI_MSIX_ENTRY_VECTOR_CTRL, v, 4);
@@ -253,10 +262,15 @@ static struct vblk blk;
 static char blk_path[] = "/tmp/vmm-test-pci-blk-XXXXXX";
 static struct test_ring ring;
 
-static void blk_notify(void *o, unsigned q) { vblk_kick(o, q); }
+static void blk_notify(void *o, unsigned q)
+{
+	vblk_kick(o, q);
+}
 
 static const struct virtio_pci_hooks blk_hooks = {
-	.irq = { route, fire }, .notify = blk_notify, .bar_moved = bar_moved,
+	.irq = { route, fire },
+	.notify = blk_notify,
+	.bar_moved = bar_moved,
 };
 
 static void blk_setup(void)
@@ -339,14 +353,16 @@ Test(pci_blk, status_0b_0f_loop_with_io_in_flight)
 			  "iteration %u", i);
 	}
 	cr_assert_eq(rd(VIRTIO_PCI_COMMON_STATUS, 1), 0x0f);
-	cr_assert_eq(__atomic_load_n(&blk.queues[0].worker.starts,
-				     __ATOMIC_RELAXED), 1, "started once");
+	cr_assert_eq(
+		__atomic_load_n(&blk.queues[0].worker.starts, __ATOMIC_RELAXED),
+		1, "started once");
 	cr_assert_eq(count_threads(), tasks);
 	cr_assert_eq(count_entries("/proc/self/fd"), fds);
 	blk_expect_serving(4);
 	for (unsigned i = 0; i < 4; i++)
 		cr_assert(mem_page_dirty(&mem, DATA_A + 4096ULL * i));
-	cr_assert(!mem_page_dirty(&mem, DATA_A + 4096ULL * 16), "never written");
+	cr_assert(!mem_page_dirty(&mem, DATA_A + 4096ULL * 16),
+		  "never written");
 }
 
 Test(pci_blk, reset_with_io_in_flight_then_other_rings)
@@ -393,7 +409,8 @@ Test(pci_blk, rings_moved_outside_ram_after_a_reset_with_io_in_flight)
 	blk_negotiate();
 	blk_queue(RAM - 0x1000, BQSIZE);
 	cr_assert_eq(rd(VIRTIO_PCI_COMMON_Q_ENABLE, 2), 0);
-	cr_assert(rd(VIRTIO_PCI_COMMON_STATUS, 1) & VIRTIO_CONFIG_S_NEEDS_RESET);
+	cr_assert(rd(VIRTIO_PCI_COMMON_STATUS, 1) &
+		  VIRTIO_CONFIG_S_NEEDS_RESET);
 	wr(VIRTIO_PCI_COMMON_STATUS, 0x0f, 1);
 	cr_assert(!blk.vdev.active, "a broken device does not start");
 	blk_bring_up(RING_B, DATA_B);
@@ -407,5 +424,6 @@ Test(pci_blk, queue_size_max_is_the_one_limit)
 	cr_assert_eq(rd(VIRTIO_PCI_COMMON_Q_SIZE, 2), VBLK_QUEUE_SIZE);
 	blk_queue(RING_A, 2 * VBLK_QUEUE_SIZE);
 	cr_assert_eq(rd(VIRTIO_PCI_COMMON_Q_ENABLE, 2), 0);
-	cr_assert(rd(VIRTIO_PCI_COMMON_STATUS, 1) & VIRTIO_CONFIG_S_NEEDS_RESET);
+	cr_assert(rd(VIRTIO_PCI_COMMON_STATUS, 1) &
+		  VIRTIO_CONFIG_S_NEEDS_RESET);
 }

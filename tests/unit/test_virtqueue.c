@@ -64,7 +64,8 @@ static void expect_broken(const char *what)
 {
 	cr_assert_eq(vq_pop(&vq, &chain), -EINVAL, "%s accepted", what);
 	cr_assert(vq.broken, "%s: queue not marked broken", what);
-	cr_assert_eq(vq_pop(&vq, &chain), -EINVAL, "%s: broken queue popped", what);
+	cr_assert_eq(vq_pop(&vq, &chain), -EINVAL, "%s: broken queue popped",
+		     what);
 	cr_assert_eq(vq_push(&vq, 0, 0), -EINVAL);
 }
 
@@ -76,8 +77,10 @@ Test(virtqueue, empty_ring_pops_nothing)
 Test(virtqueue, readable_then_writable_chain)
 {
 	put_desc(DESC, 0, BUF, 16, VRING_DESC_F_NEXT, 5);
-	put_desc(DESC, 5, BUF + 0x1000, 0, VRING_DESC_F_NEXT, 3); /* empty: skipped */
-	put_desc(DESC, 3, BUF + 0x2000, 512, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 1);
+	put_desc(DESC, 5, BUF + 0x1000, 0, VRING_DESC_F_NEXT,
+		 3); /* empty: skipped */
+	put_desc(DESC, 3, BUF + 0x2000, 512,
+		 VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 1);
 	put_desc(DESC, 1, BUF + 0x3000, 1, VRING_DESC_F_WRITE, 0);
 	make_avail(0);
 	cr_assert_eq(vq_pop(&vq, &chain), 1);
@@ -113,7 +116,8 @@ Test(virtqueue, chain_copy_helpers_span_iovecs)
 	mem_write(&mem, BUF + 0x1000, out + 6, 6);
 	put_desc(DESC, 0, BUF, 6, VRING_DESC_F_NEXT, 1);
 	put_desc(DESC, 1, BUF + 0x1000, 6, VRING_DESC_F_NEXT, 2);
-	put_desc(DESC, 2, BUF + 0x2000, 3, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 3);
+	put_desc(DESC, 2, BUF + 0x2000, 3,
+		 VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 3);
 	put_desc(DESC, 3, BUF + 0x3000, 3, VRING_DESC_F_WRITE, 0);
 	make_avail(0);
 	cr_assert_eq(vq_pop(&vq, &chain), 1);
@@ -139,23 +143,48 @@ Test(virtqueue, loop_is_broken)
 Test(virtqueue, chain_of_queue_size_is_fine_but_not_longer)
 {
 	for (uint16_t i = 0; i < QSIZE; i++)
-		put_desc(DESC, i, BUF + i * 64, 64, i + 1 < QSIZE ? VRING_DESC_F_NEXT : 0,
+		put_desc(DESC, i, BUF + i * 64, 64,
+			 i + 1 < QSIZE ? VRING_DESC_F_NEXT : 0,
 			 (uint16_t)(i + 1));
 	make_avail(0);
 	cr_assert_eq(vq_pop(&vq, &chain), 1);
 	cr_assert_eq(chain.n_out, QSIZE);
-	put_desc(DESC, QSIZE - 1, BUF, 64, VRING_DESC_F_NEXT, 0); /* back to the head */
+	put_desc(DESC, QSIZE - 1, BUF, 64, VRING_DESC_F_NEXT,
+		 0); /* back to the head */
 	make_avail(0);
 	expect_broken("a chain longer than the queue");
 }
 
 /* Each builds a bad chain at head 0 (or a bad ring) and makes it available. */
-static void next_out_of_range(void) { put_desc(DESC, 0, BUF, 8, VRING_DESC_F_NEXT, QSIZE); make_avail(0); }
-static void head_out_of_range(void) { make_avail(QSIZE); }
-static void avail_jump(void) { avail_idx = QSIZE + 1; mem_write(&mem, AVAIL + 2, &avail_idx, 2); }
-static void addr_outside_ram(void) { put_desc(DESC, 0, RAM - 4, 8, 0, 0); make_avail(0); }
-static void addr_len_wraps(void) { put_desc(DESC, 0, UINT64_MAX - 10, 100, 0, 0); make_avail(0); }
-static void addr_far_away(void) { put_desc(DESC, 0, 5ULL << 30, 8, 0, 0); make_avail(0); }
+static void next_out_of_range(void)
+{
+	put_desc(DESC, 0, BUF, 8, VRING_DESC_F_NEXT, QSIZE);
+	make_avail(0);
+}
+static void head_out_of_range(void)
+{
+	make_avail(QSIZE);
+}
+static void avail_jump(void)
+{
+	avail_idx = QSIZE + 1;
+	mem_write(&mem, AVAIL + 2, &avail_idx, 2);
+}
+static void addr_outside_ram(void)
+{
+	put_desc(DESC, 0, RAM - 4, 8, 0, 0);
+	make_avail(0);
+}
+static void addr_len_wraps(void)
+{
+	put_desc(DESC, 0, UINT64_MAX - 10, 100, 0, 0);
+	make_avail(0);
+}
+static void addr_far_away(void)
+{
+	put_desc(DESC, 0, 5ULL << 30, 8, 0, 0);
+	make_avail(0);
+}
 static void readable_after_writable(void)
 {
 	put_desc(DESC, 0, BUF, 8, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 1);
@@ -164,14 +193,32 @@ static void readable_after_writable(void)
 }
 static void indirect_with_next(void)
 {
-	put_desc(DESC, 0, BUF, 32, VRING_DESC_F_INDIRECT | VRING_DESC_F_NEXT, 1);
+	put_desc(DESC, 0, BUF, 32, VRING_DESC_F_INDIRECT | VRING_DESC_F_NEXT,
+		 1);
 	put_desc(DESC, 1, BUF, 8, 0, 0);
 	make_avail(0);
 }
-static void indirect_bad_len(void) { put_desc(DESC, 0, BUF, 24, VRING_DESC_F_INDIRECT, 0); make_avail(0); }
-static void indirect_empty(void) { put_desc(DESC, 0, BUF, 0, VRING_DESC_F_INDIRECT, 0); make_avail(0); }
-static void indirect_huge(void) { put_desc(DESC, 0, BUF, 16 * (VQ_MAX_INDIRECT + 1), VRING_DESC_F_INDIRECT, 0); make_avail(0); }
-static void indirect_outside_ram(void) { put_desc(DESC, 0, RAM - 16, 32, VRING_DESC_F_INDIRECT, 0); make_avail(0); }
+static void indirect_bad_len(void)
+{
+	put_desc(DESC, 0, BUF, 24, VRING_DESC_F_INDIRECT, 0);
+	make_avail(0);
+}
+static void indirect_empty(void)
+{
+	put_desc(DESC, 0, BUF, 0, VRING_DESC_F_INDIRECT, 0);
+	make_avail(0);
+}
+static void indirect_huge(void)
+{
+	put_desc(DESC, 0, BUF, 16 * (VQ_MAX_INDIRECT + 1),
+		 VRING_DESC_F_INDIRECT, 0);
+	make_avail(0);
+}
+static void indirect_outside_ram(void)
+{
+	put_desc(DESC, 0, RAM - 16, 32, VRING_DESC_F_INDIRECT, 0);
+	make_avail(0);
+}
 static void indirect_nested(void)
 {
 	put_desc(DESC, 0, BUF, 32, VRING_DESC_F_INDIRECT, 0);
@@ -217,7 +264,10 @@ static void too_many_segments(void)
 
 Test(virtqueue, malformed_chains_break_the_queue)
 {
-	static const struct { const char *what; void (*make)(void); } bad[] = {
+	static const struct {
+		const char *what;
+		void (*make)(void);
+	} bad[] = {
 		{ "next out of range", next_out_of_range },
 		{ "head out of range", head_out_of_range },
 		{ "avail idx ahead by more than the size", avail_jump },
@@ -249,7 +299,8 @@ Test(virtqueue, indirect_table)
 {
 	put_desc(DESC, 4, BUF, 48, VRING_DESC_F_INDIRECT, 0);
 	put_desc(BUF, 0, BUF + 0x1000, 100, VRING_DESC_F_NEXT, 2);
-	put_desc(BUF, 2, BUF + 0x2000, 200, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 1);
+	put_desc(BUF, 2, BUF + 0x2000, 200,
+		 VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 1);
 	put_desc(BUF, 1, BUF + 0x3000, 1, VRING_DESC_F_WRITE, 0);
 	make_avail(4);
 	cr_assert_eq(vq_pop(&vq, &chain), 1);
@@ -270,7 +321,10 @@ Test(virtqueue, indirect_refused_unless_negotiated)
 
 Test(virtqueue, enable_validates_the_rings)
 {
-	static const struct { uint16_t size; gpa_t desc, avail, used; } bad[] = {
+	static const struct {
+		uint16_t size;
+		gpa_t desc, avail, used;
+	} bad[] = {
 		{ 0, DESC, AVAIL, USED },
 		{ 3, DESC, AVAIL, USED },
 		{ 8, DESC + 8, AVAIL, USED },
@@ -283,9 +337,12 @@ Test(virtqueue, enable_validates_the_rings)
 		{ 65535, DESC, AVAIL, USED },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		struct virtqueue q = { .size = bad[i].size, .desc = bad[i].desc,
-				       .avail = bad[i].avail, .used = bad[i].used };
-		cr_assert_eq(vq_enable(&q, &mem, VQ_MAX_SIZE), -EINVAL, "case %zu", i);
+		struct virtqueue q = { .size = bad[i].size,
+				       .desc = bad[i].desc,
+				       .avail = bad[i].avail,
+				       .used = bad[i].used };
+		cr_assert_eq(vq_enable(&q, &mem, VQ_MAX_SIZE), -EINVAL,
+			     "case %zu", i);
 		cr_assert(!q.ready);
 		cr_assert_eq(vq_pop(&q, &chain), -EINVAL);
 	}
