@@ -8,6 +8,8 @@
 #   make lab-check  stock-Linux guest tests inside the lab host
 #   make format     format every C file with .clang-format
 #   make format-check  fail when a C file differs from its formatted form
+#   make layout-check  the layering: no lower layer includes vmm/ or arch/,
+#                   nothing x86-only outside arch/x86/
 
 CC ?= gcc
 ARCH ?= x86
@@ -87,8 +89,12 @@ format-check:
 	@clang-format --dry-run --Werror $(C_FILES) && \
 		echo "format-check: $(words $(C_FILES)) files formatted"
 
+layout-check:
+	tests/layout-check
+
 check: deps
 	$(MAKE) format-check
+	$(MAKE) layout-check
 	$(MAKE) all
 	$(MAKE) unit
 	$(MAKE) cli-check
@@ -104,5 +110,5 @@ clean:
 	rm -rf $(BUILD)/vmm $(BUILD)/obj $(BUILD)/tests $(BUILD)/guest
 
 .PHONY: all deps kernel unit cli-check guest-check lab-check check run clean \
-	format format-check
+	format format-check layout-check
 -include $(OBJS:.o=.d) $(TEST_BINS:=.d) $(GUEST_OBJS:.o=.d)
