@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "lib/bytes.h"
 #include "sysports.h"
 #include "layout.h"
 
@@ -15,19 +16,6 @@
 #define BOOT_ARCH_VGA_NOT_PRESENT (1u << 2)
 #define GAS_SYSTEM_IO 1
 #define GAS_ACCESS_BYTE 1
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	memcpy(p, &v, 2);
-}
-static void put32(uint8_t *p, uint32_t v)
-{
-	memcpy(p, &v, 4);
-}
-static void put64(uint8_t *p, uint64_t v)
-{
-	memcpy(p, &v, 8);
-}
 
 static uint8_t checksum(const uint8_t *p, size_t len)
 {

@@ -3,20 +3,7 @@
 
 #include <string.h>
 
-static void put16(uint8_t *p, uint16_t v)
-{
-	memcpy(p, &v, 2);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	memcpy(p, &v, 4);
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	memcpy(p, &v, 8);
-}
+#include "lib/bytes.h"
 
 static void synthetic_header(uint8_t *zp)
 {

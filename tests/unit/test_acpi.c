@@ -6,6 +6,7 @@
 
 #include "arch/x86/sysports.h"
 #include "arch/x86/acpi.h"
+#include "lib/bytes.h"
 
 #define BASE 0xe0000ULL
 
@@ -15,19 +16,6 @@ static uint8_t sum(const uint8_t *p, size_t n)
 	while (n--)
 		s = (uint8_t)(s + *p++);
 	return s;
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	uint32_t v;
-	memcpy(&v, p, 4);
-	return v;
-}
-static uint64_t get64(const uint8_t *p)
-{
-	uint64_t v;
-	memcpy(&v, p, 8);
-	return v;
 }
 
 static const uint8_t *table(const uint8_t *buf, uint64_t gpa, size_t used)

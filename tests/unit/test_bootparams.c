@@ -6,19 +6,7 @@
 #include "arch/arch.h"
 #include "arch/x86/bootparams.h"
 #include "arch/x86/layout.h"
-
-static uint32_t get32(const uint8_t *p)
-{
-	uint32_t v;
-	memcpy(&v, p, 4);
-	return v;
-}
-static uint64_t get64(const uint8_t *p)
-{
-	uint64_t v;
-	memcpy(&v, p, 8);
-	return v;
-}
+#include "lib/bytes.h"
 
 static unsigned e820_for(uint64_t size, struct e820_entry *e)
 {

@@ -5,21 +5,9 @@
 #include <string.h>
 
 #include "arch/x86/bzimage.h"
+#include "lib/bytes.h"
 
 #define IMG_SIZE (64 * 1024)
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	memcpy(p, &v, 2);
-}
-static void put32(uint8_t *p, uint32_t v)
-{
-	memcpy(p, &v, 4);
-}
-static void put64(uint8_t *p, uint64_t v)
-{
-	memcpy(p, &v, 8);
-}
 
 /* A minimal valid bzImage: 4 setup sectors, protocol 2.15, 64-bit. */
 static uint8_t *make_image(void)
