@@ -124,6 +124,10 @@ struct stats {
 
 struct attack {
 	bool pci, trace;
+	bool race;	      /* a second vCPU races the first */
+	bool racer_stop;      /* atomic */
+	pthread_t racer_self; /* set by the racer before its first access */
+	unsigned racer_ops;   /* atomic */
 	unsigned seed, op, ops;
 	struct rng rng;
 	pthread_t self;
@@ -437,7 +441,7 @@ static uint64_t mmio_rd(struct attack *a, uint64_t off, unsigned size)
 
 /* BAR 0 through the bus window, where the BAR decodes now; false when it
  * does not decode in the window (the access reaches nothing). */
-static bool bar_access(struct attack *a, uint64_t off, uint64_t *v,
+static bool bus_access(struct attack *a, uint64_t off, uint64_t *v,
 		       unsigned size, bool is_write)
 {
 	uint64_t at = __atomic_load_n(&a->p.pci.mapped_at[0], __ATOMIC_ACQUIRE);
@@ -455,6 +459,23 @@ static bool bar_access(struct attack *a, uint64_t off, uint64_t *v,
 	else
 		pci_mmio_ops.read(&a->bus, at - WINDOW + off, (uint8_t *)v,
 				  size);
+	return true;
+}
+
+/* With a racing vCPU moving the BAR, the driver reaches BAR 0 as if it
+ * followed every move. */
+static bool bar_access(struct attack *a, uint64_t off, uint64_t *v,
+		       unsigned size, bool is_write)
+{
+	const struct io_ops *ops = a->p.pci.bar_ops[0];
+
+	if (!a->race)
+		return bus_access(a, off, v, size, is_write);
+	*v = is_write ? *v : 0;
+	if (is_write)
+		ops->write(&a->p, off, (const uint8_t *)v, size);
+	else
+		ops->read(&a->p, off, (uint8_t *)v, size);
 	return true;
 }
 
@@ -549,7 +570,9 @@ static int pci_route(void *o, unsigned vec, uint64_t addr, uint32_t data)
 
 	(void)addr, (void)data;
 	__atomic_add_fetch(&a->routes, 1, __ATOMIC_RELAXED);
-	if (!pthread_equal(pthread_self(), a->self) || vec >= NVEC)
+	if (!(pthread_equal(pthread_self(), a->self) ||
+	      (a->race && pthread_equal(pthread_self(), a->racer_self))) ||
+	    vec >= NVEC)
 		__atomic_add_fetch(&a->bad_routes, 1, __ATOMIC_RELAXED);
 	return a->route_fail ? -ENOSPC : 0;
 }
@@ -912,7 +935,8 @@ static void after_op(struct attack *a)
 	}
 	check_hooks(a);
 	if (a->pci)
-		check_bar(a);
+		if (!a->race)
+			check_bar(a);
 }
 
 /* Guest RAM the device may not write equals the driver's copy, and the
@@ -1718,11 +1742,11 @@ static void report(struct attack *a)
 			"%s seed %u: %u ops, %u epochs (%u set up by the "
 			"driver, %u broken), %u reads, %u writes, %u resets, "
 			"%u ops with I/O in flight, %lu requests drained, %u "
-			"irqs, %u fires, %u routes\n",
+			"irqs, %u fires, %u routes, %u racing accesses\n",
 			a->pci ? "pci" : "mmio", a->seed, a->ops, a->st.epochs,
 			a->st.sane_epochs, a->st.broken, a->st.reads,
 			a->st.writes, a->st.resets, a->st.inflight_ops, drained,
-			a->irqs, a->fires, a->routes);
+			a->irqs, a->fires, a->routes, a->racer_ops);
 	CHECK(a, a->st.inflight_ops > a->ops / 20,
 	      "only %u operations ran with I/O in flight", a->st.inflight_ops);
 	CHECK(a, drained > 0, "no stop ever came with requests in flight");
@@ -1731,8 +1755,96 @@ static void report(struct attack *a)
 	CHECK(a, a->pci ? a->fires > 0 : a->irqs > 0, "no interrupt");
 }
 
-static void run_seed(bool pci, unsigned seed)
+/* ---- a second vCPU ----
+ *
+ * It races the first with accesses that leave the virtio state machine
+ * and the queue layout to the first (whose invariants stay exact):
+ * notifications of good and bad queues, interrupt acknowledgements,
+ * register and configuration reads and, on virtio-pci, memory decoding,
+ * BAR moves, MSI-X enable and function mask, vector masks, all through the
+ * bus (ECAM only: the 0xCF8 latch belongs to the first vCPU). */
+static uint64_t race_rnd(uint64_t *s)
 {
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static void race_mmio(struct attack *a, uint64_t r)
+{
+	static const uint64_t reads[] = {
+		VIRTIO_MMIO_INTERRUPT_STATUS, VIRTIO_MMIO_STATUS,
+		VIRTIO_MMIO_QUEUE_READY,      VIRTIO_MMIO_CONFIG,
+		VIRTIO_MMIO_CONFIG + 8,	      VIRTIO_MMIO_DEVICE_FEATURES
+	};
+
+	switch (r % 4) {
+	case 0: mmio_wr(a, VIRTIO_MMIO_QUEUE_NOTIFY, 4, (r >> 8) % 4); break;
+	case 1: mmio_wr(a, VIRTIO_MMIO_INTERRUPT_ACK, 4, r >> 8); break;
+	default: mmio_rd(a, reads[(r >> 8) % N(reads)], 4); break;
+	}
+}
+
+static void race_cfg(struct attack *a, unsigned reg, unsigned size, uint32_t v)
+{
+	pci_ecam_ops.write(&a->bus, 1 << 15 | reg, (uint8_t *)&v, size);
+}
+
+static void race_pci(struct attack *a, uint64_t r)
+{
+	unsigned vec = (r >> 8) % NVEC, cap = a->p.msix.cap;
+	uint64_t v = r >> 16;
+
+	switch (r % 8) {
+	case 0:
+		bus_access(a, VPCI_NOTIFY_OFF + 4 * (vec + 1), &v, 2, true);
+		break;
+	case 1:
+		race_cfg(a, PCI_COMMAND, 2,
+			 v % 4 ? PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER : 0);
+		break;
+	case 2:
+		race_cfg(a, PCI_BASE_ADDRESS_0, 4,
+			 (uint32_t)(WINDOW + 0x8000ULL * (v % 0x2000)));
+		break;
+	case 3:
+		race_cfg(a, cap + PCI_MSIX_FLAGS, 2,
+			 PCI_MSIX_FLAGS_ENABLE |
+				 (v % 4 ? 0 : PCI_MSIX_FLAGS_MASKALL));
+		break;
+	case 4:
+		v = v % 3 != 0;
+		bus_access(a, VPCI_MSIX_TABLE_OFF + 16 * vec + 12, &v, 4, true);
+		break;
+	case 5: bus_access(a, VPCI_ISR_OFF, &v, 1, false); break;
+	case 6: bus_access(a, VPCI_DEVICE_OFF + (v % 64), &v, 4, false); break;
+	default: bus_access(a, VPCI_MSIX_PBA_OFF, &v, 8, false); break;
+	}
+}
+
+static void *racer_main(void *arg)
+{
+	struct attack *a = arg;
+	uint64_t s = a->seed * 0x9e3779b97f4a7c15ULL + 7;
+
+	a->racer_self = pthread_self();
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	while (!__atomic_load_n(&a->racer_stop, __ATOMIC_ACQUIRE)) {
+		uint64_t r = race_rnd(&s);
+		if (a->pci)
+			race_pci(a, r);
+		else
+			race_mmio(a, r);
+		__atomic_add_fetch(&a->racer_ops, 1, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+static void run_seed(bool pci, unsigned seed, bool race)
+{
+	pthread_t racer;
 	struct attack *a = calloc(1, sizeof(*a));
 	unsigned tasks = count_threads(), fds = count_entries("/proc/self/fd");
 
@@ -1743,12 +1855,22 @@ static void run_seed(bool pci, unsigned seed)
 	a->trace = getenv("VIRTIO_ATTACK_TRACE") != NULL;
 	a->rng.s = a->seed * 0x2545f4914f6cdd1dULL + pci;
 	a->self = pthread_self();
+	a->race = race;
 	setup(a);
 	proper_init(a);
+	if (race)
+		cr_assert_eq(pthread_create(&racer, NULL, racer_main, a), 0);
 	for (a->op = 1; a->op <= a->ops; a->op++) {
 		one_op(a);
 		if (a->op % CHECK_EVERY == 0)
 			check_ram(a);
+	}
+	if (race) {
+		__atomic_store_n(&a->racer_stop, true, __ATOMIC_RELEASE);
+		pthread_join(racer, NULL);
+		CHECK(a, a->racer_ops > a->ops, "the racer hardly ran");
+		if (a->pci)
+			check_bar(a);
 	}
 	final_io(a);
 	report(a);
@@ -1761,7 +1883,14 @@ static void run_seed(bool pci, unsigned seed)
 #define ATTACK(transport, is_pci, seed)                                        \
 	Test(virtio_attack, transport##_seed_##seed, .timeout = 120)           \
 	{                                                                      \
-		run_seed(is_pci, seed);                                        \
+		run_seed(is_pci, seed, false);                                 \
+	}
+
+/* The same with a second vCPU racing the first. */
+#define ATTACK_RACE(transport, is_pci, seed)                                   \
+	Test(virtio_attack, transport##_race_seed_##seed, .timeout = 120)      \
+	{                                                                      \
+		run_seed(is_pci, seed, true);                                  \
 	}
 
 ATTACK(mmio, false, 1)
@@ -1772,3 +1901,5 @@ ATTACK(pci, true, 1)
 ATTACK(pci, true, 2)
 ATTACK(pci, true, 3)
 ATTACK(pci, true, 4)
+ATTACK_RACE(mmio, false, 5)
+ATTACK_RACE(pci, true, 5)
