@@ -8,6 +8,7 @@
 #include "arch/x86/cpu.h"
 #include "arch/x86/layout.h"
 #include "arch/x86/rtc.h"
+#include "arch/x86/sysports.h"
 #include "devices/iobus.h"
 #include "devices/uart.h"
 
@@ -23,8 +24,9 @@ struct arch_vm {
 	struct kvm_cpuid2 *cpuid; /* supported CPUID, patched per vCPU */
 	struct uart com1;
 	struct rtc rtc;
-	int console_out;	 /* fd guest serial output goes to */
-	struct boot_entry entry; /* the boot vCPU's, from the loader */
+	struct sysports sysports; /* exit, reset and power ports */
+	int console_out;	  /* fd guest serial output goes to */
+	struct boot_entry entry;  /* the boot vCPU's, from the loader */
 };
 
 #endif

@@ -51,13 +51,14 @@ int arch_board_attach(struct vm *vm, int console_out)
 	} devices[] = {
 		{ COM1_PORT, 8, &uart_io_ops, &b->com1 },
 		{ RTC_PORT, RTC_PORT_LEN, &rtc_io_ops, &b->rtc },
-		{ I8042_DATA_PORT, 5, &i8042_ops, &vm->life },
+		{ I8042_DATA_PORT, 5, &i8042_ops, &b->sysports },
 		{ ACPI_SLEEP_CONTROL_PORT, ACPI_PORTS_LEN, &acpi_ports_ops,
-		  &vm->life },
-		{ EXIT_PORT, EXIT_PORT_LEN, &exit_port_ops, &vm->life },
+		  &b->sysports },
+		{ EXIT_PORT, EXIT_PORT_LEN, &exit_port_ops, &b->sysports },
 	};
 
 	b->console_out = console_out;
+	b->sysports = (struct sysports){ x86_sysport_stop, &vm->life };
 	vm->console = &b->com1;
 	uart_init(&b->com1, &com1);
 	rtc_init(&b->rtc);

@@ -1,11 +1,15 @@
-/* Runs on vCPU threads; the only state is the lifecycle, which is atomic.
- * Each way in stops the run with its own source, so --stats can say which
- * one ended it. */
+/* Runs on vCPU threads and keeps no state: each port write the guest
+ * makes on purpose becomes one event for the struct sysports callback. */
 #include "sysports.h"
 
 #include <string.h>
 
-#include "vmm/lifecycle.h"
+static void report(void *opaque, enum sysport_event ev, uint8_t value)
+{
+	const struct sysports *p = opaque;
+
+	p->event(p->opaque, ev, value);
+}
 
 static void zero_read(void *opaque, uint64_t off, uint8_t *data, unsigned size)
 {
@@ -17,10 +21,7 @@ static void exit_port_write(void *opaque, uint64_t off, const uint8_t *data,
 			    unsigned size)
 {
 	(void)size;
-	if (off == 0)
-		lifecycle_stop_by(opaque, STOP_BY_EXIT_PORT, data[0]);
-	else
-		lifecycle_mark_boot(opaque);
+	report(opaque, off == 0 ? SYSPORT_EXIT : SYSPORT_BOOT_MARK, data[0]);
 }
 
 const struct io_ops exit_port_ops = {
@@ -36,7 +37,7 @@ static void i8042_write(void *opaque, uint64_t off, const uint8_t *data,
 	(void)size;
 	if (off == I8042_CMD_PORT - I8042_DATA_PORT &&
 	    data[0] == I8042_CMD_RESET)
-		lifecycle_stop_by(opaque, STOP_BY_I8042_RESET, 0);
+		report(opaque, SYSPORT_I8042_RESET, 0);
 }
 
 /* Reads return status 0: no data, input buffer empty, so a guest polling
@@ -54,10 +55,10 @@ static void acpi_ports_write(void *opaque, uint64_t off, const uint8_t *data,
 	(void)size;
 	if (off == ACPI_SLEEP_CONTROL_PORT - ACPI_SLEEP_CONTROL_PORT &&
 	    (data[0] & SLP_EN) && ((data[0] >> 2) & 7) == ACPI_S5_SLP_TYP)
-		lifecycle_stop_by(opaque, STOP_BY_ACPI_POWEROFF, 0);
+		report(opaque, SYSPORT_ACPI_POWEROFF, 0);
 	else if (off == ACPI_RESET_PORT - ACPI_SLEEP_CONTROL_PORT &&
 		 data[0] == ACPI_RESET_VALUE)
-		lifecycle_stop_by(opaque, STOP_BY_ACPI_RESET, 0);
+		report(opaque, SYSPORT_ACPI_RESET, 0);
 }
 
 const struct io_ops acpi_ports_ops = {

@@ -6,6 +6,8 @@
 #include "vmm/lifecycle.h"
 
 static struct lifecycle life;
+/* The ports wired to the lifecycle as the x86 board wires them. */
+static struct sysports ports = { x86_sysport_stop, &life };
 
 static void setup(void)
 {
@@ -21,7 +23,7 @@ TestSuite(sysports, .init = setup, .fini = teardown);
 
 static void out8(const struct io_ops *ops, uint64_t off, uint8_t v)
 {
-	ops->write(&life, off, &v, 1);
+	ops->write(&ports, off, &v, 1);
 }
 
 /* The run ended from exactly this source, with its reason and status. */
@@ -122,13 +124,44 @@ Test(sysports, each_reset_port_names_its_own_source)
 
 	for (size_t i = 0; i < sizeof(ways) / sizeof(ways[0]); i++) {
 		struct lifecycle own;
+		struct sysports own_ports = { x86_sysport_stop, &own };
 
 		cr_assert_eq(lifecycle_init(&own, monotonic_ns()), 0);
-		ways[i].ops->write(&own, ways[i].off, &ways[i].value, 1);
+		ways[i].ops->write(&own_ports, ways[i].off, &ways[i].value, 1);
 		cr_assert_eq(lifecycle_source(&own), ways[i].source, "way %zu",
 			     i);
 		cr_assert_str_eq(lifecycle_source_name(lifecycle_source(&own)),
 				 ways[i].word);
 		lifecycle_destroy(&own);
 	}
+}
+
+static unsigned events[8];
+static uint8_t last_value;
+
+static void record(void *opaque, enum sysport_event ev, uint8_t value)
+{
+	(void)opaque;
+	events[ev]++;
+	last_value = value;
+}
+
+/* The ports themselves only report: no lifecycle behind them. */
+Test(sysports, ports_report_events_through_the_callback)
+{
+	struct sysports rec = { record, NULL };
+	uint8_t v = 9, cmd = 0xfe, s5 = 5 << 2 | 0x20, rst = ACPI_RESET_VALUE;
+
+	exit_port_ops.write(&rec, 0, &v, 1);
+	cr_assert_eq(events[SYSPORT_EXIT], 1);
+	cr_assert_eq(last_value, 9);
+	exit_port_ops.write(&rec, 1, &v, 1);
+	cr_assert_eq(events[SYSPORT_BOOT_MARK], 1);
+	i8042_ops.write(&rec, 4, &cmd, 1);
+	cr_assert_eq(events[SYSPORT_I8042_RESET], 1);
+	acpi_ports_ops.write(&rec, 0, &s5, 1);
+	cr_assert_eq(events[SYSPORT_ACPI_POWEROFF], 1);
+	acpi_ports_ops.write(&rec, 2, &rst, 1);
+	cr_assert_eq(events[SYSPORT_ACPI_RESET], 1);
+	cr_assert(!lifecycle_stopping(&life), "nothing reached the lifecycle");
 }
