@@ -12,9 +12,7 @@ void x86_sysport_stop(void *lifecycle, enum sysport_event ev, uint8_t value)
 	case SYSPORT_EXIT:
 		lifecycle_stop_by(life, STOP_BY_EXIT_PORT, value);
 		break;
-	case SYSPORT_BOOT_MARK:
-		lifecycle_mark_boot(life);
-		break;
+	case SYSPORT_BOOT_MARK: lifecycle_mark_boot(life); break;
 	case SYSPORT_I8042_RESET:
 		lifecycle_stop_by(life, STOP_BY_I8042_RESET, 0);
 		break;
