@@ -86,6 +86,7 @@ int snprintf(char *buf, size_t size, const char *fmt, ...)
 /* string.c */
 void *memset(void *d, int c, size_t n);
 void *memcpy(void *d, const void *s, size_t n);
+int memcmp(const void *a, const void *b, size_t n);
 size_t strlen(const char *s);
 int strncmp(const char *a, const char *b, size_t n);
 uint64_t parse_u64(const char *s, const char **end);

@@ -40,12 +40,34 @@ static bool all(const volatile uint8_t *p, uint8_t v, uint64_t n)
 }
 
 /* The old rings, buffer and status byte still hold what was left there. */
+/* What the left read's buffer and status held when the reset or disable
+ * returned: the device may have served that read before (it was
+ * available, and a busy device looks at the ring without a doorbell), so
+ * only a change after that point is a write to the old queue. */
+struct left_read {
+	uint8_t data[4096];
+	uint8_t status;
+};
+
+static void note_left_read(struct hostile *h, struct left_read *seen,
+			   const uint8_t *buf, const struct blk_slot *slot)
+{
+	memcpy(seen->data, buf, sizeof(seen->data));
+	seen->status = slot->status;
+	if (seen->status != BLK_S_PENDING || !all(buf, CANARY, 4096))
+		printf("guest: hostile-%s: the left read was served before "
+		       "the queue stopped (allowed)\n",
+		       h->name);
+}
+
 static void check_old(struct hostile *h, const struct vq *old,
-		      const uint8_t *canary, const struct blk_slot *slot)
+		      const uint8_t *buf, const struct blk_slot *slot,
+		      const struct left_read *seen)
 {
 	if (!all((const volatile uint8_t *)old->used, CANARY,
 		 6 + 8ULL * old->size) ||
-	    !all(canary, CANARY, 4096) || slot->status != BLK_S_PENDING) {
+	    memcmp(buf, seen->data, sizeof(seen->data)) ||
+	    slot->status != seen->status) {
 		printf("guest: hostile-%s: the device wrote to the old rings "
 		       "or their buffers\n",
 		       h->name);
@@ -57,13 +79,14 @@ static void check_old(struct hostile *h, const struct vq *old,
  * then the queue disabled (how=disable; virtio-mmio QueueReady 0) or the
  * device reset (how=reset), the old used ring filled with a canary, and
  * the queue enabled again on new rings at other addresses. I/O on the new
- * rings must work after a reset; nothing may be written to the old rings
- * or the old read's buffer. */
+ * rings must work after a reset; once the reset or disable has returned,
+ * nothing may be written to the old rings or the old read's buffer. */
 int hostile_queue_reenable(struct hostile *h)
 {
 	char how[16] = "reset";
 	struct blk *b = &h->b;
 	uint8_t *canary = page_alloc(4096);
+	struct left_read *seen = page_alloc(sizeof(struct left_read));
 	struct blk_slot *slot;
 	struct vq old;
 	bool disable;
@@ -71,7 +94,7 @@ int hostile_queue_reenable(struct hostile *h)
 
 	arg("how", how, sizeof(how));
 	disable = !strncmp(how, "disable", 8);
-	if (!canary || hostile_read_check(h, "before", 64, 8))
+	if (!canary || !seen || hostile_read_check(h, "before", 64, 8))
 		return 1;
 	memset(canary, CANARY, 4096);
 	head = blk_submit(b, 0, BLK_T_IN, 128, canary, 4096);
@@ -81,6 +104,7 @@ int hostile_queue_reenable(struct hostile *h)
 	slot = &b->slots[0][head];
 	if (disable) {
 		vdev_queue_write(&b->dev, 0, VQ_REG_READY, 0);
+		note_left_read(h, seen, canary, slot);
 		memset((void *)old.used, CANARY, 6 + 8ULL * old.size);
 		b->slots[0] = page_alloc(sizeof(struct blk_slot) * 256);
 		b->inflight[0] = 0;
@@ -88,6 +112,7 @@ int hostile_queue_reenable(struct hostile *h)
 			return 1;
 	} else {
 		vdev_set_status(&b->dev, 0);
+		note_left_read(h, seen, canary, slot);
 		memset((void *)old.used, CANARY, 6 + 8ULL * old.size);
 		if (blk_start(b, 1))
 			return 1;
@@ -106,7 +131,7 @@ int hostile_queue_reenable(struct hostile *h)
 			break;
 		}
 	delay_us(SETTLE_US);
-	check_old(h, &old, canary, slot);
+	check_old(h, &old, canary, slot, seen);
 	return hostile_finish(h);
 }
 
