@@ -19,7 +19,7 @@ override LDLIBS += -lpthread -luring
 BUILD := build
 
 SRCS := $(wildcard vmm/*.c lib/*.c arch/$(ARCH)/*.c memory/*.c devices/*.c \
-	devices/pci/*.c devices/virtio/*.c block/*.c)
+	devices/pci/*.c devices/virtio/*.c block/*.c fs9p/*.c)
 OBJS := $(SRCS:%.c=$(BUILD)/obj/%.o)
 LIB_OBJS := $(filter-out $(BUILD)/obj/vmm/main.o,$(OBJS))
 TEST_SRCS := $(wildcard tests/unit/test_*.c)
