@@ -33,13 +33,19 @@ GUEST_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -MMD -MP \
 	-mgeneral-regs-only -fno-asynchronous-unwind-tables -fcf-protection=none
 GUEST := $(BUILD)/guest/testguest.elf
 
-all: $(BUILD)/vmm $(GUEST) $(BUILD)/runstat $(BUILD)/kvm-hold
+all: $(BUILD)/vmm $(GUEST) $(BUILD)/runstat $(BUILD)/kvm-hold $(BUILD)/fsops
 
 $(BUILD)/runstat: bench/runstat.c
 	$(CC) $(CFLAGS) -o $@ $<
 
 # Run by the lab host's init before its chroot, hence static.
 $(BUILD)/kvm-hold: tests/lab/kvm-hold.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -static -o $@ $<
+
+# The 9p conformance transcript (tests/linux/p9lib.sh); static because it
+# also runs in the stock-Linux test guest's busybox initramfs.
+$(BUILD)/fsops: tests/linux/tools/fsops.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -static -o $@ $<
 

@@ -1,0 +1,19 @@
+# `vmm 9p-serve` on TCP 127.0.0.1, mounted by the lab kernel's client
+# (trans=tcp) twice at once: both mounts see each other's files.
+. tests/linux/p9lib.sh
+. tests/linux/p9serve.sh
+fsops_reference
+mkdir "$WORK/export" "$WORK/m1" "$WORK/m2"
+serve_start "$WORK/export" --listen tcp:127.0.0.1:5640
+expect_stderr_line "vmm 9p-serve: serving $WORK/export on tcp:127.0.0.1:5640"
+for m in m1 m2; do
+	mount -t 9p -o trans=tcp,port=5640,version=9p2000.L,msize=262144 127.0.0.1 "$WORK/$m" ||
+		fail "mount -t 9p trans=tcp failed"
+done
+mkdir "$WORK/m1/t"
+"$FSOPS" "$WORK/m1/t" >"$WORK/client.out" || true
+expect_same_transcript "$WORK/client.out"
+[ "$(cat "$WORK/m2/t/big" | md5sum)" = "$(cat "$WORK/ref/big" | md5sum)" ] ||
+	fail "the second mount does not see the first one's file"
+umount "$WORK/m1" && umount "$WORK/m2" || fail "umount failed"
+serve_stop

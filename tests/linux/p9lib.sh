@@ -1,0 +1,40 @@
+# Helpers of the 9p cases, sourced by them after tests/lib.sh.
+FSOPS=${FSOPS:-build/fsops}
+
+# fsops_reference: the transcript of tests/linux/tools/fsops on a local
+# directory of the lab host (ext4, user xattrs), in $WORK/ref.out.
+fsops_reference() {
+	mkdir -p "$WORK/ref"
+	"$FSOPS" "$WORK/ref" >"$WORK/ref.out" ||
+		fail "fsops failed on the local reference directory: $(grep FAILED "$WORK/ref.out")"
+}
+
+# expect_guest_transcript: the guest's fsops transcript (between its marker
+# lines on the console) is the local reference's, line for line.
+expect_guest_transcript() {
+	tr -d '\r' <"$out" | sed -n '/^guest: fsops begin$/,/^guest: fsops end$/p' |
+		sed '1d;$d' >"$WORK/guest.out"
+	[ -s "$WORK/guest.out" ] || fail "no fsops transcript in the guest output"
+	expect_same_transcript "$WORK/guest.out"
+}
+
+# expect_same_transcript FILE: FILE is the local reference's transcript.
+expect_same_transcript() {
+	diff -u "$WORK/ref.out" "$1" >"$WORK/diff" ||
+		fail "the 9p transcript differs from the local one:
+$(head -40 "$WORK/diff")"
+}
+
+# expect_same_tree DIR: the host's view of DIR is the local reference's.
+expect_same_tree() {
+	"$FSOPS" --tree "$WORK/ref" >"$WORK/ref.tree"
+	"$FSOPS" --tree "$1" >"$WORK/share.tree"
+	diff -u "$WORK/ref.tree" "$WORK/share.tree" >"$WORK/diff" ||
+		fail "the host's tree differs from the local one:
+$(head -40 "$WORK/diff")"
+}
+
+# xattr_of FILE NAME: prints the host xattr's value (hex for binary).
+xattr_of() {
+	python3 -c 'import os,sys; print(os.getxattr(sys.argv[1], sys.argv[2], follow_symlinks=False).hex())' "$1" "$2"
+}
