@@ -8,6 +8,8 @@
  *   hang              never exit
  *   flood lines=N     print N numbered lines as fast as the UART takes them
  *   blk, blkbench     virtio-blk checks and benchmark (blk.c)
+ *   p9, p9bench       9P2000.L over virtio-9p: functional test and
+ *                     benchmark (p9test.c, p9bench.c, client in p9.c)
  *   hostile attack=A  virtio register rules broken on purpose (hostile.c)
  * Exit status: 0 pass, 1 check failed, 3 unexpected exception, 4 bad usage. */
 #include "guest.h"
@@ -157,6 +159,8 @@ static int scenario_hang(void)
 int scenario_blk(void);
 int scenario_blkbench(void);
 int scenario_hostile(void);
+int scenario_p9(void);
+int scenario_p9bench(void);
 
 static const struct {
 	const char *name;
@@ -165,6 +169,8 @@ static const struct {
 	{ "blk", scenario_blk },
 	{ "blkbench", scenario_blkbench },
 	{ "hostile", scenario_hostile },
+	{ "p9", scenario_p9 },
+	{ "p9bench", scenario_p9bench },
 	{ "hello", scenario_hello },
 	{ "smp", scenario_smp },
 	{ "mem", scenario_mem },

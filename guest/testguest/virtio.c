@@ -341,6 +341,11 @@ uint32_t vdev_config32(struct vdev *d, unsigned off)
 	return mmio_read32((d->pci ? d->device : d->mmio + MMIO_CONFIG) + off);
 }
 
+uint8_t vdev_config8(struct vdev *d, unsigned off)
+{
+	return mmio_read8((d->pci ? d->device : d->mmio + MMIO_CONFIG) + off);
+}
+
 uint64_t vdev_config64(struct vdev *d, unsigned off)
 {
 	return vdev_config32(d, off) | (uint64_t)vdev_config32(d, off + 4)

@@ -74,6 +74,9 @@ int vdev_setup_queue(struct vdev *d, unsigned q, uint16_t size, bool interrupts,
 void vdev_driver_ok(struct vdev *d);
 uint8_t vdev_status(struct vdev *d);
 uint32_t vdev_config32(struct vdev *d, unsigned off);
+/* One byte: reads of a config field whose size is not a multiple of 4
+ * (virtio-9p's tag) must not run past the config's end. */
+uint8_t vdev_config8(struct vdev *d, unsigned off);
 
 /* Raw register access for the hostile scenarios, which break the driver
  * rules on purpose: any status byte, and the selected queue's registers
