@@ -92,7 +92,8 @@ static void small_files(struct w *w, const char *phase)
 		path(w, p, k);
 		stamp(w->base, 'S', k);
 		if (!strcmp(phase, "create")) {
-			if ((fd = open(p, O_CREAT | O_EXCL | O_WRONLY, 0644)) < 0)
+			if ((fd = open(p, O_CREAT | O_EXCL | O_WRONLY, 0644)) <
+			    0)
 				die("open", p);
 			if (write(fd, w->base, w->fsize) != (ssize_t)w->fsize)
 				die("write", p);
@@ -176,16 +177,22 @@ int main(int argc, char **argv)
 	struct w w = { .dirs = 50, .files = 100, .fsize = 4096, .io = 520192 };
 
 	if (argc < 2 || argc > 7) {
-		fprintf(stderr, "usage: 9p-host DIR [dirs files fsize seqmb io]\n");
+		fprintf(stderr,
+			"usage: 9p-host DIR [dirs files fsize seqmb io]\n");
 		return 2;
 	}
 	snprintf(w.top, sizeof(w.top), "%s/p9b", argv[1]);
 	w.seq = 512ULL << 20;
-	if (argc > 2) w.dirs = (unsigned)atoi(argv[2]);
-	if (argc > 3) w.files = (unsigned)atoi(argv[3]);
-	if (argc > 4) w.fsize = (size_t)atol(argv[4]);
-	if (argc > 5) w.seq = (uint64_t)atoll(argv[5]) << 20;
-	if (argc > 6) w.io = (size_t)atol(argv[6]) & ~(size_t)4095;
+	if (argc > 2)
+		w.dirs = (unsigned)atoi(argv[2]);
+	if (argc > 3)
+		w.files = (unsigned)atoi(argv[3]);
+	if (argc > 4)
+		w.fsize = (size_t)atol(argv[4]);
+	if (argc > 5)
+		w.seq = (uint64_t)atoll(argv[5]) << 20;
+	if (argc > 6)
+		w.io = (size_t)atol(argv[6]) & ~(size_t)4095;
 	if (!w.dirs || w.dirs > 1000 || !w.files || w.files > 10000 ||
 	    w.fsize < 16 || w.io < 4096 || w.fsize > w.io) {
 		fprintf(stderr, "9p-host: bad sizes\n");

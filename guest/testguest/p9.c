@@ -100,8 +100,8 @@ static struct wr begin(struct p9 *c, uint8_t type)
 
 static int proto(uint8_t type, const char *what, uint64_t a, uint64_t b)
 {
-	printf("guest: 9p: protocol: reply to T%u: %s (%lu, %lu)\n", type,
-	       what, a, b);
+	printf("guest: 9p: protocol: reply to T%u: %s (%lu, %lu)\n", type, what,
+	       a, b);
 	return P9_EPROTO_BAD;
 }
 
@@ -332,8 +332,8 @@ int p9_lopen(struct p9 *c, uint32_t fid, uint32_t flags, struct p9_qid *qid)
 }
 
 /* Tread and Treaddir: fid[4] offset[8] count[4], reply count[4] data. */
-static int64_t read_like(struct p9 *c, uint8_t type, uint32_t fid,
-			 uint64_t off, void *buf, uint32_t count)
+static int64_t read_like(struct p9 *c, uint8_t type, uint32_t fid, uint64_t off,
+			 void *buf, uint32_t count)
 {
 	struct wr w = begin(c, type);
 	struct rd r;

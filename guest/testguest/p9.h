@@ -39,9 +39,9 @@ struct p9_attr {
 struct p9 {
 	struct vdev dev;
 	char mount_tag[P9_TAG_MAX + 1];
-	uint32_t msize;	 /* negotiated */
-	uint32_t iosize; /* largest read/write payload: msize - 24 */
-	uint16_t tag;	 /* of the next request */
+	uint32_t msize;	  /* negotiated */
+	uint32_t iosize;  /* largest read/write payload: msize - 24 */
+	uint16_t tag;	  /* of the next request */
 	uint8_t *tx, *rx; /* msize each */
 	uint64_t requests;
 };

@@ -169,8 +169,8 @@ static int seq_write(struct b *b)
 	    (e = p9_lcreate(&b->c, WORK_FID, "big", P9_WRONLY, 0644, NULL)))
 		return bfail("create big", 0, (int)e);
 	for (uint64_t off = 0; off < b->seq; off += b->io) {
-		uint32_t n = b->seq - off < b->io ? (uint32_t)(b->seq - off)
-						  : b->io;
+		uint32_t n =
+			b->seq - off < b->io ? (uint32_t)(b->seq - off) : b->io;
 		for (uint32_t i = 0; i < n; i += 4096)
 			stamp(b->base + i, 'B', (off + i) / 4096);
 		if ((e = p9_write(&b->c, WORK_FID, off, b->base, n)) != n)
@@ -193,8 +193,8 @@ static int seq_read(struct b *b)
 	    (e = p9_lopen(&b->c, WORK_FID, P9_RDONLY, NULL)))
 		return bfail("open big", 0, (int)e);
 	for (uint64_t off = 0; off < b->seq; off += b->io) {
-		uint32_t n = b->seq - off < b->io ? (uint32_t)(b->seq - off)
-						  : b->io;
+		uint32_t n =
+			b->seq - off < b->io ? (uint32_t)(b->seq - off) : b->io;
 		if ((e = p9_read(&b->c, WORK_FID, off, b->buf, n)) != n)
 			return bfail("read big", (unsigned)(off >> 20),
 				     e < 0 ? (int)e : 0);

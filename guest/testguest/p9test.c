@@ -30,7 +30,7 @@
 #define ENOENT_ 2
 #define EROFS_ 30
 
-static const char *const dirs[NDIRS] = { "",	 "d0", "d0/sub",
+static const char *const dirs[NDIRS] = { "",   "d0",	 "d0/sub",
 					 "d1", "d1/sub", "d2" };
 static const uint32_t sizes[NFILES] = { 0, 100, 4096, 70001 };
 
@@ -87,8 +87,8 @@ static void file_name(char *name, unsigned j)
 	snprintf(name, 8, "f%u", j);
 }
 
-static int write_file(struct t *t, uint32_t dfid, const char *name,
-		      unsigned id, uint64_t size)
+static int write_file(struct t *t, uint32_t dfid, const char *name, unsigned id,
+		      uint64_t size)
 {
 	int64_t e;
 
@@ -109,8 +109,8 @@ static int write_file(struct t *t, uint32_t dfid, const char *name,
 }
 
 /* Opens name in dfid, checks getattr, reads it all and compares. */
-static int check_file(struct t *t, uint32_t dfid, const char *name,
-		      unsigned id, uint64_t size)
+static int check_file(struct t *t, uint32_t dfid, const char *name, unsigned id,
+		      uint64_t size)
 {
 	struct p9_attr a;
 	uint64_t off = 0;
