@@ -49,6 +49,22 @@ $(BUILD)/fsops: tests/linux/tools/fsops.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -static -o $@ $<
 
+# The guest init of --9p-root and the test rig (guest/init/): static,
+# embedded in vmm and in the unit tests through vmm/init_blob.S.
+GUEST_INIT := $(BUILD)/guest-init
+INIT_BLOB := $(BUILD)/obj/vmm/init_blob.o
+OBJS += $(INIT_BLOB)
+LIB_OBJS += $(INIT_BLOB)
+
+$(GUEST_INIT): guest/init/init.c guest/init/conf.c guest/init/conf.h
+	@mkdir -p $(dir $@)
+	$(CC) $(filter-out -MMD -MP -g,$(CFLAGS)) -Os -static -s -o $@ \
+		guest/init/init.c guest/init/conf.c
+
+$(INIT_BLOB): vmm/init_blob.S $(GUEST_INIT)
+	@mkdir -p $(dir $@)
+	$(CC) -c -DGUEST_INIT_PATH='"$(GUEST_INIT)"' -o $@ $<
+
 $(GUEST): $(GUEST_OBJS) guest/testguest/link.ld
 	$(CC) -nostdlib -static -Wl,-T,guest/testguest/link.ld \
 		-Wl,--build-id=none -Wl,--no-warn-rwx-segments -o $@ $(GUEST_OBJS)

@@ -3,14 +3,35 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
 
 #include "lib/log.h"
 #include "device_table.h"
 #include "lib/parse.h"
+#include "rig.h"
 
 #define DEFAULT_CMDLINE "console=ttyS0"
+
+/* Compared by address: tells "no --cmdline" from a user's identical one. */
+static const char default_cmdline[] = DEFAULT_CMDLINE;
+
+/* --9p-root and the test rig: the options, then what was built for
+ * them, all freed by cli_free. */
+struct cli_rig {
+	const char *root;    /* --9p-root DIR */
+	const char *modules; /* --modules DIR, "none", or NULL */
+	const char *rw[RIG_MAX_RW];
+	unsigned nr_rw;
+	char *kernel;		     /* the default kernel's path */
+	char *paths[1 + RIG_MAX_RW]; /* real paths of the shares */
+	struct module_list mods;
+	struct rig_user user;
+	struct rig_output out;
+};
 #define DEFAULT_MEMORY (512ULL << 20)
 #define MAX_MEMORY (1ULL << 40)
 
@@ -36,6 +57,41 @@ static int opt_initrd(struct vm_config *c, const char *a)
 static int opt_cmdline(struct vm_config *c, const char *a)
 {
 	c->cmdline = a;
+	return 0;
+}
+
+static struct cli_rig *rig_of(struct vm_config *c)
+{
+	if (!c->rig)
+		c->rig = calloc(1, sizeof(*c->rig));
+	return c->rig;
+}
+
+static int opt_9p_root(struct vm_config *c, const char *a)
+{
+	if (!rig_of(c))
+		return -ENOMEM;
+	c->rig->root = a;
+	return 0;
+}
+
+static int opt_modules(struct vm_config *c, const char *a)
+{
+	if (!rig_of(c))
+		return -ENOMEM;
+	c->rig->modules = a;
+	return 0;
+}
+
+static int opt_rw(struct vm_config *c, const char *a)
+{
+	if (!rig_of(c))
+		return -ENOMEM;
+	if (c->rig->nr_rw == RIG_MAX_RW) {
+		log_error("--rw: at most %d shares", RIG_MAX_RW);
+		return -EINVAL;
+	}
+	c->rig->rw[c->rig->nr_rw++] = a;
 	return 0;
 }
 
@@ -135,6 +191,19 @@ static const struct cli_option run_options[] = {
 	{ "cmdline", "STR",
 	  "kernel command line (default \"" DEFAULT_CMDLINE "\")",
 	  opt_cmdline },
+	{ "9p-root", "DIR",
+	  "boot with DIR as the root file system (virtio-9p; vmm's "
+	  "initramfs mounts it and runs its /sbin/init or init=)",
+	  opt_9p_root },
+	{ "modules", "DIR",
+	  "the guest kernel's module tree for --9p-root and -- CMD "
+	  "(default /lib/modules/VERSION of the kernel image; none: all "
+	  "built in)",
+	  opt_modules },
+	{ "rw", "DIR",
+	  "with -- CMD: share host directory DIR read-write at the same "
+	  "path (repeatable)",
+	  opt_rw },
 	{ "cpus", "N", "number of vCPUs, 1 to 254 (default 1)", opt_cpus },
 	{ "memory", "SIZE",
 	  "guest RAM, e.g. 512M or 4G; bare number = MiB "
@@ -181,7 +250,9 @@ static void usage_line(FILE *out, const char *name, const char *arg,
 
 void cli_usage_run(FILE *out)
 {
-	fprintf(out, "usage: vmm run --kernel FILE [options]\n\noptions:\n");
+	fprintf(out, "usage: vmm run --kernel FILE [options]\n"
+		     "       vmm run [--kernel FILE] [options] -- CMD [ARGS...]"
+		     "\n\noptions:\n");
 	for (size_t i = 0; i < NR_RUN_OPTIONS; i++)
 		usage_line(out, run_options[i].name, run_options[i].arg,
 			   run_options[i].help);
@@ -192,12 +263,17 @@ void cli_usage_run(FILE *out)
 	fprintf(out, "\nThe guest's exit status comes from an 8-bit write to "
 		     "port 0x501; reboot and\npoweroff exit 0. Ctrl-A x quits "
 		     "the console.\n");
+	fprintf(out, "\nWith -- CMD, CMD runs in the guest on the host's root "
+		     "(read-only; /etc, /var\nand $HOME writable through "
+		     "overlays, /tmp and /run in tmpfs), as you, in this\n"
+		     "directory; vmm exits with its status (125: the rig "
+		     "itself failed).\n");
 }
 
 static void set_defaults(struct vm_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->cmdline = DEFAULT_CMDLINE;
+	cfg->cmdline = default_cmdline;
 	cfg->cpus = 1;
 	cfg->mem.size = DEFAULT_MEMORY;
 	cfg->mem.backend = MEM_BACKEND_ANON;
@@ -276,14 +352,186 @@ static int apply_option(struct vm_config *cfg, int c, char *arg)
 
 void cli_free(struct vm_config *cfg)
 {
+	struct cli_rig *r = cfg->rig;
+
 	for (unsigned i = 0; i < cfg->nr_devices; i++)
 		free(cfg->devices[i].cfg);
 	cfg->nr_devices = 0;
+	if (!r)
+		return;
+	free(r->kernel);
+	for (unsigned i = 0; i < 1 + RIG_MAX_RW; i++)
+		free(r->paths[i]);
+	module_list_free(&r->mods);
+	rig_user_free(&r->user);
+	rig_output_free(&r->out);
+	free(r);
+	cfg->rig = NULL;
+	cfg->initrd_data = NULL;
+}
+
+static const struct device_type *find_type(const char *name)
+{
+	for (size_t i = 0; device_types[i]; i++)
+		if (!strcmp(device_types[i]->name, name))
+			return device_types[i];
+	return NULL;
+}
+
+/* The test rig boots the running kernel unless told otherwise. */
+static int default_kernel(struct cli_rig *r, struct vm_config *cfg)
+{
+	struct utsname u;
+
+	if (uname(&u) ||
+	    asprintf(&r->kernel, "/boot/vmlinuz-%s", u.release) < 0)
+		return -ENOMEM;
+	if (access(r->kernel, R_OK)) {
+		log_error("no --kernel given and %s is not readable: give "
+			  "--kernel FILE",
+			  r->kernel);
+		return -EINVAL;
+	}
+	cfg->kernel = r->kernel;
+	return 0;
+}
+
+/* --modules DIR, "none", or the tree of the image's own version. */
+static int find_modules(struct cli_rig *r, const char *kernel, bool test,
+			enum vm_transport transport)
+{
+	char ver[KERNEL_VERSION_MAX], dir[PATH_MAX];
+	size_t n;
+	const char *const *names =
+		rig_module_names(test, transport == VM_TRANSPORT_MMIO, &n);
+
+	if (r->modules && !strcmp(r->modules, "none"))
+		return 0;
+	if (!r->modules) {
+		if (kernel_version_file(kernel, ver)) {
+			log_error("kernel %s: no version string in it to find "
+				  "its modules: give --modules DIR (or "
+				  "--modules none)",
+				  kernel);
+			return -EINVAL;
+		}
+		snprintf(dir, sizeof(dir), "/lib/modules/%s", ver);
+	}
+	return modules_resolve(r->modules ? r->modules : dir, names, n,
+			       &r->mods);
+}
+
+static int real_dir(const char *what, const char *dir, char **out)
+{
+	*out = realpath(dir, NULL);
+	if (!*out) {
+		log_error("%s %s: %s", what, dir, strerror(errno));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int check_rig_options(const struct vm_config *cfg, bool test)
+{
+	const struct cli_rig *r = cfg->rig;
+
+	if (test && r->root) {
+		log_error("--9p-root and a command after -- cannot be combined "
+			  "(the command runs on the host's root)");
+		return -EINVAL;
+	}
+	if (cfg->initrd) {
+		log_error("--initrd cannot be combined with %s: vmm builds "
+			  "that initramfs itself",
+			  test ? "a command after --" : "--9p-root");
+		return -EINVAL;
+	}
+	if (!test && !r->root) {
+		log_error("--%s needs --9p-root DIR or a command after --",
+			  r->nr_rw ? "rw" : "modules");
+		return -EINVAL;
+	}
+	if (!test && r->nr_rw) {
+		log_error("--rw needs a command after -- (the test rig)");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int rig_request(struct vm_config *cfg, char **argv, int argc,
+		       struct rig_request *rq)
+{
+	struct cli_rig *r = cfg->rig;
+	bool test = argv != NULL;
+	int e = real_dir(test ? "root" : "--9p-root", test ? "/" : r->root,
+			 &r->paths[0]);
+
+	for (unsigned i = 0; !e && i < r->nr_rw; i++)
+		e = real_dir("--rw", r->rw[i], &r->paths[1 + i]);
+	if (!e && test)
+		e = rig_user_from_host(&r->user);
+	if (!e)
+		e = find_modules(r, cfg->kernel, test, cfg->transport);
+	*rq = (struct rig_request){
+		.test = test,
+		.root = r->paths[0],
+		.rw = (const char *const *)&r->paths[1],
+		.nr_rw = r->nr_rw,
+		.argv = argv,
+		.argc = (unsigned)argc,
+		.user_cmdline =
+			cfg->cmdline == default_cmdline ? NULL : cfg->cmdline,
+		.modules = &r->mods,
+		.user = &r->user,
+		.unprivileged = geteuid() != 0,
+		.init_bin = vmm_guest_init,
+		.init_size = (size_t)(vmm_guest_init_end - vmm_guest_init),
+	};
+	return e;
+}
+
+/* --9p-root DIR (argv NULL) or the test rig (argv: the command). The
+ * shares become --9p devices through the device table, as if typed. */
+static int rig_setup(struct vm_config *cfg, char **argv, int argc)
+{
+	const struct device_type *p9 = find_type("9p");
+	struct rig_request rq;
+	bool test = argv != NULL;
+
+	if (test && argc == 0) {
+		log_error("-- needs a command after it");
+		return -EINVAL;
+	}
+	if (!rig_of(cfg))
+		return -ENOMEM;
+	if (check_rig_options(cfg, test))
+		return -EINVAL;
+	if (!p9) {
+		log_error("this vmm has no virtio-9p device (--9p)");
+		return -EINVAL;
+	}
+	if (!cfg->kernel && (!test || default_kernel(cfg->rig, cfg))) {
+		if (!test)
+			log_error("--kernel is required (see vmm run --help)");
+		return -EINVAL;
+	}
+	if (rig_request(cfg, argv, argc, &rq) || rig_build(&rq, &cfg->rig->out))
+		return -EINVAL;
+	for (unsigned i = 0; i < cfg->rig->out.nr_shares; i++)
+		if (add_device(cfg, p9, cfg->rig->out.shares[i]))
+			return -EINVAL;
+	cfg->cmdline = cfg->rig->out.cmdline;
+	cfg->initrd_data = cfg->rig->out.initrd.data;
+	cfg->initrd_size = cfg->rig->out.initrd.len;
+	/* A panic or reboot must not pass for the command's success. */
+	cfg->expect_exit_code |= test;
+	return 0;
 }
 
 enum cli_result cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 {
 	struct option lo[MAX_OPTIONS + 2];
+	const char *last_arg = NULL;
 	size_t n;
 	int c;
 
@@ -292,6 +540,7 @@ enum cli_result cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+:h", lo, NULL)) != -1) {
+		last_arg = optarg;
 		if (c == 'h') {
 			cli_usage_run(stdout);
 			return CLI_EXIT_OK;
@@ -301,10 +550,18 @@ enum cli_result cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 		if (apply_option(cfg, c, optarg))
 			return CLI_USAGE_ERROR;
 	}
+	/* "--" ended the options (not as an option's argument): a command. */
+	if (optind > 1 && !strcmp(argv[optind - 1], "--") &&
+	    argv[optind - 1] != last_arg)
+		return rig_setup(cfg, argv + optind, argc - optind)
+			       ? CLI_USAGE_ERROR
+			       : CLI_OK;
 	if (optind < argc) {
 		log_error("unexpected argument '%s'", argv[optind]);
 		return CLI_USAGE_ERROR;
 	}
+	if (cfg->rig)
+		return rig_setup(cfg, NULL, 0) ? CLI_USAGE_ERROR : CLI_OK;
 	if (!cfg->kernel) {
 		log_error("--kernel is required (see vmm run --help)");
 		return CLI_USAGE_ERROR;

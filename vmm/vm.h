@@ -20,6 +20,11 @@
 struct vm_config {
 	const char *kernel;
 	const char *initrd; /* NULL: none */
+	/* An initrd in memory (--9p-root and the test rig build one), used
+	 * instead of the file; the CLI's rig state owns it. */
+	const uint8_t *initrd_data;
+	size_t initrd_size;
+	struct cli_rig *rig; /* --9p-root / test-rig state; cli_free */
 	const char *cmdline;
 	unsigned cpus;
 	struct mem_config mem;

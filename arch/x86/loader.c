@@ -100,31 +100,40 @@ static int load_cmdline(struct load *l)
 		       len + 1);
 }
 
-static int load_initrd(struct load *l)
+static int place_initrd(struct load *l, const char *name, const uint8_t *data,
+			size_t size)
 {
 	const struct mem_region *low = &l->vm->mem.regions[0];
-	struct mapped_file f = { 0 };
 	uint64_t top = low->size < l->initrd_max ? low->size : l->initrd_max;
-	uint64_t gpa;
+	uint64_t gpa = size <= top ? align_down(top - size, MEM_PAGE_SIZE) : 0;
 	int r;
 
+	if (size > UINT32_MAX || gpa < l->kernel_end) {
+		log_error("initrd %s: %zu bytes do not fit between the kernel "
+			  "and %llu MiB",
+			  name, size, (unsigned long long)top >> 20);
+		return -EINVAL;
+	}
+	r = copy_in(l, "initrd", gpa, data, size, size);
+	l->info.initrd_gpa = gpa;
+	l->info.initrd_size = (uint32_t)size;
+	return r;
+}
+
+/* A file (--initrd), or the initramfs vmm built in memory. */
+static int load_initrd(struct load *l)
+{
+	struct mapped_file f = { 0 };
+	int r;
+
+	if (l->cfg->initrd_data)
+		return place_initrd(l, "(built in memory)", l->cfg->initrd_data,
+				    l->cfg->initrd_size);
 	if (!l->cfg->initrd)
 		return 0;
 	r = map_file("initrd", l->cfg->initrd, &f);
-	if (r)
-		return r;
-	gpa = f.size <= top ? align_down(top - f.size, MEM_PAGE_SIZE) : 0;
-	if (f.size > UINT32_MAX || gpa < l->kernel_end) {
-		log_error("initrd %s: %zu bytes do not fit between the kernel "
-			  "and %llu MiB",
-			  l->cfg->initrd, f.size,
-			  (unsigned long long)top >> 20);
-		r = -EINVAL;
-	} else {
-		r = copy_in(l, "initrd", gpa, f.data, f.size, f.size);
-		l->info.initrd_gpa = gpa;
-		l->info.initrd_size = (uint32_t)f.size;
-	}
+	if (!r)
+		r = place_initrd(l, l->cfg->initrd, f.data, f.size);
 	unmap_file(&f);
 	return r;
 }

@@ -1,0 +1,84 @@
+/* The CLI's --9p-root and test-rig forms: the combinations it refuses,
+ * and (when this vmm has the virtio-9p device) what a rig run becomes. */
+#include <criterion/criterion.h>
+#include <criterion/redirect.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vmm/cli.h"
+#include "vmm/device_table.h"
+#include "vmm/rig.h"
+
+static enum cli_result parse(int argc, char **argv, struct vm_config *cfg)
+{
+	enum cli_result r = cli_parse_run(argc, argv, cfg);
+
+	return r;
+}
+
+#define ARGS(...) ((char *[]){ "run", __VA_ARGS__, NULL })
+
+static int count(char **argv)
+{
+	int n = 0;
+
+	while (argv[n])
+		n++;
+	return n;
+}
+
+Test(cli_rig, refused_combinations, .init = cr_redirect_stderr)
+{
+	char **cases[] = {
+		ARGS("--kernel", "k", "--"),
+		ARGS("--kernel", "k", "--9p-root", "/", "--initrd", "i"),
+		ARGS("--kernel", "k", "--initrd", "i", "--", "true"),
+		ARGS("--kernel", "k", "--rw", "/tmp"),
+		ARGS("--kernel", "k", "--rw", "/tmp", "--9p-root", "/"),
+		ARGS("--kernel", "k", "--modules", "none"),
+		ARGS("--kernel", "k", "--9p-root", "/", "--", "true"),
+		ARGS("--kernel", "k", "true"),
+		/* "--" as --cmdline's argument ends nothing. */
+		ARGS("--kernel", "k", "--cmdline", "--", "true"),
+		ARGS("--9p-root", "/"),
+	};
+	struct vm_config cfg;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cr_assert_eq(parse(count(cases[i]), cases[i], &cfg),
+			     CLI_USAGE_ERROR, "case %zu", i);
+		cr_assert_null(cfg.initrd_data, "case %zu", i);
+		cli_free(&cfg);
+	}
+}
+
+static bool have_9p(void)
+{
+	for (size_t i = 0; device_types[i]; i++)
+		if (!strcmp(device_types[i]->name, "9p"))
+			return true;
+	return false;
+}
+
+Test(cli_rig, test_rig_run_becomes_shares_cmdline_and_initrd)
+{
+	char **argv = ARGS("--kernel", "build/kernel/bzImage", "--modules",
+			   "none", "--rw", "/tmp", "--cmdline", "foo=1", "--",
+			   "sh", "-c", "exit 7");
+	struct vm_config cfg;
+
+	if (!have_9p())
+		cr_skip_test("this vmm has no --9p device yet");
+	if (access("build/kernel/bzImage", R_OK))
+		cr_skip_test("no build/kernel/bzImage");
+	cr_assert_eq(parse(count(argv), argv, &cfg), CLI_OK);
+	cr_assert_eq(cfg.nr_devices, 2);
+	cr_assert_str_eq(cfg.devices[0].type->name, "9p");
+	cr_assert_str_eq(cfg.cmdline, RIG_RIG_CMDLINE " foo=1");
+	cr_assert_not_null(cfg.initrd_data);
+	cr_assert_gt(cfg.initrd_size,
+		     (size_t)(vmm_guest_init_end - vmm_guest_init));
+	cr_assert(cfg.expect_exit_code);
+	cli_free(&cfg);
+	cr_assert_null(cfg.rig);
+}
