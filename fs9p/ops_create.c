@@ -22,15 +22,22 @@ struct create {
 	struct p9_qid qid;
 };
 
-/* Parses dfid and name, snapshots the directory fid, checks readonly. */
-static int create_begin(struct req *r, struct create *k)
+/* Parses dfid and name (the op parses the rest before create_snap). */
+static int create_parse(struct req *r, struct create *k, uint32_t *dfid)
 {
-	uint32_t dfid;
 	int err;
 
-	if ((err = p9_get32(&r->in, &dfid)) ||
+	if ((err = p9_get32(&r->in, dfid)) ||
 	    (err = p9_get_str(&r->in, k->name, sizeof(k->name))))
 		return err;
+	return 0;
+}
+
+/* Checks the name, snapshots the directory fid, checks readonly. */
+static int create_snap(struct req *r, struct create *k, uint32_t dfid)
+{
+	int err;
+
 	if ((err = name_check_entry(k->name)))
 		return err;
 	if ((err = fid_snap(&r->s->fids, dfid, &k->dir)))
@@ -90,13 +97,13 @@ static int create_open_finish(struct req *r, struct create *k, int extra)
 int op_mkdir(struct req *r)
 {
 	struct create k;
-	uint32_t mode, gid;
+	uint32_t dfid, mode, gid;
 	int err;
 
-	if ((err = create_begin(r, &k)))
+	if ((err = create_parse(r, &k, &dfid)) ||
+	    (err = p9_get32(&r->in, &mode)) || (err = p9_get32(&r->in, &gid)) ||
+	    (err = create_snap(r, &k, dfid)))
 		return err;
-	if ((err = p9_get32(&r->in, &mode)) || (err = p9_get32(&r->in, &gid)))
-		goto out;
 	k.c = (struct create_cred){ k.dir.uid, gid, S_IFDIR | (mode & 07777), 0 };
 	if (mkdirat(k.dir.node->fd, k.name,
 		    r->ex->security == FS9P_MAPPED ? MAPPED_DIR_MODE
@@ -135,14 +142,13 @@ int op_symlink(struct req *r)
 {
 	char target[PATH_MAX];
 	struct create k;
-	uint32_t gid;
+	uint32_t dfid, gid;
 	int err;
 
-	if ((err = create_begin(r, &k)))
+	if ((err = create_parse(r, &k, &dfid)) ||
+	    (err = p9_get_str(&r->in, target, sizeof(target))) ||
+	    (err = p9_get32(&r->in, &gid)) || (err = create_snap(r, &k, dfid)))
 		return err;
-	if ((err = p9_get_str(&r->in, target, sizeof(target))) ||
-	    (err = p9_get32(&r->in, &gid)))
-		goto out;
 	k.c = (struct create_cred){ k.dir.uid, gid, S_IFLNK | 0777, 0 };
 	if (r->ex->security == FS9P_MAPPED)
 		err = symlink_mapped(r, &k, target);
@@ -150,22 +156,21 @@ int op_symlink(struct req *r)
 		err = -errno;
 	if (!err)
 		err = create_open_finish(r, &k, 0);
-out:
 	fid_snap_release(&k.dir);
 	return err;
 }
 
 int op_mknod(struct req *r)
 {
-	uint32_t mode, major, minor, gid;
+	uint32_t dfid, mode, major, minor, gid;
 	struct create k;
 	int err;
 
-	if ((err = create_begin(r, &k)))
+	if ((err = create_parse(r, &k, &dfid)) ||
+	    (err = p9_get32(&r->in, &mode)) || (err = p9_get32(&r->in, &major)) ||
+	    (err = p9_get32(&r->in, &minor)) || (err = p9_get32(&r->in, &gid)) ||
+	    (err = create_snap(r, &k, dfid)))
 		return err;
-	if ((err = p9_get32(&r->in, &mode)) || (err = p9_get32(&r->in, &major)) ||
-	    (err = p9_get32(&r->in, &minor)) || (err = p9_get32(&r->in, &gid)))
-		goto out;
 	err = -EINVAL;
 	if (!S_ISCHR(mode) && !S_ISBLK(mode) && !S_ISFIFO(mode) &&
 	    !S_ISSOCK(mode) && !S_ISREG(mode))
@@ -220,16 +225,16 @@ static int lcreate_commit(struct create *k, struct fs9p_node *n, int flags)
 
 int op_lcreate(struct req *r)
 {
-	uint32_t p9flags, mode, gid;
+	uint32_t dfid, p9flags, mode, gid;
 	struct fs9p_node *n;
 	struct create k;
 	int err, fd, flags;
 
-	if ((err = create_begin(r, &k)))
+	if ((err = create_parse(r, &k, &dfid)) ||
+	    (err = p9_get32(&r->in, &p9flags)) ||
+	    (err = p9_get32(&r->in, &mode)) || (err = p9_get32(&r->in, &gid)) ||
+	    (err = create_snap(r, &k, dfid)))
 		return err;
-	if ((err = p9_get32(&r->in, &p9flags)) || (err = p9_get32(&r->in, &mode)) ||
-	    (err = p9_get32(&r->in, &gid)))
-		goto out;
 	flags = lcreate_flags(p9flags);
 	k.c = (struct create_cred){ k.dir.uid, gid, S_IFREG | (mode & 07777), 0 };
 	fd = openat(k.dir.node->fd, k.name,

@@ -38,7 +38,12 @@ int op_version(struct req *r)
  * fails. */
 int op_auth(struct req *r)
 {
-	(void)r;
+	uint32_t afid, uid;
+	int err;
+
+	if ((err = p9_get32(&r->in, &afid)) || (err = p9_skip_str(&r->in)) ||
+	    (err = p9_skip_str(&r->in)) || (err = p9_get32(&r->in, &uid)))
+		return err;
 	return -EOPNOTSUPP;
 }
 
