@@ -415,7 +415,14 @@ static int find_modules(struct cli_rig *r, const char *kernel, bool test,
 				  kernel);
 			return -EINVAL;
 		}
-		snprintf(dir, sizeof(dir), "/lib/modules/%s", ver);
+		snprintf(dir, sizeof(dir), "/lib/modules/%s/modules.dep", ver);
+		if (access(dir, R_OK)) {
+			log_error("kernel %s is %s, and %s is not readable: "
+				  "give --modules DIR (or --modules none)",
+				  kernel, ver, dir);
+			return -EINVAL;
+		}
+		*strrchr(dir, '/') = '\0';
 	}
 	return modules_resolve(r->modules ? r->modules : dir, names, n,
 			       &r->mods);
