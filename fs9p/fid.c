@@ -155,7 +155,8 @@ static void shard_grow(struct fid_shard *sh)
 
 		while (f) {
 			struct fs9p_fid *next = f->next;
-			unsigned k = (f->id / FID_SHARDS * 2654435761u) & (n - 1);
+			unsigned k =
+				(f->id / FID_SHARDS * 2654435761u) & (n - 1);
 
 			f->next = b[k];
 			b[k] = f;

@@ -137,8 +137,7 @@ int qid_from_stat(struct qid_map *m, const struct stat *st, struct p9_qid *q);
 /* resolve.c: confined lookups */
 int name_check(const char *name);
 int name_check_entry(const char *name);
-int resolve_step(struct fs9p_export *ex, int dirfd, const char *name,
-		 int *out);
+int resolve_step(struct fs9p_export *ex, int dirfd, const char *name, int *out);
 int fd_is_root(struct fs9p_export *ex, int fd);
 int reopen_fd(int fd, int flags);
 void fd_proc_path(int fd, char buf[32]);
@@ -162,8 +161,7 @@ int attr_stat(struct fs9p_export *ex, const struct fs9p_node *n,
 	      struct stat *st);
 int attr_qid(struct fs9p_export *ex, const struct fs9p_node *n,
 	     struct p9_qid *q);
-int attr_chmod(struct fs9p_export *ex, const struct fs9p_node *n,
-	       mode_t mode);
+int attr_chmod(struct fs9p_export *ex, const struct fs9p_node *n, mode_t mode);
 int attr_chown(struct fs9p_export *ex, const struct fs9p_node *n, uid_t uid,
 	       gid_t gid);
 int attr_remove_privs(struct fs9p_export *ex, const struct fs9p_node *n);

@@ -96,8 +96,7 @@ int mapped_set_owner(const struct fs9p_node *n, uid_t uid, gid_t gid)
 	return r;
 }
 
-int mapped_finish_create(const struct fs9p_node *n,
-			 const struct create_cred *c)
+int mapped_finish_create(const struct fs9p_node *n, const struct create_cred *c)
 {
 	uint8_t b[8];
 	int r = mapped_set_owner(n, c->uid, c->gid);

@@ -76,7 +76,8 @@ static int setattr_size(const struct fs9p_node *n, uint64_t size)
 }
 
 static struct timespec setattr_time(uint32_t valid, uint32_t bit,
-				    uint32_t setbit, uint64_t sec, uint64_t nsec)
+				    uint32_t setbit, uint64_t sec,
+				    uint64_t nsec)
 {
 	if (!(valid & bit))
 		return (struct timespec){ 0, UTIME_OMIT };
@@ -112,9 +113,9 @@ static int setattr_apply(struct fs9p_export *ex, const struct fs9p_node *n,
 	int err = 0;
 
 	if (a->valid & own)
-		err = attr_chown(ex, n,
-				 a->valid & P9_SETATTR_UID ? a->uid : (uid_t)-1,
-				 a->valid & P9_SETATTR_GID ? a->gid : (gid_t)-1);
+		err = attr_chown(
+			ex, n, a->valid & P9_SETATTR_UID ? a->uid : (uid_t)-1,
+			a->valid & P9_SETATTR_GID ? a->gid : (gid_t)-1);
 	if (!err && a->valid & P9_SETATTR_MODE)
 		err = attr_chmod(ex, n, a->mode);
 	if (!err && a->valid & P9_SETATTR_SIZE)
@@ -135,9 +136,12 @@ int op_setattr(struct req *r)
 	uint32_t fid;
 	int err;
 
-	if ((err = p9_get32(&r->in, &fid)) || (err = p9_get32(&r->in, &a.valid)) ||
-	    (err = p9_get32(&r->in, &a.mode)) || (err = p9_get32(&r->in, &a.uid)) ||
-	    (err = p9_get32(&r->in, &a.gid)) || (err = p9_get64(&r->in, &a.size)) ||
+	if ((err = p9_get32(&r->in, &fid)) ||
+	    (err = p9_get32(&r->in, &a.valid)) ||
+	    (err = p9_get32(&r->in, &a.mode)) ||
+	    (err = p9_get32(&r->in, &a.uid)) ||
+	    (err = p9_get32(&r->in, &a.gid)) ||
+	    (err = p9_get64(&r->in, &a.size)) ||
 	    (err = p9_get64(&r->in, &a.atime_sec)) ||
 	    (err = p9_get64(&r->in, &a.atime_nsec)) ||
 	    (err = p9_get64(&r->in, &a.mtime_sec)) ||

@@ -104,7 +104,8 @@ int op_mkdir(struct req *r)
 	    (err = p9_get32(&r->in, &mode)) || (err = p9_get32(&r->in, &gid)) ||
 	    (err = create_snap(r, &k, dfid)))
 		return err;
-	k.c = (struct create_cred){ k.dir.uid, gid, S_IFDIR | (mode & 07777), 0 };
+	k.c = (struct create_cred){ k.dir.uid, gid, S_IFDIR | (mode & 07777),
+				    0 };
 	if (mkdirat(k.dir.node->fd, k.name,
 		    r->ex->security == FS9P_MAPPED ? MAPPED_DIR_MODE
 						   : mode & 07777)) {
@@ -167,9 +168,10 @@ int op_mknod(struct req *r)
 	int err;
 
 	if ((err = create_parse(r, &k, &dfid)) ||
-	    (err = p9_get32(&r->in, &mode)) || (err = p9_get32(&r->in, &major)) ||
-	    (err = p9_get32(&r->in, &minor)) || (err = p9_get32(&r->in, &gid)) ||
-	    (err = create_snap(r, &k, dfid)))
+	    (err = p9_get32(&r->in, &mode)) ||
+	    (err = p9_get32(&r->in, &major)) ||
+	    (err = p9_get32(&r->in, &minor)) ||
+	    (err = p9_get32(&r->in, &gid)) || (err = create_snap(r, &k, dfid)))
 		return err;
 	err = -EINVAL;
 	if (!S_ISCHR(mode) && !S_ISBLK(mode) && !S_ISFIFO(mode) &&
@@ -180,7 +182,8 @@ int op_mknod(struct req *r)
 				    makedev(major, minor) };
 	/* Mapped: an empty regular file; the type is in the mode xattr. */
 	if (r->ex->security == FS9P_MAPPED
-		    ? mknodat(k.dir.node->fd, k.name, S_IFREG | MAPPED_FILE_MODE, 0)
+		    ? mknodat(k.dir.node->fd, k.name,
+			      S_IFREG | MAPPED_FILE_MODE, 0)
 		    : mknodat(k.dir.node->fd, k.name, k.c.mode, k.c.rdev)) {
 		err = -errno;
 		goto out;
@@ -236,7 +239,8 @@ int op_lcreate(struct req *r)
 	    (err = create_snap(r, &k, dfid)))
 		return err;
 	flags = lcreate_flags(p9flags);
-	k.c = (struct create_cred){ k.dir.uid, gid, S_IFREG | (mode & 07777), 0 };
+	k.c = (struct create_cred){ k.dir.uid, gid, S_IFREG | (mode & 07777),
+				    0 };
 	fd = openat(k.dir.node->fd, k.name,
 		    flags | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 		    r->ex->security == FS9P_MAPPED ? MAPPED_FILE_MODE

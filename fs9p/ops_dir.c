@@ -27,7 +27,7 @@ struct rd {
 	bool root;   /* the fd is the export root: ".." is the root itself */
 	size_t room; /* bytes left for entries */
 	size_t used;
-	off_t pos;   /* cookie after the last entry emitted */
+	off_t pos; /* cookie after the last entry emitted */
 };
 
 /* Encodes one entry; 1 when it does not fit, 0 when emitted or skipped. */

@@ -24,8 +24,10 @@ static int lopen_flags(uint32_t p9, int *host)
 		uint32_t p9;
 		int host;
 	} map[] = {
-		{ P9_DOTL_TRUNC, O_TRUNC },	{ P9_DOTL_APPEND, O_APPEND },
-		{ P9_DOTL_DSYNC, O_DSYNC },	{ P9_DOTL_SYNC, O_SYNC },
+		{ P9_DOTL_TRUNC, O_TRUNC },
+		{ P9_DOTL_APPEND, O_APPEND },
+		{ P9_DOTL_DSYNC, O_DSYNC },
+		{ P9_DOTL_SYNC, O_SYNC },
 		{ P9_DOTL_DIRECTORY, O_DIRECTORY },
 		{ P9_DOTL_LARGEFILE, O_LARGEFILE },
 	};
@@ -61,7 +63,8 @@ static int lopen_check(struct fs9p_export *ex, const struct fs9p_node *n,
 		return -EPERM;
 	if (S_ISDIR(st.st_mode) && (flags & O_ACCMODE) != O_RDONLY)
 		return -EISDIR;
-	if (ex->readonly && ((flags & O_ACCMODE) != O_RDONLY || flags & O_TRUNC))
+	if (ex->readonly &&
+	    ((flags & O_ACCMODE) != O_RDONLY || flags & O_TRUNC))
 		return -EROFS;
 	return 0;
 }
@@ -97,7 +100,8 @@ int op_lopen(struct req *r)
 	struct p9_qid q;
 	int err, flags, fd;
 
-	if ((err = p9_get32(&r->in, &fid)) || (err = p9_get32(&r->in, &p9flags)))
+	if ((err = p9_get32(&r->in, &fid)) ||
+	    (err = p9_get32(&r->in, &p9flags)))
 		return err;
 	if ((err = lopen_flags(p9flags, &flags)))
 		return err;
@@ -217,7 +221,8 @@ int op_fsync(struct req *r)
 	uint32_t fid, datasync;
 	int err;
 
-	if ((err = p9_get32(&r->in, &fid)) || (err = p9_get32(&r->in, &datasync)))
+	if ((err = p9_get32(&r->in, &fid)) ||
+	    (err = p9_get32(&r->in, &datasync)))
 		return err;
 	if ((err = fid_snap(&r->s->fids, fid, &sn)))
 		return err;

@@ -71,7 +71,7 @@ static int link_fd(const struct fs9p_node *n, int dirfd, const char *name)
 		return -EPERM; /* following the magic link is not for symlinks */
 	fd_proc_path(n->fd, path);
 	return linkat(AT_FDCWD, path, dirfd, name, AT_SYMLINK_FOLLOW) ? -errno
-									: 0;
+								      : 0;
 }
 
 int op_link(struct req *r)

@@ -128,7 +128,8 @@ int op_rename(struct req *r)
 	}
 	if (r->ex->readonly)
 		err = -EROFS;
-	else if (!(err = dir_fid_ok(&dn)) && !(err = fid_entry(r, &sn, &isdir)) &&
+	else if (!(err = dir_fid_ok(&dn)) &&
+		 !(err = fid_entry(r, &sn, &isdir)) &&
 		 renameat(sn.parent->fd, sn.name, dn.node->fd, name))
 		err = -errno;
 	if (!err)

@@ -63,8 +63,8 @@ static ssize_t xattr_load(struct fs9p_export *ex, const struct fs9p_node *n,
 	return len;
 }
 
-static int xattrwalk_commit(struct req *r, struct fid_snap *sn,
-			    uint32_t newfid, char *buf, size_t len)
+static int xattrwalk_commit(struct req *r, struct fid_snap *sn, uint32_t newfid,
+			    char *buf, size_t len)
 {
 	struct fs9p_fid *f = fid_alloc(newfid, sn->uid);
 	int err;
@@ -91,7 +91,8 @@ int op_xattrwalk(struct req *r)
 	ssize_t len;
 	int err;
 
-	if ((err = p9_get32(&r->in, &fid)) || (err = p9_get32(&r->in, &newfid)) ||
+	if ((err = p9_get32(&r->in, &fid)) ||
+	    (err = p9_get32(&r->in, &newfid)) ||
 	    (err = p9_get_str(&r->in, name, sizeof(name))))
 		return err;
 	if ((err = fid_snap(&r->s->fids, fid, &sn)))

@@ -42,8 +42,8 @@ enum p9_type {
 #define P9_NOTAG 0xffff
 #define P9_MAXWELEM 16
 #define P9_QID_SIZE 13
-#define P9_IOHDRSZ 24 /* Twrite's header: what iounit leaves out */
-#define P9_READHDRSZ 11 /* size type tag count */
+#define P9_IOHDRSZ 24	 /* Twrite's header: what iounit leaves out */
+#define P9_READHDRSZ 11	 /* size type tag count */
 #define P9_WRITEHDRSZ 23 /* size type tag fid offset count */
 
 #define P9_QTDIR 0x80

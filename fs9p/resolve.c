@@ -64,8 +64,7 @@ static int openat2_beneath(int dirfd, const char *name, uint64_t flags)
 
 /* One walk step from dirfd: an O_PATH fd in *out, or -errno. ".." at the
  * root (and "." anywhere) gives the directory itself. */
-int resolve_step(struct fs9p_export *ex, int dirfd, const char *name,
-		 int *out)
+int resolve_step(struct fs9p_export *ex, int dirfd, const char *name, int *out)
 {
 	int r = name_check(name), fd;
 	const uint64_t fl = O_PATH | O_NOFOLLOW | O_CLOEXEC;

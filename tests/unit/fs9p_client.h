@@ -29,10 +29,10 @@ struct tc {
 	struct fs9p_session *s;
 	char dir[256];
 	uint8_t type;
-	size_t len;	 /* T-message built so far */
-	size_t rlen;	 /* reply length */
-	size_t rpos;	 /* reply parse position */
-	size_t out_len;	 /* space offered for the reply */
+	size_t len;	/* T-message built so far */
+	size_t rlen;	/* reply length */
+	size_t rpos;	/* reply parse position */
+	size_t out_len; /* space offered for the reply */
 	uint8_t msg[TC_BUF];
 	uint8_t out[TC_BUF];
 };
@@ -424,8 +424,7 @@ static inline int tc_mknod(struct tc *c, uint32_t dfid, const char *name,
 	return tc_qid_reply(c, q);
 }
 
-static inline int tc_readlink(struct tc *c, uint32_t fid, char *buf,
-			      size_t cap)
+static inline int tc_readlink(struct tc *c, uint32_t fid, char *buf, size_t cap)
 {
 	int r;
 

@@ -102,15 +102,16 @@ Test(fs9p_confine, symlink_out_is_never_followed)
 	cr_assert_eq(q[0].type, P9_QTSYMLINK);
 	cr_assert_eq(tc_walk1(c, 0, 1, "sec", NULL), 1);
 	cr_assert_eq(tc_lopen(c, 1, O_RDONLY, NULL), -ELOOP);
-	cr_assert_eq(tc_readlink(c, 1, buf, sizeof(buf)), (int)strlen(j.secret));
+	cr_assert_eq(tc_readlink(c, 1, buf, sizeof(buf)),
+		     (int)strlen(j.secret));
 	cr_assert_str_eq(buf, j.secret);
 	cr_assert_eq(tc_walk1(c, 0, 2, "out", NULL), 1);
 	cr_assert_eq(tc_lcreate(c, 2, "x", O_RDWR, 0644, 0, NULL), -ENOTDIR);
 	cr_assert_eq(tc_mkdir(c, 2, "x", 0755, 0, NULL), -ENOTDIR);
 	cr_assert_eq(tc_unlinkat(c, 2, "secret", 0), -ENOTDIR);
-	cr_assert_eq(tc_setattr(c, 1, P9_SETATTR_MODE, 0777, 0, 0, 0, 0, 0, 0,
-				0),
-		     -EOPNOTSUPP, "chmod would follow");
+	cr_assert_eq(
+		tc_setattr(c, 1, P9_SETATTR_MODE, 0777, 0, 0, 0, 0, 0, 0, 0),
+		-EOPNOTSUPP, "chmod would follow");
 	cr_assert_eq(tc_setattr(c, 1, P9_SETATTR_SIZE, 0, 0, 0, 0, 0, 0, 0, 0),
 		     -EINVAL);
 	cr_assert_eq(tc_xattrcreate(c, 1, "user.x", 0, 0), 0);
@@ -177,7 +178,8 @@ Test(fs9p_confine, proc_magic_links)
 		const char *n4[] = { "proc", "1", "root" };
 
 		cr_assert_eq(tc_walkv(c, 0, 1, 4, n2, q), 2, "self is a link");
-		cr_assert_eq(tc_walkv(c, 0, 1, 4, n3, q), 3, "root not followed");
+		cr_assert_eq(tc_walkv(c, 0, 1, 4, n3, q), 3,
+			     "root not followed");
 		cr_assert_eq(q[2].type, P9_QTSYMLINK);
 		cr_assert_eq(tc_walkv(c, 0, 1, 3, n4, q), 3);
 		cr_assert_eq(tc_lopen(c, 1, O_RDONLY, NULL), -ELOOP);

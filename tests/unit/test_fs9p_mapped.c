@@ -68,11 +68,11 @@ Test(fs9p_mapped, creations_keep_guest_credentials_in_xattrs)
 	cr_assert_eq(tc_lopen(c, 4, O_RDWR, NULL), -EPERM);
 
 	/* chmod / chown go to the xattrs */
-	cr_assert_eq(tc_setattr(c, 4,
-				P9_SETATTR_MODE | P9_SETATTR_UID |
-					P9_SETATTR_GID,
-				0640, 7, 8, 0, 0, 0, 0, 0),
-		     0);
+	cr_assert_eq(
+		tc_setattr(c, 4,
+			   P9_SETATTR_MODE | P9_SETATTR_UID | P9_SETATTR_GID,
+			   0640, 7, 8, 0, 0, 0, 0, 0),
+		0);
 	cr_assert_eq(tc_getattr(c, 4, &a), 0);
 	cr_assert_eq(a.mode, 020640, "type kept");
 	cr_assert_eq(a.uid, 7);
@@ -170,9 +170,9 @@ Test(fs9p_mapped, readonly_refuses_every_change)
 	cr_assert_eq(tc_rename(c, 1, 0, "n"), -EROFS);
 	cr_assert_eq(tc_renameat(c, 0, "f", 0, "n"), -EROFS);
 	cr_assert_eq(tc_unlinkat(c, 0, "f", 0), -EROFS);
-	cr_assert_eq(tc_setattr(c, 1, P9_SETATTR_MODE, 0600, 0, 0, 0, 0, 0, 0,
-				0),
-		     -EROFS);
+	cr_assert_eq(
+		tc_setattr(c, 1, P9_SETATTR_MODE, 0600, 0, 0, 0, 0, 0, 0, 0),
+		-EROFS);
 	cr_assert_eq(tc_xattrcreate(c, 1, "user.x", 1, 0), -EROFS);
 	cr_assert_eq(tc_lopen(c, 1, O_WRONLY, NULL), -EROFS);
 	cr_assert_eq(tc_lopen(c, 1, O_RDONLY | 01000, NULL), -EROFS, "O_TRUNC");

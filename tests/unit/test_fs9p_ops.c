@@ -250,7 +250,8 @@ Test(fs9p_ops, write_clears_setuid)
 	cr_assert_eq(tc_lopen(c, 2, O_WRONLY, NULL), 0);
 	cr_assert_eq(tc_write(c, 2, 0, "x", 1), 1);
 	cr_assert_eq(stat(p, &st), 0);
-	cr_assert_eq(st.st_mode & 07777, 02640, "setgid without group exec stays");
+	cr_assert_eq(st.st_mode & 07777, 02640,
+		     "setgid without group exec stays");
 	tc_close(c);
 }
 
@@ -423,9 +424,9 @@ Test(fs9p_ops, lock_and_getlock_never_block)
 	cr_assert_eq(tc_lopen(c, 2, O_RDWR, NULL), 0);
 	cr_assert_eq(tc_lock(c, 1, P9_LOCK_TYPE_WRLCK, 0, 0, 5),
 		     P9_LOCK_SUCCESS);
-	cr_assert_eq(tc_lock(c, 2, P9_LOCK_TYPE_WRLCK, P9_LOCK_FLAGS_BLOCK, 2,
-			     1),
-		     P9_LOCK_BLOCKED, "a blocking request is not blocked on");
+	cr_assert_eq(
+		tc_lock(c, 2, P9_LOCK_TYPE_WRLCK, P9_LOCK_FLAGS_BLOCK, 2, 1),
+		P9_LOCK_BLOCKED, "a blocking request is not blocked on");
 	cr_assert_eq(tc_lock(c, 2, P9_LOCK_TYPE_RDLCK, 0, 5, 0),
 		     P9_LOCK_SUCCESS, "no overlap");
 	tb_begin(c, P9_TGETLOCK);

@@ -35,7 +35,8 @@ Test(fs9p_qid, two_file_systems_do_not_collide)
 		cr_assert_eq(stat(tc_path(c, nm, p), &st), 0);
 		cr_assert_eq(q[1].path, 1ull << 48 | st.st_ino, "prefix 1");
 		cr_assert_eq(tc_getattr(c, 1, &a), 0);
-		cr_assert_eq(a.qid.path, q[1].path, "getattr's inode is the qid");
+		cr_assert_eq(a.qid.path, q[1].path,
+			     "getattr's inode is the qid");
 		seen[n++] = q[1].path;
 		cr_assert_eq(tc_clunk(c, 1), 0);
 	}

@@ -46,74 +46,141 @@ static void build(struct tc *c, uint8_t type)
 {
 	tb_begin(c, type);
 	switch (type) {
-	case P9_TVERSION: tb_u32(c, 8192); tb_str(c, "9P2000.L"); break;
+	case P9_TVERSION:
+		tb_u32(c, 8192);
+		tb_str(c, "9P2000.L");
+		break;
 	case P9_TAUTH:
 	case P9_TATTACH:
-		tb_u32(c, 5); tb_u32(c, P9_NOFID); tb_str(c, "u");
-		tb_str(c, "a"); tb_u32(c, 0);
+		tb_u32(c, 5);
+		tb_u32(c, P9_NOFID);
+		tb_str(c, "u");
+		tb_str(c, "a");
+		tb_u32(c, 0);
 		break;
 	case P9_TFLUSH: tb_u16(c, 3); break;
 	case P9_TWALK:
-		tb_u32(c, 0); tb_u32(c, 6); tb_u16(c, 2); tb_str(c, "d");
+		tb_u32(c, 0);
+		tb_u32(c, 6);
+		tb_u16(c, 2);
+		tb_str(c, "d");
 		tb_str(c, "f");
 		break;
 	case P9_TREAD:
-	case P9_TREADDIR: tb_u32(c, 1); tb_u64(c, 0); tb_u32(c, 10); break;
-	case P9_TWRITE:
-		tb_u32(c, 1); tb_u64(c, 0); tb_u32(c, 2); tb_raw(c, "ab", 2);
+	case P9_TREADDIR:
+		tb_u32(c, 1);
+		tb_u64(c, 0);
+		tb_u32(c, 10);
 		break;
-	case P9_TLOPEN: tb_u32(c, 1); tb_u32(c, O_RDONLY); break;
+	case P9_TWRITE:
+		tb_u32(c, 1);
+		tb_u64(c, 0);
+		tb_u32(c, 2);
+		tb_raw(c, "ab", 2);
+		break;
+	case P9_TLOPEN:
+		tb_u32(c, 1);
+		tb_u32(c, O_RDONLY);
+		break;
 	case P9_TLCREATE:
-		tb_u32(c, 2); tb_str(c, "n"); tb_u32(c, 2); tb_u32(c, 0644);
+		tb_u32(c, 2);
+		tb_str(c, "n");
+		tb_u32(c, 2);
+		tb_u32(c, 0644);
 		tb_u32(c, 0);
 		break;
 	case P9_TSYMLINK:
-		tb_u32(c, 0); tb_str(c, "s"); tb_str(c, "t"); tb_u32(c, 0);
+		tb_u32(c, 0);
+		tb_str(c, "s");
+		tb_str(c, "t");
+		tb_u32(c, 0);
 		break;
 	case P9_TMKNOD:
-		tb_u32(c, 0); tb_str(c, "m"); tb_u32(c, S_IFIFO | 0644);
-		tb_u32(c, 0); tb_u32(c, 0); tb_u32(c, 0);
+		tb_u32(c, 0);
+		tb_str(c, "m");
+		tb_u32(c, S_IFIFO | 0644);
+		tb_u32(c, 0);
+		tb_u32(c, 0);
+		tb_u32(c, 0);
 		break;
-	case P9_TRENAME: tb_u32(c, 1); tb_u32(c, 0); tb_str(c, "r"); break;
+	case P9_TRENAME:
+		tb_u32(c, 1);
+		tb_u32(c, 0);
+		tb_str(c, "r");
+		break;
 	case P9_TRENAMEAT:
-		tb_u32(c, 0); tb_str(c, "x"); tb_u32(c, 0); tb_str(c, "y");
+		tb_u32(c, 0);
+		tb_str(c, "x");
+		tb_u32(c, 0);
+		tb_str(c, "y");
 		break;
-	case P9_TUNLINKAT: tb_u32(c, 0); tb_str(c, "x"); tb_u32(c, 0); break;
+	case P9_TUNLINKAT:
+		tb_u32(c, 0);
+		tb_str(c, "x");
+		tb_u32(c, 0);
+		break;
 	case P9_TMKDIR:
-		tb_u32(c, 0); tb_str(c, "k"); tb_u32(c, 0755); tb_u32(c, 0);
+		tb_u32(c, 0);
+		tb_str(c, "k");
+		tb_u32(c, 0755);
+		tb_u32(c, 0);
 		break;
-	case P9_TLINK: tb_u32(c, 0); tb_u32(c, 1); tb_str(c, "h"); break;
-	case P9_TGETATTR: tb_u32(c, 0); tb_u64(c, 0x7ff); break;
+	case P9_TLINK:
+		tb_u32(c, 0);
+		tb_u32(c, 1);
+		tb_str(c, "h");
+		break;
+	case P9_TGETATTR:
+		tb_u32(c, 0);
+		tb_u64(c, 0x7ff);
+		break;
 	case P9_TSETATTR:
-		tb_u32(c, 1); tb_u32(c, 0); tb_u32(c, 0); tb_u32(c, 0);
+		tb_u32(c, 1);
+		tb_u32(c, 0);
+		tb_u32(c, 0);
+		tb_u32(c, 0);
 		tb_u32(c, 0);
 		for (int i = 0; i < 5; i++)
 			tb_u64(c, 0);
 		break;
-	case P9_TXATTRWALK: tb_u32(c, 0); tb_u32(c, 7); tb_str(c, ""); break;
+	case P9_TXATTRWALK:
+		tb_u32(c, 0);
+		tb_u32(c, 7);
+		tb_str(c, "");
+		break;
 	case P9_TXATTRCREATE:
-		tb_u32(c, 1); tb_str(c, "user.x"); tb_u64(c, 1); tb_u32(c, 0);
+		tb_u32(c, 1);
+		tb_str(c, "user.x");
+		tb_u64(c, 1);
+		tb_u32(c, 0);
 		break;
 	case P9_TLOCK:
 	case P9_TGETLOCK:
-		tb_u32(c, 1); tb_u8(c, 0);
+		tb_u32(c, 1);
+		tb_u8(c, 0);
 		if (type == P9_TLOCK)
 			tb_u32(c, 0);
-		tb_u64(c, 0); tb_u64(c, 0); tb_u32(c, 1); tb_str(c, "c");
+		tb_u64(c, 0);
+		tb_u64(c, 0);
+		tb_u32(c, 1);
+		tb_str(c, "c");
 		break;
-	case P9_TFSYNC: tb_u32(c, 1); tb_u32(c, 0); break;
+	case P9_TFSYNC:
+		tb_u32(c, 1);
+		tb_u32(c, 0);
+		break;
 	default: tb_u32(c, 0); break; /* statfs, readlink, clunk, remove */
 	}
 }
 
 static const uint8_t types[] = {
-	P9_TSTATFS,   P9_TLOPEN,     P9_TLCREATE,    P9_TSYMLINK,
-	P9_TMKNOD,    P9_TRENAME,    P9_TREADLINK,   P9_TGETATTR,
-	P9_TSETATTR,  P9_TXATTRWALK, P9_TXATTRCREATE, P9_TREADDIR,
-	P9_TFSYNC,    P9_TLOCK,      P9_TGETLOCK,    P9_TLINK,
-	P9_TMKDIR,    P9_TRENAMEAT,  P9_TUNLINKAT,   P9_TVERSION,
-	P9_TAUTH,     P9_TATTACH,    P9_TFLUSH,	     P9_TWALK,
-	P9_TREAD,     P9_TWRITE,     P9_TCLUNK,	     P9_TREMOVE,
+	P9_TSTATFS,  P9_TLOPEN,	    P9_TLCREATE,     P9_TSYMLINK,
+	P9_TMKNOD,   P9_TRENAME,    P9_TREADLINK,    P9_TGETATTR,
+	P9_TSETATTR, P9_TXATTRWALK, P9_TXATTRCREATE, P9_TREADDIR,
+	P9_TFSYNC,   P9_TLOCK,	    P9_TGETLOCK,     P9_TLINK,
+	P9_TMKDIR,   P9_TRENAMEAT,  P9_TUNLINKAT,    P9_TVERSION,
+	P9_TAUTH,    P9_TATTACH,    P9_TFLUSH,	     P9_TWALK,
+	P9_TREAD,    P9_TWRITE,	    P9_TCLUNK,	     P9_TREMOVE,
 };
 
 /* Sends len bytes with a size field of size; the reply must be an Rlerror
@@ -130,8 +197,8 @@ static void expect_lerror(struct tc *c, size_t len, uint32_t size, int err)
 	cr_assert_eq(n, 11, "type %u len %zu", c->type, len);
 	cr_assert_eq(c->out[4], P9_RLERROR, "type %u len %zu", c->type, len);
 	if (err)
-		cr_assert_eq(get32(c->out + 7), (uint32_t)err, "type %u len %zu",
-			     c->type, len);
+		cr_assert_eq(get32(c->out + 7), (uint32_t)err,
+			     "type %u len %zu", c->type, len);
 }
 
 Test(fs9p_wire, every_type_truncated_at_every_length)
