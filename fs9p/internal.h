@@ -37,6 +37,9 @@ struct fs9p_export {
 	ino_t root_ino;
 	enum fs9p_security security;
 	bool readonly;
+	/* Passthrough without root: a new file keeps the server's owner
+	 * when handing it to the client's uid is not allowed. */
+	bool chown_best_effort;
 	struct qid_map qids;
 };
 
@@ -167,7 +170,8 @@ int attr_chown(struct fs9p_export *ex, const struct fs9p_node *n, uid_t uid,
 int attr_remove_privs(struct fs9p_export *ex, const struct fs9p_node *n);
 
 /* model_passthrough.c / model_mapped.c: finish a creation */
-int pt_finish_create(int fd, const struct create_cred *c);
+int pt_finish_create(int fd, const struct create_cred *c,
+		     bool chown_best_effort);
 int mapped_finish_create(const struct fs9p_node *n,
 			 const struct create_cred *c);
 int mapped_overlay(const struct fs9p_node *n, struct stat *st);

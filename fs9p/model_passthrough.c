@@ -1,5 +1,5 @@
 /* The passthrough security model: host uid, gid and mode are the guest's.
- * A creation is made by the server (root) and then given the attaching
+ * A creation is made by the server and then given the attaching
  * user's uid, the request's gid and the exact mode the client asked for
  * (the process umask does not apply). Any worker thread; no state. */
 #include <errno.h>
@@ -10,14 +10,18 @@
 #include "internal.h"
 
 /* fd: an O_PATH fd of the new entry. chown first: it clears setuid and
- * setgid bits, which the chmod then sets as asked. */
-int pt_finish_create(int fd, const struct create_cred *c)
+ * setgid bits, which the chmod then sets as asked. With
+ * chown_best_effort (a server without root) an EPERM leaves the entry
+ * the server's. */
+int pt_finish_create(int fd, const struct create_cred *c,
+		     bool chown_best_effort)
 {
 	char path[32];
 	struct stat st;
 
 	if (fchownat(fd, "", c->uid, c->gid,
-		     AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW))
+		     AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) &&
+	    !(errno == EPERM && chown_best_effort))
 		return -errno;
 	if (fstat(fd, &st))
 		return -errno;

@@ -2,6 +2,7 @@
  * export directory (passthrough model, run as root). */
 #include <fcntl.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
 
 #include "fs9p_client.h"
@@ -467,4 +468,59 @@ Test(fs9p_ops, lopen_of_device_fifo_refused)
 	cr_assert_eq(tc_lcreate(c, 4, "fifo", O_RDWR, 0644, 0, NULL), -EEXIST,
 		     "never opens an existing node");
 	tc_close(c);
+}
+
+/* Passthrough served by an unprivileged user (the test rig's --rw shares):
+ * a creation for another uid keeps the server's owner, as QEMU's
+ * security_model=none does, while an explicit chown to another uid fails
+ * with EPERM as on a local file system. */
+Test(fs9p_ops, passthrough_unprivileged_creations_stay_the_servers)
+{
+	char d[64];
+	pid_t pid;
+	int status;
+
+	tc_mkdtemp(d);
+	cr_assert_eq(chown(d, 65534, 65534), 0);
+	pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		struct tattr a;
+		struct tc *c;
+		char p[PATH_MAX];
+		struct stat st;
+		int step = 1;
+
+		if (setresgid(65534, 65534, 65534) ||
+		    setresuid(65534, 65534, 65534))
+			_exit(100);
+		c = tc_open_dir(d, FS9P_PASSTHROUGH, false);
+		if (tc_walk1(c, 0, 1, NULL, NULL) != 0)
+			_exit(step);
+		step++;
+		/* attach uid 0 and gid 0 asked for: not grantable */
+		if (tc_lcreate(c, 1, "f", O_RDWR, 0640, 0, NULL) != 0)
+			_exit(step);
+		step++;
+		if (stat(tc_path(c, "f", p), &st) || st.st_uid != 65534 ||
+		    (st.st_mode & 07777) != 0640)
+			_exit(step);
+		step++;
+		if (tc_getattr(c, 1, &a) || a.uid != 65534)
+			_exit(step);
+		step++;
+		if (tc_setattr(c, 1, P9_SETATTR_UID, 0, 0, 0, 0, 0, 0, 0, 0) !=
+		    -EPERM)
+			_exit(step);
+		step++;
+		if (tc_mkdir(c, 0, "dir", 0750, 0, NULL) != 0)
+			_exit(step);
+		tc_close(c);
+		_exit(0);
+	}
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status));
+	cr_assert_eq(WEXITSTATUS(status), 0, "failed at step %d",
+		     WEXITSTATUS(status));
+	tc_rm_rf(d);
 }
