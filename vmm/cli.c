@@ -490,7 +490,6 @@ static int rig_request(struct vm_config *cfg, char **argv, int argc,
 			cfg->cmdline == default_cmdline ? NULL : cfg->cmdline,
 		.modules = &r->mods,
 		.user = &r->user,
-		.unprivileged = geteuid() != 0,
 		.init_bin = vmm_guest_init,
 		.init_size = (size_t)(vmm_guest_init_end - vmm_guest_init),
 	};

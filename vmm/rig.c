@@ -218,7 +218,7 @@ static int build_cmdline(const struct rig_request *rq, char **out)
 /* The --9p option's argument is comma-separated: a directory with a
  * comma in its name cannot be carried. */
 static int share_arg(struct rig_output *o, const char *what, const char *dir,
-		     const char *tag, bool readonly, bool mapped)
+		     const char *tag, bool readonly)
 {
 	struct stat st;
 
@@ -231,11 +231,11 @@ static int share_arg(struct rig_output *o, const char *what, const char *dir,
 		log_error("%s %s: not a directory", what, dir);
 		return -EINVAL;
 	}
-	/* fs9p refuses a writable passthrough export without root. */
+	/* Passthrough also for a user without root: what the guest creates
+	 * in a --rw share is then plainly the user's, which is what a build
+	 * tree needs (fs9p keeps the server's owner when it cannot chown). */
 	if (asprintf(&o->shares[o->nr_shares], "%s,tag=%s%s", dir, tag,
-		     readonly ? ",readonly"
-		     : mapped ? ",security=mapped"
-			      : "") < 0)
+		     readonly ? ",readonly" : "") < 0)
 		return -ENOMEM;
 	o->nr_shares++;
 	return 0;
@@ -244,7 +244,7 @@ static int share_arg(struct rig_output *o, const char *what, const char *dir,
 static int build_shares(const struct rig_request *rq, struct rig_output *o)
 {
 	int r = share_arg(o, rq->test ? "root" : "--9p-root", rq->root,
-			  RIG_ROOT_TAG, rq->test, rq->unprivileged);
+			  RIG_ROOT_TAG, rq->test);
 
 	if (rq->nr_rw > RIG_MAX_RW) {
 		log_error("--rw: at most %d shares", RIG_MAX_RW);
@@ -253,8 +253,7 @@ static int build_shares(const struct rig_request *rq, struct rig_output *o)
 	for (unsigned i = 0; !r && i < rq->nr_rw; i++) {
 		char tag[16];
 		snprintf(tag, sizeof(tag), "vmmrw%u", i);
-		r = share_arg(o, "--rw", rq->rw[i], tag, false,
-			      rq->unprivileged);
+		r = share_arg(o, "--rw", rq->rw[i], tag, false);
 	}
 	return r;
 }

@@ -53,7 +53,6 @@ struct rig_request {
 	const char *user_cmdline; /* --cmdline, or NULL */
 	const struct module_list *modules;
 	const struct rig_user *user; /* the rig's */
-	bool unprivileged; /* not root: read-write shares use security=mapped */
 	const uint8_t *init_bin; /* the init executable */
 	size_t init_size;
 };

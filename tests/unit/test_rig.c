@@ -212,17 +212,16 @@ Test(rig, build_cmdline_shares_and_initramfs)
 	rig_output_free(&o);
 }
 
-Test(rig, unprivileged_rw_share_is_mapped_and_root_mode_cmdline)
+Test(rig, rw_share_is_passthrough_and_root_mode_cmdline)
 {
 	struct rig_request rq = test_request();
 	struct rig_output o;
 
-	rq.unprivileged = true;
 	rq.modules = NULL;
 	cr_assert_eq(rig_build(&rq, &o), 0);
 	cr_assert_str_eq(o.cmdline, RIG_RIG_CMDLINE);
 	cr_assert_str_eq(o.shares[0], "/,tag=vmmroot,readonly");
-	cr_assert_str_eq(o.shares[1], "/tmp,tag=vmmrw0,security=mapped");
+	cr_assert_str_eq(o.shares[1], "/tmp,tag=vmmrw0");
 	rig_output_free(&o);
 	rq = (struct rig_request){ .root = "/tmp",
 				   .init_bin = rq.init_bin,
