@@ -1,0 +1,70 @@
+/* Main thread only (see devices/device.h). */
+#include "9p_type.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include "9p.h"
+#include "9p_opts.h"
+
+static int v9p_type_parse(char *arg, void *cfg, const char **why)
+{
+	return v9p_parse_opt(arg, cfg, why);
+}
+
+static int v9p_type_create(const void *cfg, unsigned index,
+			   const struct guest_mem *mem, void **dev)
+{
+	struct v9p *p = calloc(1, sizeof(*p));
+
+	*dev = p;
+	if (!p)
+		return -ENOMEM;
+	return v9p_init(p, cfg, index, mem);
+}
+
+static void v9p_type_kick(void *opaque, unsigned queue)
+{
+	v9p_kick(opaque, queue);
+}
+
+static void v9p_type_bind(void *dev, struct virtio_binding *out)
+{
+	struct v9p *p = dev;
+
+	out->vd = &p->vdev;
+	out->kick = v9p_type_kick;
+	out->opaque = p;
+	out->kick_fds[0] = p->kick_fd;
+}
+
+static void v9p_type_destroy(void *dev)
+{
+	v9p_destroy(dev);
+	free(dev);
+}
+
+static void v9p_type_stats(void *dev, FILE *out)
+{
+	struct v9p *p = dev;
+	uint64_t requests, errors;
+
+	v9p_counts(p, &requests, &errors);
+	fprintf(out, "vmm: stats: 9p %s: %llu requests, %llu errors\n",
+		p->cfg.tag, (unsigned long long)requests,
+		(unsigned long long)errors);
+}
+
+const struct device_type v9p_device_type = {
+	.name = "9p",
+	.arg = V9P_OPT_HELP,
+	.help = "share a host directory over virtio-9p (mount -t 9p -o "
+		"trans=virtio NAME DIR in the guest); repeatable",
+	.max = 8,
+	.config_size = sizeof(struct v9p_config),
+	.parse = v9p_type_parse,
+	.create = v9p_type_create,
+	.bind = v9p_type_bind,
+	.destroy = v9p_type_destroy,
+	.stats = v9p_type_stats,
+};
