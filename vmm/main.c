@@ -6,6 +6,7 @@
 #include "lifecycle.h"
 #include "lib/log.h"
 #include "run.h"
+#include "serve9p.h"
 
 #ifndef VMM_VERSION
 #define VMM_VERSION "0.1"
@@ -31,6 +32,8 @@ static const struct {
 	const char *help;
 } commands[] = {
 	{ "run", cmd_run, "boot a kernel in a new VM (vmm run --help)" },
+	{ "9p-serve", serve9p_command,
+	  "serve a directory over 9P2000.L on a socket (vmm 9p-serve --help)" },
 };
 
 static void usage(FILE *out)
