@@ -89,21 +89,32 @@ static void answer_flush(struct fs9p_dispatch *d, struct fs9p_req *f)
 	d->cfg.done(d->cfg.opaque, f);
 }
 
-/* Delivers r's reply, then the Rflush of every Tflush parked on it (the
- * list is taken first: after done the transport may reuse r). */
+/* Delivers r's reply, then the Rflush of every Tflush parked on it. While
+ * done(r) runs, r's tag stays in the table as a tombstone on this stack
+ * (after done the transport may free r), so a Tflush arriving meanwhile
+ * is parked there rather than answered ahead of the reply being
+ * delivered. */
 static void finish(struct fs9p_dispatch *d, struct fs9p_req *r)
 {
+	struct fs9p_req tomb = { .tag = r->tag };
 	struct fs9p_req *f;
 	unsigned n = 1;
 
 	pthread_mutex_lock(&d->lock);
-	table_remove(d, r);
-	f = r->flushes;
+	if (r->tracked) {
+		table_remove(d, r);
+		tomb.flushes = r->flushes;
+		table_add(d, &tomb);
+	}
 	r->flushes = NULL;
 	pthread_mutex_unlock(&d->lock);
 	if (!r->reply_len || out_byte(&r->msg, 4) == RLERROR)
 		__atomic_add_fetch(&d->errors, 1, __ATOMIC_RELAXED);
 	d->cfg.done(d->cfg.opaque, r);
+	pthread_mutex_lock(&d->lock);
+	table_remove(d, &tomb);
+	f = tomb.flushes;
+	pthread_mutex_unlock(&d->lock);
 	while (f) {
 		struct fs9p_req *next = f->next_flush;
 		answer_flush(d, f);

@@ -29,12 +29,19 @@ static struct fs9p_req *order[MAXREQ]; /* done, in delivery order */
 static unsigned ndone, running, max_running, handled;
 static uint16_t held_tag = 0xfffe; /* requests with this tag wait */
 static bool release;
+static struct fs9p_req *slow_done; /* its done waits for release_done */
+static bool release_done;
+static unsigned in_done;
 static pthread_t submitter;
 
 static void done(void *opaque, struct fs9p_req *r)
 {
 	cr_assert_eq(opaque, &d);
 	pthread_mutex_lock(&lock);
+	in_done++;
+	pthread_cond_broadcast(&cond);
+	while (r == slow_done && !release_done)
+		pthread_cond_wait(&cond, &lock);
 	order[ndone++] = r;
 	pthread_cond_broadcast(&cond);
 	pthread_mutex_unlock(&lock);
@@ -98,9 +105,10 @@ static void start(unsigned workers)
 		.handle_ctx = &d,
 	};
 
-	ndone = running = max_running = handled = 0;
+	ndone = running = max_running = handled = in_done = 0;
 	held_tag = 0xfffe;
-	release = false;
+	release = release_done = false;
+	slow_done = NULL;
 	cr_assert_eq(fs9p_dispatch_init(&d, &c), 0);
 }
 
@@ -197,6 +205,28 @@ Test(fs9p_dispatch, flush_of_unknown_tag_answered_at_once)
 	cr_assert_eq(ndone, 3);
 	check_rflush(order[2], 4);
 	cr_assert_eq(handled, 1);
+	fs9p_dispatch_destroy(&d);
+}
+
+/* A Tflush that arrives while the reply it names is being delivered
+ * (the transport's done still writing it) waits for that delivery. */
+Test(fs9p_dispatch, flush_during_delivery_waits_for_it)
+{
+	start(2);
+	slow_done = msg(0, TREAD, 1, 0);
+	fs9p_dispatch_submit(&d, slow_done);
+	wait_for(&in_done, 1); /* done(tag 1) entered, not returned */
+	fs9p_dispatch_submit(&d, msg(1, FS9P_TFLUSH, 2, 1));
+	usleep(20000);
+	cr_assert_eq(count(&in_done), 1, "Rflush delivered during the reply");
+	pthread_mutex_lock(&lock);
+	release_done = true;
+	pthread_cond_broadcast(&cond);
+	pthread_mutex_unlock(&lock);
+	wait_for(&ndone, 2);
+	cr_assert_eq(order[0], &msgs[0].req);
+	cr_assert_eq(order[1], &msgs[1].req);
+	check_rflush(order[1], 2);
 	fs9p_dispatch_destroy(&d);
 }
 
