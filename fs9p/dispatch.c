@@ -186,6 +186,9 @@ void fs9p_dispatch_submit(struct fs9p_dispatch *d, struct fs9p_req *r)
 {
 	uint16_t oldtag = 0;
 	bool parsed = !fs9p_peek(&r->msg, &r->type, &r->tag, &oldtag);
+	/* Decided now: once queued, r may be run, done and freed before
+	 * this function returns. */
+	bool flush = parsed && r->type == FS9P_TFLUSH;
 
 	r->reply_len = 0;
 	r->tracked = false;
@@ -193,7 +196,7 @@ void fs9p_dispatch_submit(struct fs9p_dispatch *d, struct fs9p_req *r)
 	__atomic_add_fetch(&d->requests, 1, __ATOMIC_RELAXED);
 	pthread_mutex_lock(&d->lock);
 	d->inflight++;
-	if (!(parsed && r->type == FS9P_TFLUSH)) {
+	if (!flush) {
 		/* A message too short for its header still runs: the core
 		 * answers it with an Rlerror (or nothing). */
 		if (parsed)
@@ -206,7 +209,7 @@ void fs9p_dispatch_submit(struct fs9p_dispatch *d, struct fs9p_req *r)
 		pthread_cond_signal(&d->work);
 	}
 	pthread_mutex_unlock(&d->lock);
-	if (parsed && r->type == FS9P_TFLUSH)
+	if (flush)
 		submit_flush(d, r, oldtag);
 }
 
@@ -261,8 +264,9 @@ static int start_threads(struct fs9p_dispatch *d)
 		if (r)
 			break;
 		d->nthreads++;
-		snprintf(name, sizeof(name), "%.11s-w%u",
-			 d->cfg.name ? d->cfg.name : "9p", i);
+		snprintf(name, sizeof(name), "%.10s-w%u",
+			 d->cfg.name ? d->cfg.name : "9p",
+			 i % FS9P_DISPATCH_MAX_WORKERS);
 		pthread_setname_np(d->threads[i], name);
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);

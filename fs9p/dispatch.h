@@ -53,7 +53,7 @@ struct fs9p_dispatch_config {
 	unsigned workers; /* threads, 1 .. FS9P_DISPATCH_MAX_WORKERS */
 	void (*done)(void *opaque, struct fs9p_req *r);
 	void *opaque;
-	const char *name;      /* thread name prefix, at most 11 chars */
+	const char *name;      /* thread name prefix, at most 10 chars */
 	fs9p_handle_fn handle; /* NULL: fs9p_handle */
 	void *handle_ctx;
 };

@@ -277,7 +277,7 @@ static int open_export(struct v9p *p, const struct v9p_config *cfg)
 
 static int setup_dispatch(struct v9p *p)
 {
-	char name[12];
+	char name[16];
 	struct fs9p_dispatch_config dc = {
 		.session = p->session,
 		.workers = V9P_WORKERS,
@@ -287,7 +287,7 @@ static int setup_dispatch(struct v9p *p)
 	};
 	int r;
 
-	snprintf(name, sizeof(name), "9p%u", p->index);
+	snprintf(name, sizeof(name), "9p%u", p->index % 1000);
 	r = fs9p_dispatch_init(&p->dispatch, &dc);
 	if (r) {
 		log_error("--9p %s: threads: %s", p->cfg.tag, strerror(-r));
@@ -316,7 +316,7 @@ static int setup_queue(struct v9p *p)
 		log_error("--9p %s: eventfd: %s", p->cfg.tag, strerror(-r));
 		return r;
 	}
-	snprintf(name, sizeof(name), "9p%u-q0", p->index);
+	snprintf(name, sizeof(name), "9p%u-q0", p->index % 1000);
 	wc.name = name;
 	wc.fds[0] = p->done_fd;
 	p->have_worker = true;
