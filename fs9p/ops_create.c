@@ -60,8 +60,7 @@ static int create_finish(struct req *r, struct create *k, struct fs9p_node *n)
 	if (r->ex->security == FS9P_MAPPED)
 		err = mapped_finish_create(n, &k->c);
 	else
-		err = pt_finish_create(n->fd, &k->c,
-				       r->ex->chown_best_effort);
+		err = pt_finish_create(n->fd, &k->c, r->ex->chown_best_effort);
 	if (!err)
 		err = attr_qid(r->ex, n, &k->qid);
 	if (err)

@@ -12,6 +12,7 @@
  * env(1) report their own failures). PID 1 never returns. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <grp.h>
 #include <net/if.h>
 #include <stdarg.h>
@@ -256,6 +257,26 @@ static void mount_tmpfs(const char *dir)
 	do_mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV, opts);
 }
 
+/* A --rw share's host path may lie under a directory that is a fresh
+ * tmpfs in the guest (/tmp): its missing components are made there. On
+ * the read-only root a missing one stays missing and the mount names it. */
+static void make_mount_point(const char *path)
+{
+	char p[PATH_MAX];
+
+	if (strlen(path) >= sizeof(p))
+		return; /* the mount will name it */
+	memcpy(p, path, strlen(path) + 1);
+	for (char *s = strchr(p + 1, '/');; s = strchr(s + 1, '/')) {
+		if (s)
+			*s = 0;
+		mkdir(p, 0755); /* EEXIST or EROFS: the mount decides */
+		if (!s)
+			return;
+		*s = '/';
+	}
+}
+
 /* /run first: the overlays' upper directories live in it. Overlays
  * before the tmpfs mounts below them (/var/tmp on /var). */
 static void make_writable(const struct init_conf *c)
@@ -271,9 +292,11 @@ static void make_writable(const struct init_conf *c)
 	mkdir("/dev/pts", 0755);
 	do_mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
 		 "mode=0620,ptmxmode=0666");
-	for (unsigned i = 0; i < c->nr_shares; i++)
+	for (unsigned i = 0; i < c->nr_shares; i++) {
+		make_mount_point(c->shares[i].path);
 		mount_9p(c->shares[i].tag, c->shares[i].path, c->msize,
 			 c->share_cache, 0);
+	}
 }
 
 /* Best effort: tests often talk to 127.0.0.1. */

@@ -7,6 +7,8 @@ serve_start() {
 	local as=""
 	if [ "$1" = --as ]; then as=$2; shift 2; fi
 	modprobe 9pnet_fd 2>/dev/null || true
+	# The lab host's loopback starts down; trans=tcp needs it.
+	ip link set lo up || fail "cannot bring up lo"
 	if [ -n "$as" ]; then
 		setpriv --reuid="$as" --regid="$as" --clear-groups \
 			"$VMM" 9p-serve "$@" >"$out" 2>"$err" &

@@ -5,6 +5,7 @@
 . tests/linux/p9lib.sh
 . tests/linux/p9serve.sh
 fsops_reference
+chmod 0755 "$WORK" # the server's user must reach its export
 mkdir -m 0777 "$WORK/srv"
 mkdir "$WORK/export" "$WORK/mnt"
 chown 65534:65534 "$WORK/export"
