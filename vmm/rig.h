@@ -53,7 +53,7 @@ struct rig_request {
 	const char *user_cmdline; /* --cmdline, or NULL */
 	const struct module_list *modules;
 	const struct rig_user *user; /* the rig's */
-	const uint8_t *init_bin; /* the init executable */
+	const uint8_t *init_bin;     /* the init executable */
 	size_t init_size;
 };
 
