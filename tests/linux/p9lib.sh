@@ -18,9 +18,16 @@ expect_guest_transcript() {
 	expect_same_transcript "$WORK/guest.out"
 }
 
-# expect_same_transcript FILE: FILE is the local reference's transcript.
+# expect_same_transcript FILE: FILE is the local reference's transcript,
+# but for one line: Linux 6.1's v9fs leaves its superblock's s_time_gran at
+# one second, so the client itself truncates utimensat's nanoseconds before
+# Tsetattr (seen in the lab: a time set on the host with nanoseconds reads
+# back exact through the client, one set through the client arrives whole;
+# 9p-serve-unix checks the first half). The reference's explicit times are
+# cut to whole seconds for the comparison; everything else must match.
 expect_same_transcript() {
-	diff -u "$WORK/ref.out" "$1" >"$WORK/diff" ||
+	sed -E '/^a\/f1 times: /s/\.[0-9]{9}/.000000000/g' "$WORK/ref.out" >"$WORK/ref.9p"
+	diff -u "$WORK/ref.9p" "$1" >"$WORK/diff" ||
 		fail "the 9p transcript differs from the local one:
 $(head -40 "$WORK/diff")"
 }
