@@ -39,7 +39,8 @@ static const char usage_text[] =
 	"tcp:HOST:PORT\n"
 	"  --security MODE     passthrough (default: host ownership and modes "
 	"as the\n"
-	"                      client sets them; needs root) or mapped (files "
+	"                      client sets them; without root new files stay\n"
+	"                      the server user's) or mapped (files "
 	"owned by\n"
 	"                      the server's user, the client's view in "
 	"user.virtfs.*\n"
@@ -253,12 +254,6 @@ static int open_export(struct serve9p *srv)
 	};
 	int r = fs9p_export_open(&ec, &srv->export);
 
-	if (r == -EPERM) {
-		log_serve("%s: --security passthrough needs root (or "
-			  "--security mapped)",
-			  srv->cfg.dir);
-		return -EACCES;
-	}
 	if (r) {
 		srv->export = NULL;
 		log_serve("%s: %s", srv->cfg.dir, strerror(-r));

@@ -257,12 +257,6 @@ static int open_export(struct v9p *p, const struct v9p_config *cfg)
 	};
 	int r = fs9p_export_open(&ec, &p->export);
 
-	if (r == -EPERM) {
-		log_error("--9p: %s: security=passthrough needs root "
-			  "(or security=mapped)",
-			  cfg->path);
-		return -EACCES;
-	}
 	if (r) {
 		p->export = NULL;
 		log_error("--9p: %s: %s", cfg->path, strerror(-r));
