@@ -40,7 +40,7 @@ static struct serve9p_config config(const char *listen)
 	return (struct serve9p_config){
 		.dir = export_dir,
 		.listen = listen,
-		/* passthrough needs root; mapped works for anyone */
+		/* passthrough as root (it owns what it creates); mapped otherwise */
 		.security = geteuid() ? FS9P_MAPPED : FS9P_PASSTHROUGH,
 		.msize = 65536,
 	};
