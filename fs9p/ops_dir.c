@@ -30,6 +30,17 @@ struct rd {
 	off_t pos; /* cookie after the last entry emitted */
 };
 
+/* In the mapped model a plain host file may stand for the client's
+ * symlink, device node, FIFO or socket (its type is in an xattr): the
+ * entry says DT_UNKNOWN so that the client asks (find -type l, ls -F). */
+static unsigned char entry_type(const struct fs9p_export *ex,
+				unsigned char host_type)
+{
+	if (ex->security == FS9P_MAPPED && host_type == DT_REG)
+		return DT_UNKNOWN;
+	return host_type;
+}
+
 /* Encodes one entry; 1 when it does not fit, 0 when emitted or skipped. */
 static int rd_entry(struct rd *d, const struct linux_dirent64 *e)
 {
@@ -50,7 +61,7 @@ static int rd_entry(struct rd *d, const struct linux_dirent64 *e)
 	}
 	p9_put_qid(&d->r->out, &q);
 	p9_put64(&d->r->out, (uint64_t)e->d_off);
-	p9_put8(&d->r->out, e->d_type);
+	p9_put8(&d->r->out, entry_type(d->r->ex, e->d_type));
 	p9_put_str(&d->r->out, e->d_name, len);
 	d->used += sz;
 	d->pos = e->d_off;

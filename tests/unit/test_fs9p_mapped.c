@@ -1,6 +1,7 @@
 /* The mapped security model: guest credentials in user.virtfs.* xattrs in
  * QEMU's layout, special files as regular host files, the guest's own
  * user.virtfs.* hidden; and the readonly option. */
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -182,5 +183,43 @@ Test(fs9p_mapped, readonly_refuses_every_change)
 	cr_assert_eq(tc_write(c, 1, 0, "x", 1), -EROFS);
 	snprintf(p, sizeof(p), "%s/f", d);
 	cr_assert_eq(access(p, F_OK), 0);
+	tc_close(c);
+}
+
+/* Type byte of the readdir entry called name, or -1 when absent. */
+static int entry_type_of(struct tc *c, int count, const char *name)
+{
+	size_t pos = 11, end = 11 + (size_t)count;
+
+	while (pos < end) {
+		uint16_t len = get16(c->out + pos + 22);
+
+		cr_assert(pos + 24 + len <= end);
+		if (len == strlen(name) &&
+		    !memcmp(c->out + pos + 24, name, len))
+			return c->out[pos + 21];
+		pos += 24 + len;
+	}
+	return -1;
+}
+
+/* A mapped symlink is a plain host file: its entry must not claim to be
+ * a regular file (DT_UNKNOWN makes the client ask); a directory stays
+ * DT_DIR. */
+Test(fs9p_mapped, readdir_leaves_mapped_types_to_getattr)
+{
+	struct tc *c = tc_open(FS9P_MAPPED, false);
+	struct tqid q;
+	int n;
+
+	cr_assert_eq(tc_attach(c, 1, 0, NULL), 0);
+	cr_assert_eq(tc_symlink(c, 1, "l", "/target", 0, &q), 0);
+	cr_assert_eq(tc_mkdir(c, 1, "d", 0755, 0, &q), 0);
+	cr_assert_eq(tc_walk1(c, 1, 2, NULL, NULL), 0);
+	cr_assert_eq(tc_lopen(c, 2, O_RDONLY, NULL), 0);
+	n = tc_readdir(c, 2, 0, 4096);
+	cr_assert_gt(n, 0);
+	cr_assert_eq(entry_type_of(c, n, "l"), DT_UNKNOWN);
+	cr_assert_eq(entry_type_of(c, n, "d"), DT_DIR);
 	tc_close(c);
 }
