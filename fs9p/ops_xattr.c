@@ -178,7 +178,8 @@ int xattr_fid_read(struct req *r, struct fs9p_fid *f, uint64_t off,
 	if (n > room)
 		n = room;
 	p9_put32(&r->out, (uint32_t)n);
-	p9_put_bytes(&r->out, f->xbuf + off, n);
+	/* off may lie past the value (n is then 0): never form that pointer. */
+	p9_put_bytes(&r->out, n ? f->xbuf + off : f->xbuf, n);
 	pthread_mutex_unlock(&f->lock);
 	return 0;
 }
