@@ -24,6 +24,7 @@ static const char default_cmdline[] = DEFAULT_CMDLINE;
 struct cli_rig {
 	const char *root;    /* --9p-root DIR */
 	const char *modules; /* --modules DIR, "none", or NULL */
+	const char *dump;    /* --rig-dump DIR, or NULL */
 	const char *rw[RIG_MAX_RW];
 	unsigned nr_rw;
 	char *kernel;		     /* the default kernel's path */
@@ -80,6 +81,14 @@ static int opt_modules(struct vm_config *c, const char *a)
 	if (!rig_of(c))
 		return -ENOMEM;
 	c->rig->modules = a;
+	return 0;
+}
+
+static int opt_rig_dump(struct vm_config *c, const char *a)
+{
+	if (!rig_of(c))
+		return -ENOMEM;
+	c->rig->dump = a;
 	return 0;
 }
 
@@ -231,6 +240,8 @@ static const struct cli_option run_options[] = {
 	  "exit 125 if the guest ends without "
 	  "writing port 0x501",
 	  opt_expect_exit },
+	/* Hidden (no help): for bench/9p rig; README documents it. */
+	{ "rig-dump", "DIR", NULL, opt_rig_dump },
 };
 #define NR_RUN_OPTIONS (sizeof(run_options) / sizeof(run_options[0]))
 
@@ -254,8 +265,9 @@ void cli_usage_run(FILE *out)
 		     "       vmm run [--kernel FILE] [options] -- CMD [ARGS...]"
 		     "\n\noptions:\n");
 	for (size_t i = 0; i < NR_RUN_OPTIONS; i++)
-		usage_line(out, run_options[i].name, run_options[i].arg,
-			   run_options[i].help);
+		if (run_options[i].help)
+			usage_line(out, run_options[i].name, run_options[i].arg,
+				   run_options[i].help);
 	for (size_t i = 0; device_types[i]; i++)
 		usage_line(out, device_types[i]->name, device_types[i]->arg,
 			   device_types[i]->help);
@@ -455,7 +467,9 @@ static int check_rig_options(const struct vm_config *cfg, bool test)
 	}
 	if (!test && !r->root) {
 		log_error("--%s needs --9p-root DIR or a command after --",
-			  r->nr_rw ? "rw" : "modules");
+			  r->nr_rw  ? "rw"
+			  : r->dump ? "rig-dump"
+				    : "modules");
 		return -EINVAL;
 	}
 	if (!test && r->nr_rw) {
@@ -497,7 +511,8 @@ static int rig_request(struct vm_config *cfg, char **argv, int argc,
 }
 
 /* --9p-root DIR (argv NULL) or the test rig (argv: the command). The
- * shares become --9p devices through the device table, as if typed. */
+ * shares become --9p devices through the device table, as if typed.
+ * 1: --rig-dump wrote them out instead (nothing to boot). */
 static int rig_setup(struct vm_config *cfg, char **argv, int argc)
 {
 	const struct device_type *p9 = find_type("9p");
@@ -523,6 +538,8 @@ static int rig_setup(struct vm_config *cfg, char **argv, int argc)
 	}
 	if (rig_request(cfg, argv, argc, &rq) || rig_build(&rq, &cfg->rig->out))
 		return -EINVAL;
+	if (cfg->rig->dump)
+		return rig_dump(&cfg->rig->out, cfg->rig->dump) ? -EINVAL : 1;
 	for (unsigned i = 0; i < cfg->rig->out.nr_shares; i++)
 		if (add_device(cfg, p9, cfg->rig->out.shares[i]))
 			return -EINVAL;
@@ -532,6 +549,11 @@ static int rig_setup(struct vm_config *cfg, char **argv, int argc)
 	/* A panic or reboot must not pass for the command's success. */
 	cfg->expect_exit_code |= test;
 	return 0;
+}
+
+static enum cli_result rig_result(int r)
+{
+	return r < 0 ? CLI_USAGE_ERROR : r > 0 ? CLI_EXIT_OK : CLI_OK;
 }
 
 enum cli_result cli_parse_run(int argc, char **argv, struct vm_config *cfg)
@@ -559,15 +581,13 @@ enum cli_result cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 	/* "--" ended the options (not as an option's argument): a command. */
 	if (optind > 1 && !strcmp(argv[optind - 1], "--") &&
 	    argv[optind - 1] != last_arg)
-		return rig_setup(cfg, argv + optind, argc - optind)
-			       ? CLI_USAGE_ERROR
-			       : CLI_OK;
+		return rig_result(rig_setup(cfg, argv + optind, argc - optind));
 	if (optind < argc) {
 		log_error("unexpected argument '%s'", argv[optind]);
 		return CLI_USAGE_ERROR;
 	}
 	if (cfg->rig)
-		return rig_setup(cfg, NULL, 0) ? CLI_USAGE_ERROR : CLI_OK;
+		return rig_result(rig_setup(cfg, NULL, 0));
 	if (!cfg->kernel) {
 		log_error("--kernel is required (see vmm run --help)");
 		return CLI_USAGE_ERROR;

@@ -20,6 +20,8 @@
 #include "rig.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -321,6 +323,65 @@ void rig_output_free(struct rig_output *out)
 		free(out->shares[i]);
 	cpio_free(&out->initrd);
 	*out = (struct rig_output){ 0 };
+}
+
+/* DIR/NAME holds exactly data[0..len). */
+static int dump_file(const char *dir, const char *name, const void *data,
+		     size_t len)
+{
+	char path[PATH_MAX];
+	const uint8_t *p = data;
+	int fd, r = 0;
+
+	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >=
+	    (int)sizeof(path))
+		return -ENAMETOOLONG;
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	while (!r && len) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno != EINTR)
+			r = -errno;
+		else if (n > 0)
+			p += n, len -= (size_t)n;
+	}
+	if (close(fd) && !r)
+		r = -errno;
+	return r;
+}
+
+static int dump_shares(const struct rig_output *out, const char *dir)
+{
+	struct bytes b = { 0 };
+	int r;
+
+	for (unsigned i = 0; i < out->nr_shares; i++) {
+		put(&b, out->shares[i], strlen(out->shares[i]));
+		put(&b, "\n", 1);
+	}
+	r = b.err ? b.err : dump_file(dir, "shares", b.data, b.len);
+	free(b.data);
+	return r;
+}
+
+int rig_dump(const struct rig_output *out, const char *dir)
+{
+	int r = 0;
+
+	if (mkdir(dir, 0755) && errno != EEXIST)
+		r = -errno;
+	if (!r)
+		r = dump_file(dir, "initramfs.cpio", out->initrd.data,
+			      out->initrd.len);
+	if (!r)
+		r = dump_file(dir, "cmdline", out->cmdline,
+			      strlen(out->cmdline));
+	if (!r)
+		r = dump_shares(out, dir);
+	if (r)
+		log_error("--rig-dump %s: %s", dir, strerror(-r));
+	return r;
 }
 
 static void add_env(struct rig_user *u, const char *name)

@@ -76,6 +76,13 @@ int rig_conf(const struct rig_request *rq, uint8_t **buf, size_t *len);
 int rig_build(const struct rig_request *rq, struct rig_output *out);
 void rig_output_free(struct rig_output *out);
 
+/* --rig-dump DIR: what a run would boot, written instead of booted, so
+ * another VMM (bench/9p rig: QEMU) can boot the same rig. DIR (created if
+ * missing) gets initramfs.cpio, cmdline (the exact command line, no
+ * newline) and shares (the --9p arguments, one a line, the root first).
+ * 0 or -errno after one logged line. */
+int rig_dump(const struct rig_output *out, const char *dir);
+
 int rig_user_from_host(struct rig_user *u);
 void rig_user_free(struct rig_user *u);
 
