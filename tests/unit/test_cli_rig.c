@@ -8,23 +8,13 @@
 #include "vmm/cli.h"
 #include "vmm/device_table.h"
 #include "vmm/rig.h"
+#include "cli_args.h"
 
 static enum cli_result parse(int argc, char **argv, struct vm_config *cfg)
 {
 	enum cli_result r = cli_parse_run(argc, argv, cfg);
 
 	return r;
-}
-
-#define ARGS(...) ((char *[]){ "run", __VA_ARGS__, NULL })
-
-static int count(char **argv)
-{
-	int n = 0;
-
-	while (argv[n])
-		n++;
-	return n;
 }
 
 Test(cli_rig, refused_combinations, .init = cr_redirect_stderr)
@@ -45,7 +35,7 @@ Test(cli_rig, refused_combinations, .init = cr_redirect_stderr)
 	struct vm_config cfg;
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		cr_assert_eq(parse(count(cases[i]), cases[i], &cfg),
+		cr_assert_eq(parse(argv_count(cases[i]), cases[i], &cfg),
 			     CLI_USAGE_ERROR, "case %zu", i);
 		cr_assert_null(cfg.initrd_data, "case %zu", i);
 		cli_free(&cfg);
@@ -71,7 +61,7 @@ Test(cli_rig, test_rig_run_becomes_shares_cmdline_and_initrd)
 		cr_skip_test("this vmm has no --9p device yet");
 	if (access("build/kernel/bzImage", R_OK))
 		cr_skip_test("no build/kernel/bzImage");
-	cr_assert_eq(parse(count(argv), argv, &cfg), CLI_OK);
+	cr_assert_eq(parse(argv_count(argv), argv, &cfg), CLI_OK);
 	cr_assert_eq(cfg.nr_devices, 2);
 	cr_assert_str_eq(cfg.devices[0].type->name, "9p");
 	cr_assert_str_eq(cfg.cmdline, RIG_RIG_CMDLINE " foo=1");

@@ -12,19 +12,10 @@
 #include "guest/init/conf.c" /* the parser the init itself uses */
 #include "vmm/cli.h"
 #include "vmm/rig.h"
+#include "cli_args.h"
 
 #define KERNEL "build/kernel/bzImage"
 #define MODULES "build/kernel/root/lib/modules/6.1.0-57-amd64"
-#define ARGS(...) ((char *[]){ "run", __VA_ARGS__, NULL })
-
-static int count(char **argv)
-{
-	int n = 0;
-
-	while (argv[n])
-		n++;
-	return n;
-}
 
 static uint8_t *slurp(const char *dir, const char *name, size_t *len)
 {
@@ -125,7 +116,7 @@ Test(rig_dump, writes_what_the_run_would_boot)
 	dump = ARGS("--kernel", KERNEL, "--modules", (char *)modules(),
 		    "--transport", "mmio", "--cmdline", "foo=1", "--rig-dump",
 		    dir, "--", "sh", "-c", "exit 7");
-	cr_assert_eq(cli_parse_run(count(dump), dump, &cfg), CLI_EXIT_OK);
+	cr_assert_eq(cli_parse_run(argv_count(dump), dump, &cfg), CLI_EXIT_OK);
 	cr_assert_eq(cfg.nr_devices, 0, "a dump adds no devices");
 	cli_free(&cfg);
 	cpio = slurp(dir, "initramfs.cpio", &cpio_len);
@@ -140,7 +131,7 @@ Test(rig_dump, writes_what_the_run_would_boot)
 	run = ARGS("--kernel", KERNEL, "--modules", (char *)modules(),
 		   "--transport", "mmio", "--cmdline", "foo=1", "--", "sh",
 		   "-c", "exit 7");
-	cr_assert_eq(cli_parse_run(count(run), run, &cfg), CLI_OK);
+	cr_assert_eq(cli_parse_run(argv_count(run), run, &cfg), CLI_OK);
 	cr_assert_str_eq(cfg.cmdline, (char *)cmdline);
 	cr_assert_eq(cfg.initrd_size, cpio_len);
 	cr_assert(!memcmp(cfg.initrd_data, cpio, cpio_len));
@@ -157,7 +148,8 @@ Test(rig_dump, unwritable_dir_fails, .init = cr_redirect_stderr)
 	struct vm_config cfg;
 
 	need_kernel();
-	cr_assert_eq(cli_parse_run(count(argv), argv, &cfg), CLI_USAGE_ERROR);
+	cr_assert_eq(cli_parse_run(argv_count(argv), argv, &cfg),
+		     CLI_USAGE_ERROR);
 	cli_free(&cfg);
 	fflush(stderr);
 	cr_assert_stderr_eq_str("vmm: --rig-dump /proc/no/such/dir: No such "
@@ -169,7 +161,8 @@ Test(rig_dump, needs_a_rig, .init = cr_redirect_stderr)
 	char **argv = ARGS("--kernel", "k", "--rig-dump", "/tmp");
 	struct vm_config cfg;
 
-	cr_assert_eq(cli_parse_run(count(argv), argv, &cfg), CLI_USAGE_ERROR);
+	cr_assert_eq(cli_parse_run(argv_count(argv), argv, &cfg),
+		     CLI_USAGE_ERROR);
 	cli_free(&cfg);
 	fflush(stderr);
 	cr_assert_stderr_eq_str("vmm: --rig-dump needs --9p-root DIR or a "
@@ -183,7 +176,7 @@ Test(rig_dump, hidden_from_help, .init = cr_redirect_stdout)
 	char out[8192] = "";
 	FILE *f;
 
-	cr_assert_eq(cli_parse_run(count(argv), argv, &cfg), CLI_EXIT_OK);
+	cr_assert_eq(cli_parse_run(argv_count(argv), argv, &cfg), CLI_EXIT_OK);
 	cli_free(&cfg);
 	fflush(stdout);
 	f = cr_get_redirected_stdout();
