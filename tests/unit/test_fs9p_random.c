@@ -75,8 +75,9 @@ struct fuzz {
 };
 
 #define FAIL(f, ...)                                                           \
-	cr_assert_fail("seed %u op %u: %s", (f)->seed, (f)->op,                \
-		       (snprintf(errbuf, sizeof(errbuf), __VA_ARGS__), errbuf))
+	cr_assert_fail(                                                        \
+		"seed %u op %u: %s", (f)->seed, (f)->op,                       \
+		(snprintf(errbuf, sizeof(errbuf), __VA_ARGS__), errbuf))
 
 static char errbuf[512]; /* the failing thread's message; read-only else */
 
@@ -293,26 +294,33 @@ static void strn(struct fuzz *f, const char *s, size_t n)
 static uint32_t fid(struct fuzz *f)
 {
 	static const uint32_t odd[] = { P9_NOFID, 0x7fffffff, 0x80000000,
-					16, 17, 1000 };
+					16,	  17,	      1000 };
 
 	return below(f, 10) ? below(f, NFIDS) : odd[below(f, N(odd))];
 }
 
 static uint64_t num64(struct fuzz *f)
 {
-	static const uint64_t v[] = { 0,	  1,	     7,
-				      4096,	  65536,     (1ULL << 31),
-				      INT64_MAX,  UINT64_MAX, (1ULL << 63),
-				      UINT32_MAX, 0xffffffff00000000ULL };
+	static const uint64_t v[] = { 0,
+				      1,
+				      7,
+				      4096,
+				      65536,
+				      (1ULL << 31),
+				      INT64_MAX,
+				      UINT64_MAX,
+				      (1ULL << 63),
+				      UINT32_MAX,
+				      0xffffffff00000000ULL };
 
 	return below(f, 3) ? below(f, 100000) : v[below(f, N(v))];
 }
 
 static uint32_t num32(struct fuzz *f)
 {
-	static const uint32_t v[] = { 0, 1, 7, 011, 0644, 0755, 04755,
-				      0x7fffffff, 0xffffffff, 0x80000000,
-				      65536, 65525 };
+	static const uint32_t v[] = { 0,	  1,	      7,     011,
+				      0644,	  0755,	      04755, 0x7fffffff,
+				      0xffffffff, 0x80000000, 65536, 65525 };
 
 	return below(f, 3) ? (uint32_t)rnd(f) : v[below(f, N(v))];
 }
@@ -322,13 +330,13 @@ static uint32_t num32(struct fuzz *f)
 static void name(struct fuzz *f)
 {
 	static const char *const pool[] = {
-		"a",	"d",   "b",	  "new",      "n2",    "..",
-		".",	"out", "abs",	  "canary",   "/",     "../canary",
-		"d/b",	"/etc", "..\\..", "x y",      "",      "victim",
-		"link", "sub", "f.fifo", "...",	      "dev0", "d/..",
+		"a",	"d",	"b",	  "new",    "n2",   "..",
+		".",	"out",	"abs",	  "canary", "/",    "../canary",
+		"d/b",	"/etc", "..\\..", "x y",    "",	    "victim",
+		"link", "sub",	"f.fifo", "...",    "dev0", "d/..",
 	};
-	static const char *const good[] = { "a", "d", "b", "new", "n2",
-					    "n3", "sub", "x" };
+	static const char *const good[] = { "a",  "d",	"b",   "new",
+					    "n2", "n3", "sub", "x" };
 	char buf[300];
 	unsigned k = below(f, 20);
 
@@ -411,11 +419,9 @@ static void body(struct fuzz *f, uint8_t t)
 	case P9_TREMOVE:
 	case P9_TSTATFS:
 	case P9_TREADLINK: u32(f, fid(f)); break;
-	case P9_TSYMLINK:
-		u32(f, fid(f)), name(f), name(f), u32(f, 0);
-		break;
+	case P9_TSYMLINK: u32(f, fid(f)), name(f), name(f), u32(f, 0); break;
 	case P9_TMKNOD: {
-		static const uint32_t types[] = { S_IFREG, S_IFIFO, S_IFCHR,
+		static const uint32_t types[] = { S_IFREG, S_IFIFO,  S_IFCHR,
 						  S_IFBLK, S_IFSOCK, S_IFDIR,
 						  S_IFLNK, 0 };
 		u32(f, fid(f)), name(f);
@@ -432,8 +438,7 @@ static void body(struct fuzz *f, uint8_t t)
 		break;
 	case P9_TUNLINKAT:
 		u32(f, fid(f)), name(f);
-		u32(f, below(f, 2) ? P9_AT_REMOVEDIR * below(f, 2)
-				   : num32(f));
+		u32(f, below(f, 2) ? P9_AT_REMOVEDIR * below(f, 2) : num32(f));
 		break;
 	case P9_TLINK: u32(f, fid(f)), u32(f, fid(f)), name(f); break;
 	case P9_TGETATTR: u32(f, fid(f)), u64(f, num64(f)); break;
@@ -467,15 +472,15 @@ static void body(struct fuzz *f, uint8_t t)
 static uint8_t pick_type(struct fuzz *f)
 {
 	static const uint8_t types[] = {
-		P9_TAUTH,     P9_TATTACH,    P9_TATTACH,     P9_TFLUSH,
-		P9_TWALK,     P9_TWALK,	     P9_TWALK,	     P9_TWALK,
-		P9_TLOPEN,    P9_TLOPEN,     P9_TLCREATE,    P9_TLCREATE,
-		P9_TREAD,     P9_TREAD,	     P9_TREADDIR,    P9_TWRITE,
-		P9_TWRITE,    P9_TCLUNK,     P9_TCLUNK,	     P9_TREMOVE,
-		P9_TSTATFS,   P9_TREADLINK,  P9_TSYMLINK,    P9_TMKNOD,
-		P9_TMKDIR,    P9_TRENAME,    P9_TRENAMEAT,   P9_TUNLINKAT,
-		P9_TLINK,     P9_TGETATTR,   P9_TSETATTR,    P9_TXATTRWALK,
-		P9_TXATTRCREATE, P9_TFSYNC, P9_TLOCK,	     P9_TGETLOCK,
+		P9_TAUTH,	 P9_TATTACH,   P9_TATTACH,   P9_TFLUSH,
+		P9_TWALK,	 P9_TWALK,     P9_TWALK,     P9_TWALK,
+		P9_TLOPEN,	 P9_TLOPEN,    P9_TLCREATE,  P9_TLCREATE,
+		P9_TREAD,	 P9_TREAD,     P9_TREADDIR,  P9_TWRITE,
+		P9_TWRITE,	 P9_TCLUNK,    P9_TCLUNK,    P9_TREMOVE,
+		P9_TSTATFS,	 P9_TREADLINK, P9_TSYMLINK,  P9_TMKNOD,
+		P9_TMKDIR,	 P9_TRENAME,   P9_TRENAMEAT, P9_TUNLINKAT,
+		P9_TLINK,	 P9_TGETATTR,  P9_TSETATTR,  P9_TXATTRWALK,
+		P9_TXATTRCREATE, P9_TFSYNC,    P9_TLOCK,     P9_TGETLOCK,
 	};
 
 	if (!below(f, 200))
@@ -536,8 +541,9 @@ static unsigned scatter(struct fuzz *f, uint8_t *buf, size_t len,
 	size_t at = 0;
 
 	for (unsigned i = 0; i < n; i++) {
-		size_t take = i + 1 == n ? len - at
-					 : (len - at) ? below(f, (unsigned)(len - at) + 1) : 0;
+		size_t take = i + 1 == n   ? len - at
+			      : (len - at) ? below(f, (unsigned)(len - at) + 1)
+					   : 0;
 		iov[i] = (struct iovec){ buf + at, take };
 		at += take;
 	}
@@ -591,8 +597,9 @@ static void send_one(struct fuzz *f)
 	memset(f->out, 0x5a, sizeof(f->out));
 	got = fs9p_handle(f->s, &m);
 	if (f->trace)
-		fprintf(stderr, "op %u: type %u len %zu room %zu -> %zu type %u"
-				" errno %u\n",
+		fprintf(stderr,
+			"op %u: type %u len %zu room %zu -> %zu type %u"
+			" errno %u\n",
 			f->op, f->len > 4 ? f->msg[4] : 0, f->len, room, got,
 			got ? f->out[4] : 0, got >= 11 ? get32(f->out + 7) : 0);
 	check_reply(f, f->len, room, got);
@@ -619,9 +626,9 @@ static void send_valid(struct fuzz *f, uint8_t type)
 
 static void reground(struct fuzz *f)
 {
-	static const char *const walks[] = { "a", "d", "out", "abs", "new",
-					     ".", "..", "n2", "d", "d",
-					     "sub" };
+	static const char *const walks[] = { "a",   "d", "out", "abs",
+					     "new", ".", "..",	"n2",
+					     "d",   "d", "sub" };
 
 	f->len = 7;
 	put16(f->msg + 5, 1);

@@ -880,8 +880,8 @@ static void check_reply(struct attack *a, unsigned q, unsigned n, uint32_t len)
 	      "slot %u: reply page not marked dirty", n);
 	if (s->kind == K_RING)
 		return;
-	CHECK(a, p9_get16(r + 5) == s->tag, "slot %u: reply tag %u, sent %u",
-	      n, p9_get16(r + 5), s->tag);
+	CHECK(a, p9_get16(r + 5) == s->tag, "slot %u: reply tag %u, sent %u", n,
+	      p9_get16(r + 5), s->tag);
 	if (r[4] == P9_RLERROR) {
 		CHECK(a, len == 11 && !must_succeed(s),
 		      "slot %u (kind %u, type %u): Rlerror %u of %u bytes", n,
@@ -906,8 +906,8 @@ static void complete(struct attack *a, unsigned q,
 	      "queue %u: used id %u was not made available (%u slots)", q,
 	      el->id, d->nslots);
 	CHECK(a, el->len <= s->rcap,
-	      "slot %u (kind %u): used length %u, writable part %u", n,
-	      s->kind, el->len, s->rcap);
+	      "slot %u (kind %u): used length %u, writable part %u", n, s->kind,
+	      el->len, s->rcap);
 	if (s->kind == K_NO_IN || s->kind == K_NO_OUT ||
 	    (s->kind == K_SMALL_R && s->rcap < 11))
 		CHECK(a, el->len == 0, "slot %u (kind %u): used length %u", n,
@@ -931,14 +931,14 @@ static void desc(struct attack *a, gpa_t table, unsigned i, uint64_t addr,
 
 /* Descriptors i.. of table: `tlen` readable bytes at t (in one or two
  * pieces), then `rlen` writable bytes at r (one or two); the count. */
-static unsigned lay_chain(struct attack *a, gpa_t table, unsigned i,
-			  gpa_t t, uint32_t tlen, gpa_t r, uint32_t rlen)
+static unsigned lay_chain(struct attack *a, gpa_t table, unsigned i, gpa_t t,
+			  uint32_t tlen, gpa_t r, uint32_t rlen)
 {
 	unsigned k = 0, first = i;
-	uint32_t ts = tlen > 1 && below(a, 3) == 0 ? 1 + below(a, tlen - 1)
-						   : tlen;
-	uint32_t rs = rlen > 1 && below(a, 3) == 0 ? 1 + below(a, rlen - 1)
-						   : rlen;
+	uint32_t ts =
+		tlen > 1 && below(a, 3) == 0 ? 1 + below(a, tlen - 1) : tlen;
+	uint32_t rs =
+		rlen > 1 && below(a, 3) == 0 ? 1 + below(a, rlen - 1) : rlen;
 	struct {
 		uint64_t addr;
 		uint32_t len;
@@ -996,8 +996,8 @@ static uint16_t busy_tag(struct attack *a, unsigned q)
 /* The T-message of slot s's kind into a->b. */
 static void build(struct attack *a, unsigned q, struct slot *s)
 {
-	static const char *const names[] = { "big", "dir", "..", ".", "nope",
-					     "lockme" };
+	static const char *const names[] = { "big", "dir",  "..",
+					     ".",   "nope", "lockme" };
 	struct p9b *b = &a->b;
 
 	switch (s->kind) {
@@ -1060,7 +1060,8 @@ static void lay(struct attack *a, unsigned q, unsigned n, struct slot *s)
 		t = ARENA(d->arena) + (below(a, 2) ? A_DESC : A_AVAIL);
 		tlen = 7 + below(a, 200);
 		break;
-	case K_OUTSIDE: t = below(a, 2) ? RAM + PAGE : 0xa5a5a5a5a5a5a000ULL;
+	case K_OUTSIDE:
+		t = below(a, 2) ? RAM + PAGE : 0xa5a5a5a5a5a5a000ULL;
 		break;
 	default: break;
 	}
@@ -1147,12 +1148,11 @@ static bool post_kind(struct attack *a, unsigned q, enum kind k, uint8_t type)
 	} else {
 		build(a, q, &d->s[n]);
 	}
-	d->s[n].type = k == K_SETUP ? (uint8_t)(type - 1)
+	d->s[n].type = k == K_SETUP   ? (uint8_t)(type - 1)
 		       : a->b.len > 4 ? a->b.buf[4]
 				      : 0;
 	if (k == K_GARBAGE) /* no tag: the server answers NOTAG */
-		d->s[n].tag = a->b.len >= 7 ? p9_get16(a->b.buf + 5)
-					    : P9_NOTAG;
+		d->s[n].tag = a->b.len >= 7 ? p9_get16(a->b.buf + 5) : P9_NOTAG;
 	drv_fill(a, slot_r(d->arena, n), POISON, R_SIZE);
 	lay(a, q, n, &d->s[n]);
 	if (kind_breaks(d, k))
@@ -1441,7 +1441,9 @@ static void reset_device(struct attack *a)
 	after_op(a);
 	CHECK(a, t_status(a) == 0, "status %#x after a reset", t_status(a));
 	for (unsigned q = 0; q < NQ; q++)
-		CHECK(a, !__atomic_load_n(&a->dev.inflight, __ATOMIC_RELAXED) && !a->ep[q].live,
+		CHECK(a,
+		      !__atomic_load_n(&a->dev.inflight, __ATOMIC_RELAXED) &&
+			      !a->ep[q].live,
 		      "queue %u still busy after a reset", q);
 }
 
@@ -2044,7 +2046,8 @@ static size_t slow_handle(void *ctx, struct fs9p_session *s,
 	uint16_t tag, old;
 
 	if (!fs9p_peek(m, &type, &tag, &old) &&
-	    ((type == P9_TREAD && tag % 3 == 0) || (type == 24 && !(tag % 7)))) {
+	    ((type == P9_TREAD && tag % 3 == 0) ||
+	     (type == 24 && !(tag % 7)))) {
 		struct timespec t = { 0, 300000 + 400000L * (tag % 5) };
 		__atomic_add_fetch(&a->delayed, 1, __ATOMIC_RELAXED);
 		nanosleep(&t, NULL);
