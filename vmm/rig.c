@@ -117,6 +117,34 @@ static bool home_overlay(const char *home)
 	return true;
 }
 
+/* The caller's directory under one the rig covers with a fresh tmpfs
+ * (a tree in /tmp) would not exist in the guest: it is then shared
+ * read-only at its own path, as the rest of the host is, unless a --rw
+ * share brings it. It is mounted before the --rw shares, which may lie
+ * inside it. */
+static bool cwd_share_needed(const struct rig_request *rq)
+{
+	const char *cwd = rq->user ? rq->user->cwd : NULL;
+	bool covered = false;
+
+	if (!rq->test || !cwd)
+		return false;
+	for (unsigned i = 0; i < rq->nr_rw; i++)
+		if (under(cwd, rq->rw[i]))
+			return false;
+	for (size_t i = 0; i < sizeof(rig_tmpfs) / sizeof(rig_tmpfs[0]); i++)
+		covered |= under(cwd, rig_tmpfs[i]);
+	return covered;
+}
+
+static void share_record(struct bytes *b, const char *tag, const char *path)
+{
+	put(b, "share=", 6);
+	put(b, tag, strlen(tag));
+	put(b, ":", 1);
+	put(b, path, strlen(path) + 1);
+}
+
 static void rig_records(struct bytes *b, const struct rig_request *rq)
 {
 	const struct rig_user *u = rq->user;
@@ -130,12 +158,12 @@ static void rig_records(struct bytes *b, const struct rig_request *rq)
 		record(b, "overlay", rig_overlays[i]);
 	if (home_overlay(u->home))
 		record(b, "overlay", u->home);
+	if (cwd_share_needed(rq))
+		share_record(b, RIG_CWD_TAG, u->cwd);
 	for (unsigned i = 0; i < rq->nr_rw; i++) {
-		char share[32];
-		snprintf(share, sizeof(share), "vmmrw%u:", i);
-		put(b, "share=", 6);
-		put(b, share, strlen(share));
-		put(b, rq->rw[i], strlen(rq->rw[i]) + 1);
+		char tag[16];
+		snprintf(tag, sizeof(tag), "vmmrw%u", i);
+		share_record(b, tag, rq->rw[i]);
 	}
 	record(b, "sharecache", RW_CACHE);
 	recordf(b, "uid", "%lu", u->uid);
@@ -252,6 +280,9 @@ static int build_shares(const struct rig_request *rq, struct rig_output *o)
 		log_error("--rw: at most %d shares", RIG_MAX_RW);
 		return -EINVAL;
 	}
+	if (!r && cwd_share_needed(rq))
+		r = share_arg(o, "the current directory", rq->user->cwd,
+			      RIG_CWD_TAG, true);
 	for (unsigned i = 0; !r && i < rq->nr_rw; i++) {
 		char tag[16];
 		snprintf(tag, sizeof(tag), "vmmrw%u", i);

@@ -22,6 +22,7 @@
 #include "modules.h"
 
 #define RIG_ROOT_TAG "vmmroot"
+#define RIG_CWD_TAG "vmmcwd"
 #define RIG_MSIZE (512u << 10)
 #define RIG_MAX_RW 8
 #define RIG_MAX_ENV 8
@@ -60,7 +61,9 @@ struct rig_request {
 struct rig_output {
 	char *cmdline;
 	struct cpio initrd;
-	char *shares[1 + RIG_MAX_RW]; /* --9p arguments, the root first */
+	/* --9p arguments: the root, the current directory's when it lies
+	 * under a guest tmpfs, then the --rw shares */
+	char *shares[2 + RIG_MAX_RW];
 	unsigned nr_shares;
 };
 

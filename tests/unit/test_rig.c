@@ -283,3 +283,41 @@ Test(rig, embedded_init_is_static_elf)
 		cr_assert_neq(ph.p_type, PT_INTERP);
 	}
 }
+
+/* A current directory under a guest tmpfs (a tree in /tmp) is shared
+ * read-only at its own path, ahead of the --rw shares; one that a --rw
+ * share brings is not. */
+Test(rig, cwd_under_a_guest_tmpfs_is_shared)
+{
+	char d[] = "/tmp/vmm-rig-cwd-XXXXXX", want[64];
+	struct rig_request rq = test_request();
+	struct rig_user u = user;
+	struct rig_output o;
+	struct init_conf c;
+	uint8_t *buf;
+	size_t len;
+
+	cr_assert_not_null(mkdtemp(d));
+	u.cwd = d;
+	rq.user = &u;
+	rq.nr_rw = 0;
+	rq.modules = NULL;
+	cr_assert_eq(rig_build(&rq, &o), 0);
+	cr_assert_eq(o.nr_shares, 2);
+	snprintf(want, sizeof(want), "%s,tag=%s,readonly", d, RIG_CWD_TAG);
+	cr_assert_str_eq(o.shares[1], want);
+	rig_output_free(&o);
+	cr_assert_eq(rig_conf(&rq, &buf, &len), 0);
+	parse(buf, len, &c);
+	cr_assert_eq(c.nr_shares, 1);
+	cr_assert_str_eq(c.shares[0].tag, RIG_CWD_TAG);
+	cr_assert_str_eq(c.shares[0].path, d);
+	free(buf);
+
+	rq.nr_rw = 1; /* --rw /tmp brings it */
+	cr_assert_eq(rig_build(&rq, &o), 0);
+	cr_assert_eq(o.nr_shares, 2);
+	cr_assert_str_eq(o.shares[1], "/tmp,tag=vmmrw0");
+	rig_output_free(&o);
+	cr_assert_eq(rmdir(d), 0);
+}
