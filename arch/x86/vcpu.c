@@ -5,6 +5,8 @@
 #include "arch/arch.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <sys/ioctl.h>
 
 #include "arch/x86/cpuid.h"
 #include "vmm/vcpu.h"
@@ -34,11 +36,32 @@ static void handle_io(struct vcpu *v)
 			     run->io.size);
 }
 
+/* A triple fault leaves nothing on the guest's console, so the state the
+ * vCPU died in is the only clue: one line, as QEMU prints on -d cpu_reset. */
+static void report_triple_fault(const struct vcpu *v)
+{
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+
+	if (ioctl(v->fd, KVM_GET_REGS, &regs) < 0 ||
+	    ioctl(v->fd, KVM_GET_SREGS, &sregs) < 0) {
+		fprintf(stderr, "vmm: vcpu %u: triple fault (registers unreadable: %m)\n",
+			v->id);
+		return;
+	}
+	fprintf(stderr,
+		"vmm: vcpu %u: triple fault at rip=%#llx rsp=%#llx cr0=%#llx "
+		"cr2=%#llx cr3=%#llx cr4=%#llx efer=%#llx\n",
+		v->id, regs.rip, regs.rsp, sregs.cr0, sregs.cr2, sregs.cr3,
+		sregs.cr4, sregs.efer);
+}
+
 int arch_handle_exit(struct vcpu *v)
 {
 	switch (v->run->exit_reason) {
 	case KVM_EXIT_IO: handle_io(v); return 1;
 	case KVM_EXIT_SHUTDOWN: /* triple fault: the PC resets */
+		report_triple_fault(v);
 		lifecycle_stop_by(&v->vm->life, STOP_BY_TRIPLE_FAULT, 0);
 		return 0;
 	case KVM_EXIT_HLT: /* only without an in-kernel LAPIC */
