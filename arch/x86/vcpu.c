@@ -36,8 +36,12 @@ static void handle_io(struct vcpu *v)
 			     run->io.size);
 }
 
-/* A triple fault leaves nothing on the guest's console, so the state the
- * vCPU died in is the only clue: one line, as QEMU prints on -d cpu_reset. */
+/* A triple fault leaves nothing on the guest's console, so the vCPU and
+ * the state it died in are the only clues: one line, as QEMU prints on
+ * -d cpu_reset. On AMD, KVM has already INITed the vCPU when it reports
+ * the shutdown (the VMCB is undefined after one), so the registers read
+ * are the reset state: said so rather than printed as if they meant
+ * something. */
 static void report_triple_fault(const struct vcpu *v)
 {
 	struct kvm_regs regs;
@@ -45,7 +49,16 @@ static void report_triple_fault(const struct vcpu *v)
 
 	if (ioctl(v->fd, KVM_GET_REGS, &regs) < 0 ||
 	    ioctl(v->fd, KVM_GET_SREGS, &sregs) < 0) {
-		fprintf(stderr, "vmm: vcpu %u: triple fault (registers unreadable: %m)\n",
+		fprintf(stderr,
+			"vmm: vcpu %u: triple fault (registers unreadable: %m)\n",
+			v->id);
+		return;
+	}
+	if (regs.rip == 0xfff0 && sregs.cs.base == 0xffff0000 &&
+	    !(sregs.cr0 & 1)) {
+		fprintf(stderr,
+			"vmm: vcpu %u: triple fault (its registers were "
+			"reset by KVM)\n",
 			v->id);
 		return;
 	}
