@@ -9,7 +9,8 @@
  * reply_len set: the R-message is then in the request's out buffers (0:
  * nothing was written; the transport drops the request or returns it
  * empty). done runs on a worker thread, or on the submitting thread
- * before fs9p_dispatch_submit returns (a Tflush answered at once); the
+ * before the submit call returns (a Tflush answered at once, a request
+ * run there by fs9p_dispatch_submit_or_run); the
  * replies of one session come back in any order, as 9p allows, except
  * that a flushed request's reply always precedes its Rflush.
  *
@@ -33,6 +34,7 @@ struct fs9p_req {
 	void *opaque;
 	/* Set by the dispatch before done. */
 	size_t reply_len;
+	bool ran_inline; /* done is being called on the submitting thread */
 	/* The dispatch's own. */
 	uint8_t type;
 	uint16_t tag;
@@ -65,12 +67,13 @@ struct fs9p_dispatch {
 	pthread_cond_t idle; /* inflight reached 0 */
 	struct fs9p_req *queue_head, *queue_tail; /* submitted, not started */
 	struct fs9p_req *table;			  /* in flight, by tag */
-	unsigned inflight; /* submitted, done not yet returned */
+	unsigned inflight;	/* submitted, done not yet returned */
+	unsigned peak_inflight; /* the most at once (written under lock) */
 	bool exit;
 	unsigned nthreads;
 	pthread_t threads[FS9P_DISPATCH_MAX_WORKERS];
 	/* Atomic: statistics. */
-	uint64_t requests, errors, flushes;
+	uint64_t requests, errors, flushes, inline_runs;
 };
 
 /* Starts the workers. 0 or -errno (nothing left to destroy). */
@@ -81,6 +84,11 @@ void fs9p_dispatch_destroy(struct fs9p_dispatch *d);
 
 /* Queues r for execution (a Tflush is parked or answered, never queued). */
 void fs9p_dispatch_submit(struct fs9p_dispatch *d, struct fs9p_req *r);
+
+/* As submit, except that when nothing of the session is in flight r runs
+ * on the calling thread: true when it did (its done callback has then
+ * returned, called on this thread), false when it was queued. */
+bool fs9p_dispatch_submit_or_run(struct fs9p_dispatch *d, struct fs9p_req *r);
 
 /* Returns once every submitted request's done callback has returned. */
 void fs9p_dispatch_drain(struct fs9p_dispatch *d);

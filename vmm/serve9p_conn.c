@@ -1,8 +1,8 @@
 /* One `vmm 9p-serve` connection. Its reader thread "9p-connN" reads
  * size-framed T-messages, each into a buffer of its own, and submits them
- * to the connection's dispatch; the dispatch's workers write each reply
- * under write_lock (one whole message at a time, so replies never
- * interleave) and free the request. fd, pending and finished are under
+ * to the connection's dispatch (or runs a lone one itself); whoever ran a
+ * request writes its reply under write_lock (one whole message at a
+ * time, so replies never interleave) and frees it. fd, pending and finished are under
  * lock; the accept thread reaps finished connections (serve9p.c). */
 #include "serve9p.h"
 
@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -59,7 +60,7 @@ static int write_full(int fd, const uint8_t *buf, size_t len)
 }
 
 /* The dispatch's done callback (a worker, or the reader for a Tflush
- * answered at once). A failed write ends the connection: the reader sees
+ * answered at once or a request it ran). A failed write ends the connection: the reader sees
  * the socket shut down and cleans up. */
 static void conn_done(void *opaque, struct fs9p_req *r)
 {
@@ -115,6 +116,17 @@ static void wait_room(struct serve9p_conn *c)
 	pthread_mutex_unlock(&c->lock);
 }
 
+/* Whether the client has sent more already: then this message goes to a
+ * worker, so that what follows runs in parallel with it; a lone message
+ * runs on the reader itself when nothing else is in flight (see
+ * fs9p_dispatch_submit_or_run). */
+static bool more_to_read(int fd)
+{
+	int n = 0;
+
+	return ioctl(fd, FIONREAD, &n) == 0 && n > 0;
+}
+
 /* Reads and submits one message. 1 to go on, 0 at the end of the
  * stream, -errno to close the connection. */
 static int read_one(struct serve9p_conn *c)
@@ -144,7 +156,10 @@ static int read_one(struct serve9p_conn *c)
 		return r ? r : -EPIPE;
 	}
 	wait_room(c);
-	fs9p_dispatch_submit(&c->dispatch, &q->req);
+	if (more_to_read(c->fd))
+		fs9p_dispatch_submit(&c->dispatch, &q->req);
+	else
+		fs9p_dispatch_submit_or_run(&c->dispatch, &q->req);
 	return 1;
 }
 

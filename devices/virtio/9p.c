@@ -54,8 +54,10 @@ static void signal_done(int fd)
 }
 
 /* The dispatch's done callback (a dispatch thread, or the queue worker
- * itself for a Tflush answered at once): the request joins the
- * completion list, which only the queue worker empties. */
+ * itself for a Tflush answered at once or a request it ran): the request
+ * joins the completion list, which only the queue worker empties. The
+ * queue worker needs no wake-up for a request it ran itself: it pushes
+ * it as soon as the run returns (see run_held). */
 static void v9p_done(void *opaque, struct fs9p_req *r)
 {
 	struct v9p *p = opaque;
@@ -70,7 +72,8 @@ static void v9p_done(void *opaque, struct fs9p_req *r)
 	p->done_tail = s;
 	pthread_cond_signal(&p->done_cond);
 	pthread_mutex_unlock(&p->done_lock);
-	signal_done(p->done_fd);
+	if (!r->ran_inline)
+		signal_done(p->done_fd);
 }
 
 /* Returns a request to the driver: the reply's bytes are marked dirty
@@ -120,12 +123,14 @@ static void refuse(struct v9p *p, struct v9p_slot *s, const char *why)
  * the T-message, the writable part the room for the R-message, both
  * parsed by the core as byte streams whatever the split (the Linux
  * client puts a zero-copy Twrite's or Rread's payload in buffers of its
- * own). -EINVAL when the driver broke the queue. */
-static int take(struct v9p *p, const struct vq_chain *c)
+ * own). *out is the slot to submit, NULL when the chain was refused.
+ * -EINVAL when the driver broke the queue. */
+static int take(struct v9p *p, const struct vq_chain *c, struct v9p_slot **out)
 {
 	struct v9p_slot *s = &p->slots[c->head];
 	unsigned n = c->n_out + c->n_in;
 
+	*out = NULL;
 	if (s->busy)
 		return -EINVAL;
 	s->busy = true;
@@ -147,18 +152,48 @@ static int take(struct v9p *p, const struct vq_chain *c)
 		.out_len = c->in_bytes,
 	};
 	s->req.opaque = s;
-	fs9p_dispatch_submit(&p->dispatch, &s->req);
+	*out = s;
 	return 0;
 }
 
+static void submit(struct v9p *p, struct v9p_slot *s)
+{
+	fs9p_dispatch_submit(&p->dispatch, &s->req);
+}
+
+/* The last chain of a batch: run on this thread when the session is idle
+ * (a serial client: no hand-off to a dispatch thread and back) and pushed
+ * at once; queued like the others otherwise. */
+static void run_held(struct v9p *p, struct v9p_slot *s)
+{
+	if (fs9p_dispatch_submit_or_run(&p->dispatch, &s->req))
+		v9p_handle_completions(p, false);
+}
+
+/* Every chain but the last of a batch goes to the dispatch as soon as the
+ * next one shows there is more than one: requests that arrive together
+ * run in parallel. */
 static int v9p_handle_avail(void *opaque, struct virtqueue *vq)
 {
 	struct v9p *p = opaque;
+	struct v9p_slot *held = NULL, *s;
 	int r;
 
-	while ((r = vq_pop(vq, &p->chain)) == 1)
-		if (take(p, &p->chain))
-			return -EINVAL;
+	while ((r = vq_pop(vq, &p->chain)) == 1) {
+		if (take(p, &p->chain, &s)) {
+			r = -EINVAL;
+			break;
+		}
+		if (!s)
+			continue;
+		if (held)
+			submit(p, held);
+		held = s;
+	}
+	if (held && r < 0)
+		submit(p, held);
+	else if (held)
+		run_held(p, held);
 	return r < 0 ? -EINVAL : 0;
 }
 
@@ -241,11 +276,13 @@ void v9p_kick(struct v9p *p, unsigned queue)
 		vq_worker_kick(&p->worker);
 }
 
-void v9p_counts(const struct v9p *p, uint64_t *requests, uint64_t *errors)
+void v9p_counts(const struct v9p *p, struct v9p_counts *c)
 {
-	*requests = __atomic_load_n(&p->dispatch.requests, __ATOMIC_RELAXED);
-	*errors = __atomic_load_n(&p->dispatch.errors, __ATOMIC_RELAXED) +
-		  __atomic_load_n(&p->bad_chains, __ATOMIC_RELAXED);
+	c->requests = __atomic_load_n(&p->dispatch.requests, __ATOMIC_RELAXED);
+	c->errors = __atomic_load_n(&p->dispatch.errors, __ATOMIC_RELAXED) +
+		    __atomic_load_n(&p->bad_chains, __ATOMIC_RELAXED);
+	c->peak_inflight =
+		__atomic_load_n(&p->dispatch.peak_inflight, __ATOMIC_RELAXED);
 }
 
 static int open_export(struct v9p *p, const struct v9p_config *cfg)

@@ -8,7 +8,8 @@
  * dispatch (fs9p/dispatch.h, threads "9pN-wM"), whose workers run the
  * file system calls; finished requests come back on a completion list
  * and an eventfd the queue worker waits on, and only the queue worker
- * pushes them. The session lives as long as the device; a device reset
+ * pushes them. A request alone in flight (a serial client) is run by
+ * the queue worker itself, without the two hand-offs. The session lives as long as the device; a device reset
  * replaces it (every fid clunked), as QEMU does. */
 #ifndef DEVICES_VIRTIO_9P_H
 #define DEVICES_VIRTIO_9P_H
@@ -80,8 +81,13 @@ void v9p_destroy(struct v9p *p);
 /* QueueNotify without an ioeventfd: wakes the queue's worker. */
 void v9p_kick(struct v9p *p, unsigned queue);
 
-/* Requests the guest made, and how many got an error or no reply. */
-void v9p_counts(const struct v9p *p, uint64_t *requests, uint64_t *errors);
+/* Requests the guest made, how many got an error or no reply, and the
+ * most that were in flight at once. */
+struct v9p_counts {
+	uint64_t requests, errors;
+	unsigned peak_inflight;
+};
+void v9p_counts(const struct v9p *p, struct v9p_counts *c);
 
 extern const struct virtio_device_ops v9p_ops;
 

@@ -47,12 +47,14 @@ static void v9p_type_destroy(void *dev)
 static void v9p_type_stats(void *dev, FILE *out)
 {
 	struct v9p *p = dev;
-	uint64_t requests, errors;
+	struct v9p_counts c;
 
-	v9p_counts(p, &requests, &errors);
-	fprintf(out, "vmm: stats: 9p %s: %llu requests, %llu errors\n",
-		p->cfg.tag, (unsigned long long)requests,
-		(unsigned long long)errors);
+	v9p_counts(p, &c);
+	fprintf(out,
+		"vmm: stats: 9p %s: %llu requests, %llu errors, at most %u "
+		"in flight\n",
+		p->cfg.tag, (unsigned long long)c.requests,
+		(unsigned long long)c.errors, c.peak_inflight);
 }
 
 const struct device_type v9p_device_type = {

@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,6 +20,7 @@ struct tmsg {
 	uint8_t out[64];
 	struct iovec iin, iout;
 	struct fs9p_req req;
+	pthread_t ran_on; /* the thread that handled it */
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -60,6 +62,8 @@ static size_t handle(void *ctx, struct fs9p_session *s,
 	cr_assert_eq(ctx, &d);
 	cr_assert_eq(s, (void *)0x5e55);
 	pthread_mutex_lock(&lock);
+	((struct tmsg *)((char *)m - offsetof(struct tmsg, req.msg)))->ran_on =
+		pthread_self();
 	handled++;
 	if (++running > max_running)
 		max_running = running;
@@ -352,4 +356,77 @@ Test(fs9p_dispatch, bad_config_refused)
 	cr_assert_eq(fs9p_dispatch_init(&d, &c), -EINVAL);
 	c.workers = FS9P_DISPATCH_MAX_WORKERS + 1;
 	cr_assert_eq(fs9p_dispatch_init(&d, &c), -EINVAL);
+}
+
+/* A lone request runs on the submitting thread, its done called there
+ * before submit_or_run returns. */
+Test(fs9p_dispatch, submit_or_run_idle_runs_on_caller)
+{
+	struct fs9p_req *r;
+
+	start(2);
+	r = msg(0, TREAD, 1, 0);
+	cr_assert(fs9p_dispatch_submit_or_run(&d, r));
+	cr_assert_eq(count(&ndone), 1, "done was not called before return");
+	cr_assert_eq(order[0], r);
+	cr_assert(r->ran_inline);
+	cr_assert(pthread_equal(msgs[0].ran_on, pthread_self()));
+	cr_assert_eq(r->reply_len, 8);
+	cr_assert_eq(reply_type(r), TREAD + 1);
+	cr_assert_eq(reply_tag(r), 1);
+	cr_assert_eq(fs9p_dispatch_inflight(&d), 0);
+	cr_assert_eq(d.inline_runs, 1);
+	cr_assert_eq(d.requests, 1);
+	fs9p_dispatch_destroy(&d);
+}
+
+/* With a request in flight the next one is queued: it runs on a worker
+ * and completes while the first is still held. */
+Test(fs9p_dispatch, submit_or_run_busy_queues)
+{
+	struct fs9p_req *r;
+
+	start(2);
+	held_tag = 1;
+	fs9p_dispatch_submit(&d, msg(0, TREAD, 1, 0));
+	wait_for(&running, 1);
+	r = msg(1, TREAD, 2, 0);
+	cr_assert_not(fs9p_dispatch_submit_or_run(&d, r));
+	wait_for(&ndone, 1);
+	cr_assert_eq(order[0], r);
+	cr_assert_not(r->ran_inline);
+	cr_assert_not(pthread_equal(msgs[1].ran_on, pthread_self()));
+	cr_assert_eq(reply_tag(r), 2);
+	set_release();
+	wait_for(&ndone, 2);
+	cr_assert_eq(order[1], &msgs[0].req);
+	cr_assert_eq(d.inline_runs, 0);
+	fs9p_dispatch_destroy(&d);
+}
+
+/* A Tflush is never run: one for a tag not in flight is answered at once
+ * (on this thread, as with submit), one for a request in flight parks. */
+Test(fs9p_dispatch, submit_or_run_flush_is_not_run)
+{
+	struct fs9p_req *f;
+
+	start(1);
+	f = msg(0, FS9P_TFLUSH, 2, 77);
+	cr_assert_not(fs9p_dispatch_submit_or_run(&d, f));
+	cr_assert_eq(count(&ndone), 1);
+	check_rflush(order[0], 2);
+	cr_assert_not(f->ran_inline);
+	held_tag = 5;
+	fs9p_dispatch_submit(&d, msg(1, TREAD, 5, 0));
+	wait_for(&running, 1);
+	cr_assert_not(
+		fs9p_dispatch_submit_or_run(&d, msg(2, FS9P_TFLUSH, 6, 5)));
+	cr_assert_eq(count(&ndone), 1, "the Rflush overtook the held request");
+	set_release();
+	wait_for(&ndone, 3);
+	cr_assert_eq(order[1], &msgs[1].req);
+	check_rflush(order[2], 6);
+	cr_assert_eq(count(&handled), 1);
+	cr_assert_eq(d.inline_runs, 0);
+	fs9p_dispatch_destroy(&d);
 }

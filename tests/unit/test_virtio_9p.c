@@ -371,22 +371,30 @@ Test(virtio_9p, tiny_reply_buffer)
 	cr_assert_eq(reply(0)[5], 0xee, "written past the buffer");
 }
 
-/* A test handler that holds every request until released. */
+/* A test handler that holds requests (every one, or only those of
+ * hold_tag) until released. */
+#define HOLD_ALL 0x10000u
 static pthread_mutex_t hold_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t hold_cond = PTHREAD_COND_INITIALIZER;
 static bool released;
 static unsigned holding;
+static unsigned hold_tag = HOLD_ALL;
 
 static size_t held_handle(void *ctx, struct fs9p_session *s,
 			  const struct fs9p_msg *m)
 {
+	const uint8_t *h = m->in[0].iov_base;
+	unsigned tag = h[5] | h[6] << 8;
+
 	(void)ctx;
 	pthread_mutex_lock(&hold_lock);
-	holding++;
-	pthread_cond_broadcast(&hold_cond);
-	while (!released)
-		pthread_cond_wait(&hold_cond, &hold_lock);
-	holding--;
+	if (hold_tag == HOLD_ALL || tag == hold_tag) {
+		holding++;
+		pthread_cond_broadcast(&hold_cond);
+		while (!released)
+			pthread_cond_wait(&hold_cond, &hold_lock);
+		holding--;
+	}
 	pthread_mutex_unlock(&hold_lock);
 	return fs9p_handle(s, m);
 }
@@ -395,6 +403,7 @@ static void hold_requests(void)
 {
 	released = false;
 	holding = 0;
+	hold_tag = HOLD_ALL;
 	p.dispatch.cfg.handle = held_handle;
 }
 
@@ -509,13 +518,26 @@ Test(virtio_9p, busy_head_reused_breaks_the_queue)
 {
 	uint16_t *ring = mem_ptr(&mem, AVAIL, 4 + 2 * QSIZE);
 	uint16_t head;
+	uint32_t id, len;
 	pthread_t t;
 
+	/* Two requests in one batch: the first (a Tversion, held) goes to a
+	 * dispatch thread, the last (a Tclunk of no fid) runs on the queue
+	 * worker, which is then free to see the reused head. */
 	hold_requests();
+	hold_tag = P9_NOTAG;
 	p9_tversion(&b, 8192);
 	head = queue_msg(0, 0, 0, 4096);
+	p9_tclunk(&b, 7, 1);
+	queue_msg(1, 0, 0, 4096);
 	v9p_kick(&p, 0);
 	wait_holding(1);
+	for (int i = 0; i < 5000 && used_idx() != 1; i++)
+		usleep(1000);
+	cr_assert_eq(used_idx(), 1, "the unheld request was not answered");
+	used(0, &id, &len);
+	cr_assert_eq(len, 11);
+	cr_assert_eq(reply(1)[4], P9_RLERROR);
 	ring[2 + avail_idx % QSIZE] = head;
 	__atomic_store_n(&ring[1], ++avail_idx, __ATOMIC_RELEASE);
 	v9p_kick(&p, 0);
@@ -528,10 +550,39 @@ Test(virtio_9p, busy_head_reused_breaks_the_queue)
 	pthread_create(&t, NULL, release_later, NULL);
 	device_reset(); /* returns once the held request completed */
 	pthread_join(t, NULL);
-	cr_assert_eq(used_idx(), 0, "a broken queue is not written");
+	cr_assert_eq(used_idx(), 1, "a broken queue is not written");
 	driver_up();
 	p9_tversion(&b, 8192);
 	rpc(0, 101, 21);
+}
+
+/* A lone request runs on the queue worker itself; one that comes while
+ * another is in flight goes to the dispatch's threads. */
+Test(virtio_9p, lone_request_runs_on_the_queue_worker)
+{
+	pthread_t t;
+
+	p9_tversion(&b, 8192);
+	rpc(0, 101, 21);
+	cr_assert_eq(p.dispatch.inline_runs, 1);
+	cr_assert_eq(p.dispatch.requests, 1);
+	hold_requests();
+	hold_tag = 1;
+	p9_tclunk(&b, 1, 1);
+	queue_msg(1, 0, 0, 4096);
+	p9_tclunk(&b, 2, 2);
+	queue_msg(2, 0, 0, 4096);
+	v9p_kick(&p, 0);
+	wait_holding(1);
+	for (int i = 0; i < 5000 && used_idx() != 2; i++)
+		usleep(1000);
+	cr_assert_eq(used_idx(), 2, "the second waited for the first");
+	cr_assert_eq(p.dispatch.inline_runs, 1);
+	pthread_create(&t, NULL, release_later, NULL);
+	run_until(3);
+	pthread_join(t, NULL);
+	cr_assert_eq(p.dispatch.requests, 3);
+	cr_assert_eq(p.dispatch.inline_runs, 1);
 }
 
 Test(virtio_9p_init, refuses_a_missing_directory_or_a_file)
