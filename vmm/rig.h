@@ -24,7 +24,9 @@
 #define RIG_ROOT_TAG "vmmroot"
 #define RIG_CWD_TAG "vmmcwd"
 #define RIG_MSIZE (512u << 10)
-#define RIG_MAX_RW 8
+/* The root and a current directory under a guest tmpfs take two of the
+ * VM's eight virtio devices (VDEV_MAX); the --rw shares get the rest. */
+#define RIG_MAX_RW 6
 #define RIG_MAX_ENV 8
 #define RIG_MAX_GROUPS 64
 #define RIG_RIG_CMDLINE "console=ttyS0 quiet loglevel=0 panic=-1"

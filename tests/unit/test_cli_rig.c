@@ -42,6 +42,23 @@ Test(cli_rig, refused_combinations, .init = cr_redirect_stderr)
 	}
 }
 
+/* Six --rw shares, the root and a current directory in /tmp fill the
+ * VM's eight virtio devices: a seventh --rw is refused by name, before
+ * anything is built. */
+Test(cli_rig, seventh_rw_share_refused, .init = cr_redirect_stderr)
+{
+	char **argv = ARGS("--kernel", "k", "--rw", "/tmp", "--rw", "/tmp",
+			   "--rw", "/tmp", "--rw", "/tmp", "--rw", "/tmp",
+			   "--rw", "/tmp", "--rw", "/tmp", "--", "true");
+	struct vm_config cfg;
+
+	cr_assert_eq(RIG_MAX_RW, 6);
+	cr_assert_eq(parse(argv_count(argv), argv, &cfg), CLI_USAGE_ERROR);
+	cli_free(&cfg);
+	fflush(stderr);
+	cr_assert_stderr_eq_str("vmm: --rw: at most 6 shares\n");
+}
+
 static bool have_9p(void)
 {
 	for (size_t i = 0; device_types[i]; i++)
