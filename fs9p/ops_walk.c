@@ -33,34 +33,9 @@ static int walk_parse(struct req *r, uint32_t *fid, uint32_t *newfid,
 		err = p9_get_str(&r->in, w->names[i], sizeof(w->names[i]));
 		if (err)
 			return err;
-		if (w->n == 1 && !strcmp(w->names[0], "/"))
-			return 0; /* see root_alias */
 		if ((err = name_check(w->names[i])))
 			return err;
 	}
-	return 0;
-}
-
-/* The Linux client (6.1 at least) may walk the name "/" from the root fid:
- * two tasks of a uid that has no root fid yet look the root dentry up at
- * once (v9fs_fid_lookup_with_uid); the one that loses the race to attach
- * finds the other's new fid on the root dentry's "parent", the root
- * itself, and walks the root dentry's name from it. What it wants is a
- * clone of the root, so that is what a lone "/" from the export root
- * gets; anywhere else it is no name (ENOENT, as QEMU answers). Without
- * this the loser's stat or open fails. */
-static int root_alias(struct req *r, const struct fid_snap *sn, struct walk *w)
-{
-	int root;
-
-	if (w->n != 1 || strcmp(w->names[0], "/"))
-		return 0;
-	root = fd_is_root(r->ex, sn->node->fd);
-	if (root < 0)
-		return root;
-	if (!root)
-		return -ENOENT;
-	strcpy(w->names[0], ".");
 	return 0;
 }
 
@@ -162,9 +137,6 @@ int op_walk(struct req *r)
 	err = -EINVAL;
 	if (sn.kind != FID_PATH && sn.kind != FID_OPEN)
 		goto out;
-	if ((err = root_alias(r, &sn, &w)))
-		goto out;
-	err = -EINVAL;
 	if (newfid != fid && (other = fid_get(&r->s->fids, newfid))) {
 		fid_put(other);
 		goto out; /* newfid in use */

@@ -55,28 +55,25 @@ Test(fs9p_confine, slash_in_names_refused)
 	jail_close(&j);
 }
 
-/* The Linux client's lone "/" from the root fid (a lookup race in
- * v9fs_fid_lookup_with_uid) clones the root; from anywhere else, or
- * among other names, it is refused, and it never leads out. */
-Test(fs9p_confine, lone_slash_from_the_root_is_the_root)
+/* A walk of "/" is refused wherever it starts, alone or among other
+ * names (Linux 6.1's v9fs_fid_lookup_with_uid sends one when two tasks
+ * race to a uid's first use of the mount root; the client turns any
+ * answer into ENOENT there, see tests/linux/scenarios/9p-stress). */
+Test(fs9p_confine, slash_is_no_name)
 {
 	const char *two[2] = { "/", "/" };
-	struct tqid root, q[2];
+	struct tqid q[2];
 	struct jail j;
 	struct tc *c;
 
 	jail_open(&j);
 	c = j.c;
-	cr_assert_eq(tc_attach(c, 2, 0, &root), 0);
-	cr_assert_eq(tc_walk1(c, 0, 1, "/", q), 1);
-	cr_assert_eq(q[0].path, root.path);
-	cr_assert_eq(tc_walk1(c, 1, 3, "secret", NULL), -ENOENT);
-	cr_assert_eq(tc_walk1(c, 1, 3, "..", q), 1);
-	cr_assert_eq(q[0].path, root.path);
+	cr_assert_eq(tc_walk1(c, 0, 1, "/", q), -EINVAL);
 	cr_assert_eq(tc_mkdir(c, 0, "d", 0755, 0, NULL), 0);
 	cr_assert_eq(tc_walk1(c, 0, 4, "d", NULL), 1);
-	cr_assert_eq(tc_walk1(c, 4, 5, "/", NULL), -ENOENT);
+	cr_assert_eq(tc_walk1(c, 4, 5, "/", NULL), -EINVAL);
 	cr_assert_eq(tc_walkv(c, 0, 5, 2, two, q), -EINVAL);
+	cr_assert_eq(tc_walk1(c, 0, 5, NULL, NULL), 0, "no fid was created");
 	cr_assert_eq(access(j.secret, F_OK), 0);
 	jail_close(&j);
 }
