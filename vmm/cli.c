@@ -186,6 +186,19 @@ static int opt_stats(struct vm_config *c, const char *a)
 	return 0;
 }
 
+static int opt_unpack_kernel(struct vm_config *c, const char *a)
+{
+	if (!strcmp(a, "on"))
+		c->unpack_kernel = VM_UNPACK_ON;
+	else if (!strcmp(a, "off"))
+		c->unpack_kernel = VM_UNPACK_OFF;
+	else {
+		log_error("--unpack-kernel: '%s' is not on or off", a);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int opt_expect_exit(struct vm_config *c, const char *a)
 {
 	(void)a;
@@ -196,6 +209,11 @@ static int opt_expect_exit(struct vm_config *c, const char *a)
 static const struct cli_option run_options[] = {
 	{ "kernel", "FILE",
 	  "bzImage, ELF vmlinux or PVH ELF to boot (required)", opt_kernel },
+	{ "unpack-kernel", "on|off",
+	  "boot a bzImage as the PVH ELF inside it, unpacked on the host "
+	  "once and kept in ~/.cache/vmm/kernels (default: on with -- CMD, "
+	  "where a kernel it cannot unpack boots as it is; off otherwise)",
+	  opt_unpack_kernel },
 	{ "initrd", "FILE", "initial ramdisk", opt_initrd },
 	{ "cmdline", "STR",
 	  "kernel command line (default \"" DEFAULT_CMDLINE "\")",
@@ -548,6 +566,10 @@ static int rig_setup(struct vm_config *cfg, char **argv, int argc)
 	cfg->initrd_size = cfg->rig->out.initrd.len;
 	/* A panic or reboot must not pass for the command's success. */
 	cfg->expect_exit_code |= test;
+	/* A rig runs one kernel many times, each run short: its start-up
+	 * is what the user waits for. */
+	if (test && cfg->unpack_kernel == VM_UNPACK_DEFAULT)
+		cfg->unpack_kernel = VM_UNPACK_TRY;
 	return 0;
 }
 

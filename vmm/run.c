@@ -135,6 +135,9 @@ static void print_reports(const struct vm *vm, const struct vm_config *cfg)
 	if (cfg->stats)
 		fprintf(stderr, "vmm: stats: stopped by %s\n",
 			lifecycle_source_name(lifecycle_source(&vm->life)));
+	if (cfg->stats && vm->kernel_note)
+		fprintf(stderr, "vmm: stats: kernel booted as %s\n",
+			vm->kernel_note);
 	if (cfg->stats && getrusage(RUSAGE_SELF, &ru) == 0)
 		fprintf(stderr,
 			"vmm: stats: peak RSS %ld KiB, guest RAM "

@@ -17,8 +17,18 @@
 
 #define VM_MAX_CPUS 254
 
+/* What to do with a bzImage (vmm/kernel_cache.h): boot the PVH ELF inside
+ * it, unpacked once on the host, or the bzImage itself. */
+enum vm_unpack {
+	VM_UNPACK_DEFAULT, /* resolved by the CLI: TRY with -- CMD, else OFF */
+	VM_UNPACK_OFF,
+	VM_UNPACK_TRY, /* when it cannot, say why and boot the bzImage */
+	VM_UNPACK_ON,  /* when it cannot, fail */
+};
+
 struct vm_config {
 	const char *kernel;
+	enum vm_unpack unpack_kernel;
 	const char *initrd; /* NULL: none */
 	/* An initrd in memory (--9p-root and the test rig build one), used
 	 * instead of the file; the CLI's rig state owns it. */
@@ -52,6 +62,7 @@ struct vm {
 	struct lifecycle life;
 	struct vcpu *vcpus;
 	unsigned nr_vcpus;
+	const char *kernel_note; /* how the kernel was booted, for --stats */
 };
 
 /* Opens /dev/kvm, checks the capabilities the VMM relies on, creates the

@@ -57,6 +57,16 @@ static int parse_fields(const uint8_t *buf, struct bzimage *bz,
 	return 0;
 }
 
+static void find_payload(const uint8_t *buf, struct bzimage *bz)
+{
+	uint64_t off = get32(buf + 0x248), len = get32(buf + 0x24c);
+
+	if (len && off <= bz->kernel_size && len <= bz->kernel_size - off) {
+		bz->payload = bz->kernel + off;
+		bz->payload_size = (uint32_t)len;
+	}
+}
+
 int bzimage_parse(const uint8_t *buf, size_t len, struct bzimage *bz,
 		  const char **why)
 {
@@ -73,9 +83,11 @@ int bzimage_parse(const uint8_t *buf, size_t len, struct bzimage *bz,
 	if (bz->version < BZ_MIN_VERSION)
 		return fail(why, "boot protocol older than 2.12");
 	r = parse_sizes(buf, len, bz, why);
-	if (r)
-		return r;
-	return parse_fields(buf, bz, why);
+	if (!r)
+		r = parse_fields(buf, bz, why);
+	if (!r)
+		find_payload(buf, bz);
+	return r;
 }
 
 uint64_t bzimage_load_address(const struct bzimage *bz)

@@ -26,6 +26,11 @@ struct bzimage {
 	uint8_t relocatable;
 	uint64_t pref_address;
 	uint32_t init_size; /* memory the kernel needs from its load address */
+	/* The compressed ELF (payload_offset/payload_length, inside kernel);
+	 * NULL when the header's fields do not point inside the file, which
+	 * only matters to unpacking: the boot protocol does not need them. */
+	const uint8_t *payload;
+	uint32_t payload_size;
 };
 
 /* Parses and validates buf (len bytes) as a bzImage the VMM can enter in

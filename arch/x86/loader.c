@@ -1,6 +1,10 @@
 /* Loads the kernel (bzImage, or ELF with or without the PVH note), the
  * initrd and the command line into guest RAM and writes the boot
- * information the chosen entry mode expects (arch_load_kernel).
+ * information the chosen entry mode expects (arch_load_kernel). A bzImage
+ * may instead be booted as the PVH ELF inside it, unpacked on the host
+ * once and kept in the kernel cache: its own decompressor is a large part
+ * of a short-lived VM's start (3.3 s of 7.8 s for Debian's xz kernel in
+ * the lab).
  *
  * Main thread at start-up. Kernel and initrd files are mapped read-only,
  * copied into guest RAM through the memory API, and unmapped. */
@@ -8,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -19,6 +24,7 @@
 #include "elf.h"
 #include "layout.h"
 #include "lib/log.h"
+#include "vmm/kernel_cache.h"
 #include "vmm/vm.h"
 
 struct mapped_file {
@@ -26,27 +32,45 @@ struct mapped_file {
 	size_t size;
 };
 
-static int map_file(const char *what, const char *path, struct mapped_file *f)
+/* Maps fd (which stays the caller's); reports errors as WHAT PATH. */
+static int map_fd(const char *what, const char *path, int fd,
+		  struct mapped_file *f)
 {
 	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC), r = 0;
 
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		r = -errno;
-		log_error("%s %s: %s", what, path, strerror(errno));
-	} else if (!S_ISREG(st.st_mode) || st.st_size == 0) {
-		r = -EINVAL;
-		log_error("%s %s: not a non-empty regular file", what, path);
-	} else {
-		f->size = (size_t)st.st_size;
-		f->data = mmap(NULL, f->size, PROT_READ, MAP_PRIVATE, fd, 0);
-		if (f->data == MAP_FAILED) {
-			r = -errno;
-			log_error("%s %s: %s", what, path, strerror(errno));
-		}
+	int e;
+
+	if (fstat(fd, &st) < 0) {
+		e = errno;
+		log_error("%s %s: %s", what, path, strerror(e));
+		return -e;
 	}
-	if (fd >= 0)
-		close(fd);
+	if (!S_ISREG(st.st_mode) || st.st_size == 0) {
+		log_error("%s %s: not a non-empty regular file", what, path);
+		return -EINVAL;
+	}
+	f->size = (size_t)st.st_size;
+	f->data = mmap(NULL, f->size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (f->data == MAP_FAILED) {
+		e = errno;
+		f->data = NULL;
+		log_error("%s %s: %s", what, path, strerror(e));
+		return -e;
+	}
+	return 0;
+}
+
+static int map_file(const char *what, const char *path, struct mapped_file *f)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), r;
+
+	if (fd < 0) {
+		r = -errno;
+		log_error("%s %s: %s", what, path, strerror(-r));
+		return r;
+	}
+	r = map_fd(what, path, fd, f);
+	close(fd);
 	return r;
 }
 
@@ -65,6 +89,7 @@ struct load {
 	uint64_t kernel_end;  /* first byte above the kernel image */
 	uint64_t initrd_max;  /* initrd must end at or below this */
 	uint32_t cmdline_max; /* bytes, without NUL */
+	const char *note;     /* how the kernel boots, for --stats */
 };
 
 static int copy_in(const struct load *l, const char *what, uint64_t gpa,
@@ -138,18 +163,11 @@ static int load_initrd(struct load *l)
 	return r;
 }
 
-static int load_bzimage(struct load *l, const struct mapped_file *f,
-			struct bzimage *bz, struct boot_entry *entry)
+static int load_bzimage(struct load *l, const struct bzimage *bz,
+			struct boot_entry *entry)
 {
-	const char *why;
-	uint64_t addr;
+	uint64_t addr = bzimage_load_address(bz);
 
-	if (bzimage_parse(f->data, f->size, bz, &why)) {
-		log_error("kernel %s: not a usable bzImage: %s", l->cfg->kernel,
-			  why);
-		return -EINVAL;
-	}
-	addr = bzimage_load_address(bz);
 	l->kernel_end = addr + bz->init_size;
 	l->initrd_max = (uint64_t)bz->initrd_addr_max + 1;
 	l->cmdline_max = bz->cmdline_size;
@@ -198,6 +216,102 @@ static int load_elf(struct load *l, const struct mapped_file *f,
 	return 0;
 }
 
+/* The PVH ELF inside bz from the kernel cache, unpacked into it now if it
+ * is not there: 0 with it mapped in *elf and parsed into *k, or 1 with the
+ * reason it cannot be used in why. */
+static int cached_elf(const struct bzimage *bz, struct mapped_file *elf,
+		      struct elf_kernel *k, bool *hit, char *why, size_t n)
+{
+	struct kernel_cache_entry e;
+	char dir[PATH_MAX];
+	const char *bad;
+
+	if (!bz->payload) {
+		snprintf(why, n, "its header names no compressed payload");
+		return 1;
+	}
+	if (kernel_cache_dir(dir)) {
+		snprintf(why, n,
+			 "no cache directory (neither XDG_CACHE_HOME "
+			 "nor HOME is an absolute path)");
+		return 1;
+	}
+	/* A damaged entry (a full disk, someone's edit) is unpacked again. */
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (kernel_cache_get(dir, bz->payload, bz->payload_size, &e,
+				     why, n))
+			return 1;
+		elf->size = e.size;
+		elf->data = mmap(NULL, e.size, PROT_READ, MAP_PRIVATE, e.fd, 0);
+		bad = "it cannot be mapped";
+		if (elf->data != MAP_FAILED &&
+		    !elf_parse(elf->data, elf->size, k, &bad)) {
+			close(e.fd);
+			*hit = e.hit;
+			if (k->has_pvh)
+				return 0;
+			unmap_file(elf);
+			snprintf(why, n,
+				 "its ELF has no PVH entry (a kernel "
+				 "built without CONFIG_PVH)");
+			return 1;
+		}
+		if (elf->data != MAP_FAILED)
+			munmap((void *)elf->data, elf->size);
+		elf->data = NULL;
+		kernel_cache_drop(&e);
+		if (!e.hit) {
+			snprintf(why, n,
+				 "its payload unpacked to no usable "
+				 "ELF: %s",
+				 bad);
+			return 1;
+		}
+	}
+	snprintf(why, n, "the kernel cache entry was damaged twice");
+	return 1;
+}
+
+/* A bzImage as itself, or as the PVH ELF inside it (vm_config's
+ * unpack_kernel); *used_bz tells which. */
+static int load_bzimage_or_elf(struct load *l, const struct mapped_file *f,
+			       struct bzimage *bz, struct mapped_file *unpacked,
+			       bool *used_bz, struct boot_entry *entry)
+{
+	enum vm_unpack mode = l->cfg->unpack_kernel;
+	struct elf_kernel k;
+	const char *bad;
+	char why[PATH_MAX + 128];
+	bool hit;
+
+	if (bzimage_parse(f->data, f->size, bz, &bad)) {
+		log_error("kernel %s: not a usable bzImage: %s", l->cfg->kernel,
+			  bad);
+		return -EINVAL;
+	}
+	*used_bz = true;
+	if (mode == VM_UNPACK_TRY || mode == VM_UNPACK_ON) {
+		if (!cached_elf(bz, unpacked, &k, &hit, why, sizeof(why))) {
+			*used_bz = false;
+			l->note = hit ? "PVH ELF unpacked from the bzImage "
+					"(kernel cache hit)"
+				      : "PVH ELF unpacked from the bzImage "
+					"(unpacked now)";
+			return load_elf(l, unpacked, &k, entry);
+		}
+		if (mode == VM_UNPACK_ON) {
+			log_error("kernel %s: --unpack-kernel on: %s",
+				  l->cfg->kernel, why);
+			return -EINVAL;
+		}
+		log_info("kernel %s: booting the bzImage itself, which is "
+			 "slower: %s",
+			 l->cfg->kernel, why);
+	}
+	l->note = "bzImage";
+	return load_bzimage(l, bz, entry);
+}
+
 static int write_boot_info(struct load *l, const struct bzimage *bz,
 			   const struct boot_entry *entry)
 {
@@ -225,10 +339,10 @@ int arch_load_kernel(struct vm *vm, const struct vm_config *cfg)
 {
 	struct boot_entry *entry = &vm->arch.entry;
 	struct load l = { .vm = vm, .cfg = cfg };
-	struct mapped_file f = { 0 };
+	struct mapped_file f = { 0 }, unpacked = { 0 };
 	struct bzimage bz;
 	struct elf_kernel elf;
-	bool is_elf;
+	bool used_bz = false;
 	int r;
 
 	if (vm->mem.regions[0].size < LAYOUT_HIGH_MEMORY * 2) {
@@ -238,9 +352,14 @@ int arch_load_kernel(struct vm *vm, const struct vm_config *cfg)
 	r = map_file("kernel", cfg->kernel, &f);
 	if (r)
 		return r;
-	is_elf = elf_is_elf(f.data, f.size);
-	r = is_elf ? load_elf(&l, &f, &elf, entry)
-		   : load_bzimage(&l, &f, &bz, entry);
+	if (elf_is_elf(f.data, f.size)) {
+		r = load_elf(&l, &f, &elf, entry);
+		l.note = elf.has_pvh ? "PVH ELF" : "ELF";
+	} else {
+		r = load_bzimage_or_elf(&l, &f, &bz, &unpacked, &used_bz,
+					entry);
+	}
+	vm->kernel_note = l.note;
 	if (!r)
 		r = load_cmdline(&l);
 	if (!r)
@@ -251,9 +370,10 @@ int arch_load_kernel(struct vm *vm, const struct vm_config *cfg)
 		&vm->mem, vm->vdevs.transport == VM_TRANSPORT_PCI, l.e820);
 	/* bz points into the mapped kernel: unmap only after this. */
 	if (!r)
-		r = write_boot_info(&l, is_elf ? NULL : &bz, entry);
+		r = write_boot_info(&l, used_bz ? &bz : NULL, entry);
 	if (!r)
 		r = x86_write_boot_tables(&vm->mem, entry->mode);
+	unmap_file(&unpacked);
 	unmap_file(&f);
 	return r;
 }

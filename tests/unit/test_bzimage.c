@@ -1,5 +1,6 @@
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,4 +164,46 @@ Test(bzimage, every_truncation_is_refused_or_bounded)
 		free(copy);
 	}
 	free(b);
+}
+
+/* payload_offset/payload_length name the compressed ELF inside the
+ * protected-mode kernel; fields pointing outside it leave no payload and
+ * do not stop the boot. */
+Test(bzimage, payload_inside_the_kernel)
+{
+	const uint64_t kernel_size = IMG_SIZE - 5 * 512;
+	const struct {
+		uint32_t off, len;
+		bool found;
+	} cases[] = {
+		{ 0x100, 0x1000, true },
+		{ 0, (uint32_t)kernel_size, true },
+		{ (uint32_t)kernel_size - 1, 1, true },
+		{ 0x100, 0, false },
+		{ (uint32_t)kernel_size, 1, false },
+		{ 1, (uint32_t)kernel_size, false },
+		{ 0xffffffff, 0xffffffff, false },
+		{ 0x10, 0xfffffff8, false },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint8_t *b = make_image();
+		struct bzimage bz;
+		const char *why = NULL;
+
+		put32(b + 0x248, cases[i].off);
+		put32(b + 0x24c, cases[i].len);
+		cr_assert_eq(bzimage_parse(b, IMG_SIZE, &bz, &why), 0,
+			     "case %zu: %s", i, why);
+		if (cases[i].found) {
+			cr_assert_eq(bz.payload, bz.kernel + cases[i].off,
+				     "case %zu", i);
+			cr_assert_eq(bz.payload_size, cases[i].len, "case %zu",
+				     i);
+		} else {
+			cr_assert_null(bz.payload, "case %zu", i);
+			cr_assert_eq(bz.payload_size, 0, "case %zu", i);
+		}
+		free(b);
+	}
 }
