@@ -45,6 +45,6 @@ export XDG_CACHE_HOME=$WORK/cache
 boot --append vmmtest.exit=5
 expect_exit 5
 expect_stderr_line 'vmm: stats: kernel booted as bzImage'
-boot --unpack-kernel on --append vmmtest.exit=6
+boot --append vmmtest.exit=6 --unpack-kernel on
 expect_exit 6
 expect_stderr_line "$cached"
