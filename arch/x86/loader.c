@@ -27,9 +27,13 @@
 #include "vmm/kernel_cache.h"
 #include "vmm/vm.h"
 
+/* fd stays open while the file is mapped: large parts (ELF segments) are
+ * read with pread rather than copied out of the mapping, which would
+ * leave the whole file counted in vmm's peak RSS. */
 struct mapped_file {
 	const uint8_t *data;
 	size_t size;
+	int fd; /* valid while data is */
 };
 
 /* Maps fd (which stays the caller's); reports errors as WHAT PATH. */
@@ -37,7 +41,6 @@ static int map_fd(const char *what, const char *path, int fd,
 		  struct mapped_file *f)
 {
 	struct stat st;
-
 	int e;
 
 	if (fstat(fd, &st) < 0) {
@@ -57,6 +60,7 @@ static int map_fd(const char *what, const char *path, int fd,
 		log_error("%s %s: %s", what, path, strerror(e));
 		return -e;
 	}
+	f->fd = fd;
 	return 0;
 }
 
@@ -70,14 +74,18 @@ static int map_file(const char *what, const char *path, struct mapped_file *f)
 		return r;
 	}
 	r = map_fd(what, path, fd, f);
-	close(fd);
+	if (r)
+		close(fd);
 	return r;
 }
 
 static void unmap_file(struct mapped_file *f)
 {
-	if (f->data && f->data != MAP_FAILED)
+	if (f->data) {
 		munmap((void *)f->data, f->size);
+		close(f->fd);
+		f->data = NULL;
+	}
 }
 
 /* Loading state shared by the steps below. */
@@ -92,20 +100,57 @@ struct load {
 	const char *note;     /* how the kernel boots, for --stats */
 };
 
-static int copy_in(const struct load *l, const char *what, uint64_t gpa,
-		   const void *src, uint64_t len, uint64_t memsz)
+static uint8_t *guest_dst(const struct load *l, const char *what, uint64_t gpa,
+			  uint64_t memsz)
 {
 	uint8_t *dst = mem_ptr_for_write(&l->vm->mem, gpa, memsz);
 
-	if (!dst) {
+	if (!dst)
 		log_error("%s: %llu bytes at %#llx do not fit in guest RAM "
 			  "(%llu MiB)",
 			  what, (unsigned long long)memsz,
 			  (unsigned long long)gpa,
 			  (unsigned long long)l->vm->mem.size >> 20);
+	return dst;
+}
+
+static int copy_in(const struct load *l, const char *what, uint64_t gpa,
+		   const void *src, uint64_t len, uint64_t memsz)
+{
+	uint8_t *dst = guest_dst(l, what, gpa, memsz);
+
+	if (!dst)
 		return -EINVAL;
-	}
 	memcpy(dst, src, len);
+	memset(dst + len, 0, memsz - len);
+	return 0;
+}
+
+/* copy_in from f at off; len bytes that the parser found inside the file
+ * (a file that shrank since is an error, not a SIGBUS). */
+static int copy_in_file(const struct load *l, const char *what, uint64_t gpa,
+			const struct mapped_file *f, uint64_t off, uint64_t len,
+			uint64_t memsz)
+{
+	uint8_t *dst = guest_dst(l, what, gpa, memsz);
+	uint64_t done = 0;
+
+	if (!dst)
+		return -EINVAL;
+	while (done < len) {
+		ssize_t n = pread(f->fd, dst + done, len - done,
+				  (off_t)(off + done));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			int e = n < 0 ? errno : EIO;
+			log_error("%s: reading kernel %s: %s", what,
+				  l->cfg->kernel,
+				  n < 0 ? strerror(e) : "the file shrank");
+			return -e;
+		}
+		done += (uint64_t)n;
+	}
 	memset(dst + len, 0, memsz - len);
 	return 0;
 }
@@ -198,8 +243,8 @@ static int load_elf(struct load *l, const struct mapped_file *f,
 				l->cfg->kernel, (unsigned long long)s->paddr);
 			return -EINVAL;
 		}
-		r = copy_in(l, "kernel segment", s->paddr, f->data + s->offset,
-			    s->filesz, s->memsz);
+		r = copy_in_file(l, "kernel segment", s->paddr, f, s->offset,
+				 s->filesz, s->memsz);
 		if (r)
 			return r;
 		if (s->paddr + s->memsz > l->kernel_end)
@@ -246,7 +291,7 @@ static int cached_elf(const struct bzimage *bz, struct mapped_file *elf,
 		bad = "it cannot be mapped";
 		if (elf->data != MAP_FAILED &&
 		    !elf_parse(elf->data, elf->size, k, &bad)) {
-			close(e.fd);
+			elf->fd = e.fd;
 			*hit = e.hit;
 			if (k->has_pvh)
 				return 0;
