@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "driver.h"
+#include "lib/open_input.h"
 
 enum { ZEROES_BY_ZERO_RANGE, ZEROES_BY_PUNCH_HOLE };
 
@@ -175,16 +176,16 @@ static int opt_direct(struct blk_opts *o, bool *direct)
 
 static int open_fd(struct blk_opts *o, const char *path, bool ro, bool direct)
 {
-	int fd = open(path, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC |
-				    (direct ? O_DIRECT : 0));
+	int fd = open_input(path,
+			    (ro ? O_RDONLY : O_RDWR) | (direct ? O_DIRECT : 0));
 
-	if (fd < 0 && errno == EINVAL && direct)
+	if (fd == -EINVAL && direct)
 		return blk_open_fail(o, -EINVAL,
 				     "the file system does not "
 				     "support O_DIRECT (cache=none); use "
 				     "cache=writeback");
 	if (fd < 0)
-		return blk_open_fail(o, -errno, "%s", strerror(errno));
+		return blk_open_fail(o, fd, "%s", strerror(-fd));
 	return fd;
 }
 

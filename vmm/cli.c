@@ -6,6 +6,9 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
+#include <stdio.h>
+#include <sys/statfs.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -132,6 +135,39 @@ static int opt_memory(struct vm_config *c, const char *a)
 	return 0;
 }
 
+/* A directory elsewhere would give RAM of ordinary pages that vmm then
+ * maps as if huge: refused before anything is created. */
+static int check_hugetlbfs_dir(const char *dir)
+{
+	struct statfs fs;
+
+	if (statfs(dir, &fs)) {
+		log_error("--memory-backend: hugetlbfs:%s: %s", dir,
+			  strerror(errno));
+		return -EINVAL;
+	}
+	if (fs.f_type != HUGETLBFS_MAGIC) {
+		log_error("--memory-backend: hugetlbfs:%s: not a hugetlbfs "
+			  "mount",
+			  dir);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* What one option alone cannot see. */
+static int check_memory(const struct vm_config *c)
+{
+	if (c->mem.backend == MEM_BACKEND_HUGETLBFS &&
+	    c->mem.size % MEM_HUGE_PAGE_SIZE) {
+		log_error("--memory: %llu KiB is not a whole number of 2 MiB "
+			  "huge pages (--memory-backend hugetlbfs)",
+			  (unsigned long long)c->mem.size >> 10);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int opt_backend(struct vm_config *c, const char *a)
 {
 	if (!strcmp(a, "anon")) {
@@ -143,6 +179,7 @@ static int opt_backend(struct vm_config *c, const char *a)
 	} else if (!strncmp(a, "hugetlbfs:", 10) && a[10]) {
 		c->mem.backend = MEM_BACKEND_HUGETLBFS;
 		c->mem.hugetlbfs_dir = a + 10;
+		return check_hugetlbfs_dir(a + 10);
 	} else {
 		log_error("--memory-backend: '%s' is not anon, memfd, "
 			  "hugetlbfs or hugetlbfs:PATH",
@@ -600,6 +637,8 @@ enum cli_result cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 		if (apply_option(cfg, c, optarg))
 			return CLI_USAGE_ERROR;
 	}
+	if (check_memory(cfg))
+		return CLI_USAGE_ERROR;
 	/* "--" ended the options (not as an option's argument): a command. */
 	if (optind > 1 && !strcmp(argv[optind - 1], "--") &&
 	    argv[optind - 1] != last_arg)

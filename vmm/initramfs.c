@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/open_input.h"
+
 static int reserve(struct cpio *c, size_t more)
 {
 	size_t cap = c->cap ? c->cap : 64 * 1024;
@@ -114,12 +116,12 @@ static int read_all(int fd, uint8_t *buf, size_t size)
 int cpio_add_host_file(struct cpio *c, const char *name, uint32_t perm,
 		       const char *host_path)
 {
-	int fd = open(host_path, O_RDONLY | O_CLOEXEC), r;
+	int fd = open_input(host_path, O_RDONLY), r;
 	struct stat st;
 	uint8_t *buf = NULL;
 
 	if (fd < 0)
-		return -errno;
+		return fd;
 	if (fstat(fd, &st))
 		r = -errno;
 	else if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > UINT32_MAX)

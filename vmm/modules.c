@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "lib/log.h"
+#include "lib/open_input.h"
 
 #define SETUP_HDR_MAGIC_OFF 0x202 /* "HdrS" */
 #define SETUP_VERSION_OFF 0x206
@@ -68,12 +69,12 @@ int kernel_version(const uint8_t *img, size_t size,
 /* The whole file, NUL-terminated; *len without the NUL. */
 static int read_text(const char *path, char **buf, size_t *len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC), r = 0;
+	int fd = open_input(path, O_RDONLY), r = 0;
 	struct stat st;
 	size_t got = 0;
 
 	if (fd < 0)
-		return -errno;
+		return fd;
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode))
 		r = fstat(fd, &st) ? -errno : -EINVAL;
 	else if (!(*buf = malloc((size_t)st.st_size + 1)))

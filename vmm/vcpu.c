@@ -4,11 +4,13 @@
 #include "vcpu.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "arch/arch.h"
@@ -153,11 +155,25 @@ void vcpu_kick(struct vcpu *v)
 	pthread_kill(v->thread, VCPU_KICK_SIGNAL);
 }
 
+/* A kick that lands just before the thread enters a blocking system call
+ * (a console write to a full pipe) is lost; kicking again every 100 ms
+ * bounds how long such a call can hold the stop up. */
 void vcpu_join(struct vcpu *v)
 {
-	if (v->started)
-		pthread_join(v->thread, NULL);
-	v->started = false;
+	while (v->started) {
+		struct timespec t;
+
+		clock_gettime(CLOCK_REALTIME, &t);
+		t.tv_nsec += 100 * 1000 * 1000;
+		if (t.tv_nsec >= 1000000000) {
+			t.tv_sec++;
+			t.tv_nsec -= 1000000000;
+		}
+		if (pthread_timedjoin_np(v->thread, NULL, &t) != ETIMEDOUT)
+			v->started = false;
+		else
+			pthread_kill(v->thread, VCPU_KICK_SIGNAL);
+	}
 }
 
 void vcpu_destroy(struct vcpu *v)

@@ -7,6 +7,7 @@
 #include "arch/arch.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -23,15 +24,22 @@
 #define COM1_IRQ 4
 
 /* Guest output is written synchronously, in order, under the UART lock, so
- * nothing is dropped or reordered; a full pipe blocks the sending vCPU. */
+ * nothing is dropped or reordered; a full pipe blocks the sending vCPU
+ * (a non-blocking one is waited for in poll, not spun on). Once a stop is
+ * requested, output not yet written is dropped: the stop's kick (repeated
+ * by vcpu_join) interrupts a blocked write, so a console nobody reads
+ * cannot hold the VM's end up. */
 static void com1_tx(void *opaque, uint8_t byte)
 {
 	struct vm *vm = opaque;
+	struct pollfd out = { vm->arch.console_out, POLLOUT, 0 };
 
-	for (;;) {
+	while (!lifecycle_stopping(&vm->life)) {
 		ssize_t n = write(vm->arch.console_out, &byte, 1);
 		if (n == 1 || (n < 0 && errno != EINTR && errno != EAGAIN))
 			return;
+		if (n < 0 && errno == EAGAIN)
+			poll(&out, 1, 100);
 	}
 }
 

@@ -32,6 +32,9 @@ static int parse_sizes(const uint8_t *buf, size_t len, struct bzimage *bz,
 		return fail(why, "setup_sects points past the end of the file");
 	bz->kernel = buf + bz->setup_size;
 	bz->kernel_size = len - bz->setup_size;
+	if (bz->kernel_size <= BZ_ENTRY_64)
+		return fail(why, "the protected-mode kernel ends before its "
+				 "64-bit entry at 0x200");
 	return 0;
 }
 

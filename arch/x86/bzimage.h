@@ -12,6 +12,7 @@
 #define BZ_LOADED_HIGH 0x01
 #define BZ_XLF_KERNEL_64 0x01
 #define BZ_MIN_VERSION 0x020c /* 2.12: xloadflags, 64-bit entry */
+#define BZ_ENTRY_64 0x200     /* from the protected-mode kernel's start */
 
 struct bzimage {
 	uint16_t version;

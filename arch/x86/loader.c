@@ -24,6 +24,7 @@
 #include "elf.h"
 #include "layout.h"
 #include "lib/log.h"
+#include "lib/open_input.h"
 #include "vmm/kernel_cache.h"
 #include "vmm/vm.h"
 
@@ -66,12 +67,11 @@ static int map_fd(const char *what, const char *path, int fd,
 
 static int map_file(const char *what, const char *path, struct mapped_file *f)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC), r;
+	int fd = open_input(path, O_RDONLY), r;
 
 	if (fd < 0) {
-		r = -errno;
-		log_error("%s %s: %s", what, path, strerror(-r));
-		return r;
+		log_error("%s %s: %s", what, path, strerror(-fd));
+		return fd;
 	}
 	r = map_fd(what, path, fd, f);
 	if (r)
@@ -216,7 +216,7 @@ static int load_bzimage(struct load *l, const struct bzimage *bz,
 	l->kernel_end = addr + bz->init_size;
 	l->initrd_max = (uint64_t)bz->initrd_addr_max + 1;
 	l->cmdline_max = bz->cmdline_size;
-	*entry = (struct boot_entry){ BOOT_LINUX64, addr + 0x200,
+	*entry = (struct boot_entry){ BOOT_LINUX64, addr + BZ_ENTRY_64,
 				      LAYOUT_ZERO_PAGE };
 	/* Reserve init_size so the decompressor's room is known to be RAM. */
 	return copy_in(l, "kernel", addr, bz->kernel, bz->kernel_size,
@@ -357,6 +357,21 @@ static int load_bzimage_or_elf(struct load *l, const struct mapped_file *f,
 	return load_bzimage(l, bz, entry);
 }
 
+/* The boot page tables (64-bit entry) map the first 4 GiB; a 32-bit PVH
+ * entry reaches no further either. A kernel placed or entered above that
+ * would fault before printing anything. */
+static int check_reachable(const struct load *l, const struct boot_entry *e)
+{
+	if (e->rip < LAYOUT_RAM_HIGH_BASE &&
+	    l->kernel_end <= LAYOUT_RAM_HIGH_BASE)
+		return 0;
+	log_error("kernel %s: loaded up to %#llx with its entry at %#llx, "
+		  "beyond the first 4 GiB the boot page tables map",
+		  l->cfg->kernel, (unsigned long long)l->kernel_end,
+		  (unsigned long long)e->rip);
+	return -EINVAL;
+}
+
 static int write_boot_info(struct load *l, const struct bzimage *bz,
 			   const struct boot_entry *entry)
 {
@@ -405,6 +420,8 @@ int arch_load_kernel(struct vm *vm, const struct vm_config *cfg)
 					entry);
 	}
 	vm->kernel_note = l.note;
+	if (!r)
+		r = check_reachable(&l, entry);
 	if (!r)
 		r = load_cmdline(&l);
 	if (!r)

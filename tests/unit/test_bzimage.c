@@ -207,3 +207,19 @@ Test(bzimage, payload_inside_the_kernel)
 		free(b);
 	}
 }
+
+/* The 64-bit entry is 0x200 into the protected-mode kernel: a file that
+ * ends at or before it cannot be entered. */
+Test(bzimage, protected_mode_part_must_reach_the_entry)
+{
+	uint8_t *b = make_image();
+	struct bzimage bz;
+	const char *why = NULL;
+
+	cr_assert_eq(bzimage_parse(b, 5 * 512 + 0x200, &bz, &why), -EINVAL);
+	cr_assert_str_eq(why, "the protected-mode kernel ends before its "
+			      "64-bit entry at 0x200");
+	cr_assert_eq(bzimage_parse(b, 5 * 512 + 0x201, &bz, &why), 0, "%s",
+		     why);
+	free(b);
+}

@@ -119,3 +119,69 @@ Test(cli, unknown_option, .init = cr_redirect_stderr)
 				"--help)\n");
 	cli_free(&cfg);
 }
+
+/* Refusals that need more than one option, or the file system, to see. */
+static void refused(char **argv, const char *line)
+{
+	struct vm_config cfg;
+	int argc = 0;
+
+	while (argv[argc])
+		argc++;
+	cr_assert_eq(parse(&cfg, argc, argv), CLI_USAGE_ERROR, "%s", line);
+	fflush(stderr);
+	cr_assert_stderr_eq_str(line);
+	cli_free(&cfg);
+}
+
+Test(cli, hugetlbfs_ram_in_whole_huge_pages, .init = cr_redirect_stderr)
+{
+	refused((char *[]){ "run", "--kernel", "k", "--memory", "3M",
+			    "--memory-backend", "hugetlbfs", NULL },
+		"vmm: --memory: 3072 KiB is not a whole number of 2 MiB huge "
+		"pages (--memory-backend hugetlbfs)\n");
+}
+
+Test(cli, hugetlbfs_ram_order_does_not_matter, .init = cr_redirect_stderr)
+{
+	refused((char *[]){ "run", "--kernel", "k", "--memory-backend",
+			    "hugetlbfs", "--memory", "5M", NULL },
+		"vmm: --memory: 5120 KiB is not a whole number of 2 MiB huge "
+		"pages (--memory-backend hugetlbfs)\n");
+}
+
+Test(cli, hugetlbfs_dir_must_be_a_hugetlbfs_mount, .init = cr_redirect_stderr)
+{
+	refused((char *[]){ "run", "--kernel", "k", "--memory-backend",
+			    "hugetlbfs:/", NULL },
+		"vmm: --memory-backend: hugetlbfs:/: not a hugetlbfs mount\n");
+}
+
+Test(cli, hugetlbfs_dir_missing, .init = cr_redirect_stderr)
+{
+	refused((char *[]){ "run", "--kernel", "k", "--memory-backend",
+			    "hugetlbfs:/nonexistent/vmm", NULL },
+		"vmm: --memory-backend: hugetlbfs:/nonexistent/vmm: No such "
+		"file or directory\n");
+}
+
+Test(cli, unpack_kernel_is_on_or_off, .init = cr_redirect_stderr)
+{
+	refused((char *[]){ "run", "--kernel", "k", "--unpack-kernel", "yes",
+			    NULL },
+		"vmm: --unpack-kernel: 'yes' is not on or off\n");
+}
+
+Test(cli, unpack_kernel_default_off_outside_the_rig)
+{
+	char *argv[] = { "run", "--kernel", "k", NULL };
+	char *on[] = { "run", "--kernel", "k", "--unpack-kernel", "on", NULL };
+	struct vm_config cfg;
+
+	cr_assert_eq(parse(&cfg, 3, argv), CLI_OK);
+	cr_assert_eq(cfg.unpack_kernel, VM_UNPACK_DEFAULT);
+	cli_free(&cfg);
+	cr_assert_eq(parse(&cfg, 5, on), CLI_OK);
+	cr_assert_eq(cfg.unpack_kernel, VM_UNPACK_ON);
+	cli_free(&cfg);
+}

@@ -86,6 +86,28 @@ Test(cli_rig, test_rig_run_becomes_shares_cmdline_and_initrd)
 	cr_assert_gt(cfg.initrd_size,
 		     (size_t)(vmm_guest_init_end - vmm_guest_init));
 	cr_assert(cfg.expect_exit_code);
+	cr_assert_eq(cfg.unpack_kernel, VM_UNPACK_TRY);
 	cli_free(&cfg);
 	cr_assert_null(cfg.rig);
+}
+
+/* The rig's default is TRY; an explicit choice stays as given. */
+Test(cli_rig, unpack_kernel_choice_kept)
+{
+	char **off = ARGS("--kernel", "build/kernel/bzImage", "--modules",
+			  "none", "--unpack-kernel", "off", "--", "true");
+	char **on = ARGS("--kernel", "build/kernel/bzImage", "--modules",
+			 "none", "--unpack-kernel", "on", "--", "true");
+	struct vm_config cfg;
+
+	if (!have_9p())
+		cr_skip_test("this vmm has no --9p device yet");
+	if (access("build/kernel/bzImage", R_OK))
+		cr_skip_test("no build/kernel/bzImage");
+	cr_assert_eq(parse(argv_count(off), off, &cfg), CLI_OK);
+	cr_assert_eq(cfg.unpack_kernel, VM_UNPACK_OFF);
+	cli_free(&cfg);
+	cr_assert_eq(parse(argv_count(on), on, &cfg), CLI_OK);
+	cr_assert_eq(cfg.unpack_kernel, VM_UNPACK_ON);
+	cli_free(&cfg);
 }
