@@ -2,7 +2,8 @@
 #   make            build build/vmm
 #   make run        install deps, build, fetch a guest kernel, boot a demo VM
 #   make check      install deps, build, every test below
-#   make unit       criterion unit tests
+#   make unit       criterion unit tests (SANITIZE=address,undefined: under
+#                   ASan and UBSan, built in build-san/)
 #   make cli-check  bad arguments and input files
 #   make guest-check  the test guest on this machine's /dev/kvm
 #   make lab-check  stock-Linux guest tests inside the lab host
@@ -17,6 +18,14 @@ CFLAGS ?= -O2 -g
 override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -MMD -MP -D_GNU_SOURCE -I. -iquote arch/$(ARCH)
 override LDLIBS += -lpthread -luring
 BUILD := build
+# SANITIZE=address,undefined: vmm and the unit tests built with those
+# sanitizers, in build-san/ (the guest's static init is built plain).
+ifneq ($(SANITIZE),)
+SAN_FLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer \
+	-fno-sanitize-recover=all
+override CFLAGS += $(SAN_FLAGS)
+BUILD := build-san
+endif
 
 SRCS := $(wildcard vmm/*.c lib/*.c arch/$(ARCH)/*.c memory/*.c devices/*.c \
 	devices/pci/*.c devices/virtio/*.c block/*.c fs9p/*.c)
@@ -58,7 +67,7 @@ LIB_OBJS += $(INIT_BLOB)
 
 $(GUEST_INIT): guest/init/init.c guest/init/conf.c guest/init/conf.h
 	@mkdir -p $(dir $@)
-	$(CC) $(filter-out -MMD -MP -g,$(CFLAGS)) -Os -static -s -o $@ \
+	$(CC) $(filter-out -MMD -MP -g $(SAN_FLAGS),$(CFLAGS)) -Os -static -s -o $@ \
 		guest/init/init.c guest/init/conf.c
 
 $(INIT_BLOB): vmm/init_blob.S $(GUEST_INIT)

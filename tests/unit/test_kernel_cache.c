@@ -16,6 +16,8 @@
 #include "lib/bytes.h"
 #include "vmm/kernel_cache.h"
 
+#include "read_whole.h"
+
 static char top[64], dir[PATH_MAX];
 
 static void setup(void)
@@ -40,9 +42,8 @@ TestSuite(kernel_cache, .init = setup, .fini = teardown);
 static uint8_t *payload(uint8_t fill, size_t size, size_t *len)
 {
 	char path[PATH_MAX], cmd[PATH_MAX * 2];
-	uint8_t *data = malloc(size), *p;
+	uint8_t *data = malloc(size);
 	FILE *fp;
-	long n;
 
 	memset(data, fill, size);
 	snprintf(path, sizeof(path), "%s/raw", top);
@@ -53,15 +54,7 @@ static uint8_t *payload(uint8_t fill, size_t size, size_t *len)
 	snprintf(cmd, sizeof(cmd), "gzip -n <%s/raw >%s/raw.gz", top, top);
 	cr_assert_eq(system(cmd), 0);
 	snprintf(path, sizeof(path), "%s/raw.gz", top);
-	fp = fopen(path, "rb");
-	fseek(fp, 0, SEEK_END);
-	n = ftell(fp);
-	rewind(fp);
-	p = malloc((size_t)n);
-	cr_assert_eq(fread(p, 1, (size_t)n, fp), (size_t)n);
-	fclose(fp);
-	*len = (size_t)n;
-	return p;
+	return read_whole(path, len, 0);
 }
 
 static unsigned count(const char *prefix)

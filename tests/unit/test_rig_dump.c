@@ -13,6 +13,7 @@
 #include "vmm/cli.h"
 #include "vmm/rig.h"
 #include "cli_args.h"
+#include "read_whole.h"
 
 #define KERNEL "build/kernel/bzImage"
 #define MODULES "build/kernel/root/lib/modules/6.1.0-57-amd64"
@@ -20,22 +21,9 @@
 static uint8_t *slurp(const char *dir, const char *name, size_t *len)
 {
 	char path[512];
-	FILE *f;
-	uint8_t *b;
-	long n;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "rb");
-	cr_assert_not_null(f, "%s", path);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	b = malloc((size_t)n + 1);
-	cr_assert_eq(fread(b, 1, (size_t)n, f), (size_t)n);
-	b[n] = 0;
-	fclose(f);
-	*len = (size_t)n;
-	return b;
+	return read_whole(path, len, 0); /* NUL-terminated: calloc'd room */
 }
 
 static void need_kernel(void)

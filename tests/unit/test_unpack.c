@@ -13,6 +13,8 @@
 #include "lib/bytes.h"
 #include "vmm/unpack.h"
 
+#include "read_whole.h"
+
 #define DATA_SIZE (300 * 1024)
 
 struct fixture {
@@ -65,23 +67,6 @@ static void teardown_fixture(struct fixture *f)
 	free(f->payload);
 }
 
-static uint8_t *read_file(const char *path, size_t *len)
-{
-	FILE *fp = fopen(path, "rb");
-	uint8_t *b;
-	long n;
-
-	cr_assert_not_null(fp, "%s", path);
-	fseek(fp, 0, SEEK_END);
-	n = ftell(fp);
-	rewind(fp);
-	b = malloc((size_t)n + 4);
-	cr_assert_eq(fread(b, 1, (size_t)n, fp), (size_t)n);
-	fclose(fp);
-	*len = (size_t)n;
-	return b;
-}
-
 /* Compresses the data with CMD (reading stdin, writing stdout) and, like
  * the kernel's size_append, adds the unpacked size unless gzip's own
  * trailer carries it. */
@@ -99,7 +84,7 @@ static void make_payload(struct fixture *f, const char *cmd, bool append)
 	cr_assert_eq(system(sh), 0, "%s", sh);
 	snprintf(in, sizeof(in), "%s/payload", f->dir);
 	free(f->payload);
-	f->payload = read_file(in, &f->len);
+	f->payload = read_whole(in, &f->len, 4);
 	if (append) {
 		put32(f->payload + f->len, DATA_SIZE);
 		f->len += 4;
@@ -113,7 +98,7 @@ static void assert_unpacked(struct fixture *f)
 	size_t n;
 
 	snprintf(path, sizeof(path), "%s/out", f->dir);
-	got = read_file(path, &n);
+	got = read_whole(path, &n, 0);
 	cr_assert_eq(n, DATA_SIZE);
 	cr_assert_eq(memcmp(got, f->data, DATA_SIZE), 0);
 	free(got);
