@@ -250,8 +250,10 @@ static int rm_one(const char *p, const struct stat *st, int flag,
 
 static void put(struct fuzz *f, const void *p, size_t n)
 {
-	if (f->len + n > MSG_MAX)
-		n = MSG_MAX - f->len;
+	size_t room = f->len < MSG_MAX ? MSG_MAX - f->len : 0;
+
+	if (n > room)
+		n = room;
 	memcpy(f->msg + f->len, p, n);
 	f->len += n;
 }
