@@ -4,6 +4,10 @@
 #   make check      install deps, build, every test below
 #   make unit       criterion unit tests (SANITIZE=address,undefined: under
 #                   ASan and UBSan, built in build-san/)
+#   make fuzz       every libFuzzer target of tests/fuzz for FUZZ_SECONDS
+#                   each (default 60; clang, ASan, UBSan, in build-fuzz/)
+#   make valgrind   the unit tests under valgrind memcheck
+#   make nonroot-check  the guest suites as an unprivileged user
 #   make cli-check  bad arguments and input files
 #   make guest-check  the test guest on this machine's /dev/kvm
 #   make lab-check  stock-Linux guest tests inside the lab host
@@ -16,7 +20,7 @@ CC ?= gcc
 ARCH ?= x86
 CFLAGS ?= -O2 -g
 override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -MMD -MP -D_GNU_SOURCE -I. -iquote arch/$(ARCH)
-override LDLIBS += -lpthread -luring
+override LDLIBS += -lpthread -luring -lseccomp
 BUILD := build
 # SANITIZE=address,undefined: vmm and the unit tests built with those
 # sanitizers, in build-san/ (the guest's static init is built plain).
@@ -25,6 +29,21 @@ SAN_FLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer \
 	-fno-sanitize-recover=all
 override CFLAGS += $(SAN_FLAGS)
 BUILD := build-san
+# The integration suites run this vmm (tests/lib.sh, tests/cli/bad-inputs,
+# passed into the lab host by tests/lab/run), without LeakSanitizer: its
+# scan at exit ptraces the threads, which their seccomp filters forbid
+# (the unit tests and valgrind check leaks).
+export VMM := $(BUILD)/vmm
+SAN_RUN := ASAN_OPTIONS=detect_leaks=0
+endif
+# FUZZ=1 (set by `make fuzz`): vmm's objects built by clang ready for
+# libFuzzer, with ASan and UBSan, in build-fuzz/.
+ifeq ($(FUZZ),1)
+CC := clang
+SAN_FLAGS := -fsanitize=fuzzer-no-link,address,undefined \
+	-fno-omit-frame-pointer -fno-sanitize-recover=all
+override CFLAGS += $(SAN_FLAGS)
+BUILD := build-fuzz
 endif
 
 SRCS := $(wildcard vmm/*.c lib/*.c arch/$(ARCH)/*.c memory/*.c devices/*.c \
@@ -33,6 +52,9 @@ OBJS := $(SRCS:%.c=$(BUILD)/obj/%.o)
 LIB_OBJS := $(filter-out $(BUILD)/obj/vmm/main.o,$(OBJS))
 TEST_SRCS := $(wildcard tests/unit/test_*.c)
 TEST_BINS := $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+FUZZ_SECONDS ?= 60
 
 # The test guest: freestanding, one static PVH ELF (guest/testguest/).
 GUEST_SRCS := $(wildcard guest/testguest/*.c guest/testguest/*.S)
@@ -93,6 +115,16 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	@echo "  LD $@"; $(CC) $(CFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS) -lcriterion
 
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	@echo "  LD $@"; $(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $< $(LIB_OBJS) $(LDLIBS)
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: deps
+	$(MAKE) FUZZ=1 fuzz-build
+	tests/fuzz/run $(FUZZ_SECONDS)
+
 deps:
 	@scripts/install-deps
 
@@ -102,14 +134,31 @@ kernel: deps
 unit: $(TEST_BINS)
 	@set -e; for t in $(TEST_BINS); do echo "== $$t"; $$t --jobs 2; done
 
+# The unit tests under valgrind memcheck (slow: about half an hour).
+valgrind: $(TEST_BINS)
+	tests/valgrind-unit $(TEST_BINS)
+
+# Unprivileged: the test-guest and stock-Linux suites run as nobody inside
+# the lab host, given access to /dev/kvm (tests/lab/as-user). Not the
+# stock-Linux cases whose own set-up needs root in the lab host: the
+# 9p-serve ones mount the lab kernel's 9p client (9p-serve-mapped-user,
+# in the root suite, runs the server itself as uid 65534), blk-eio makes
+# a device-mapper target.
+NONROOT_NOT := 9p-serve-mapped-user 9p-serve-tcp 9p-serve-unix blk-eio
+NONROOT_LINUX := $(filter-out $(NONROOT_NOT:%=tests/linux/cases/%.sh), \
+	$(wildcard tests/linux/cases/*.sh))
+nonroot-check: all kernel
+	LAB_AS_USER=1 tests/lab/check --suite tests/guest
+	LAB_AS_USER=1 tests/lab/check $(NONROOT_LINUX)
+
 cli-check: all kernel
-	tests/cli/check
+	$(SAN_RUN) tests/cli/check
 
 guest-check: all
-	tests/guest/check
+	$(SAN_RUN) tests/guest/check
 
 lab-check: all kernel
-	tests/lab/check
+	$(SAN_RUN) tests/lab/check
 
 C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 
@@ -126,6 +175,7 @@ layout-check:
 check: deps
 	$(MAKE) format-check
 	$(MAKE) layout-check
+	$(MAKE) SANITIZE= all
 	$(MAKE) all
 	$(MAKE) unit
 	$(MAKE) cli-check
@@ -141,5 +191,5 @@ clean:
 	rm -rf $(BUILD)/vmm $(BUILD)/obj $(BUILD)/tests $(BUILD)/guest
 
 .PHONY: all deps kernel unit cli-check guest-check lab-check check run clean \
-	format format-check layout-check
--include $(OBJS:.o=.d) $(TEST_BINS:=.d) $(GUEST_OBJS:.o=.d)
+	format format-check layout-check fuzz fuzz-build valgrind nonroot-check
+-include $(OBJS:.o=.d) $(TEST_BINS:=.d) $(GUEST_OBJS:.o=.d) $(FUZZ_BINS:=.d)

@@ -15,6 +15,7 @@
 #ifndef ARCH_ARCH_H
 #define ARCH_ARCH_H
 
+#include <seccomp.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -70,6 +71,10 @@ int arch_vcpu_init(struct vcpu *v);
  * fault). Returns 1 to keep running, 0 when the loop must end (having
  * told the lifecycle why), -ENOENT for an exit it does not know. */
 int arch_handle_exit(struct vcpu *v);
+
+/* The vCPU thread's system calls in this architecture's exit handlers
+ * (for the vCPU sandbox role, vmm/vcpu.c). */
+int arch_vcpu_rules(scmp_filter_ctx ctx);
 
 /* Undoes arch_board_attach and arch_kvm_init. */
 void arch_vm_destroy(struct vm *vm);

@@ -16,6 +16,7 @@
 #define BLOCK_BLOCK_H
 
 #include <liburing.h>
+#include <seccomp.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -117,6 +118,9 @@ struct blk_ctx {
 int blk_ctx_init(struct blk_ctx *ctx, unsigned depth);
 /* Requests must have been reaped (inflight == 0). */
 void blk_ctx_destroy(struct blk_ctx *ctx);
+/* The system calls of a thread that submits and reaps a ring's requests,
+ * for its sandbox role: io_uring_enter on the ring. */
+int blk_ctx_rules(scmp_filter_ctx ctx);
 
 /* Registers node's stack on ctx: its host files in the ring's file table,
  * its per-request state size in ctx's pool. blk_submit does this on first

@@ -74,6 +74,12 @@ static int restrict_ring(struct io_uring *ring)
 	return ring_register(ring, IORING_REGISTER_RESTRICTIONS, res, n);
 }
 
+int blk_ctx_rules(scmp_filter_ctx ctx)
+{
+	return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(io_uring_enter),
+				0);
+}
+
 int blk_ctx_init(struct blk_ctx *ctx, unsigned depth)
 {
 	int r;

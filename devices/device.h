@@ -15,6 +15,7 @@
 #include <stdio.h>
 
 #include "devices/virtio/virtio.h"
+#include "lib/sandbox.h"
 #include "memory/memory.h"
 
 /* What the virtio transport needs from a device: its virtio state, the
@@ -43,7 +44,8 @@ struct device_type {
 	 * was wrong. *dev is set even on failure when there is something
 	 * for destroy to undo. */
 	int (*create)(const void *cfg, unsigned index,
-		      const struct guest_mem *mem, void **dev);
+		      const struct guest_mem *mem, enum sandbox_mode seccomp,
+		      void **dev);
 	void (*bind)(void *dev, struct virtio_binding *out);
 	/* Stops the device's threads and frees it. */
 	void (*destroy)(void *dev);

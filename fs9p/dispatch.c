@@ -157,7 +157,16 @@ static void *worker_main(void *arg)
 {
 	struct fs9p_dispatch *d = arg;
 	struct fs9p_req *r;
+	int err = sandbox_enter(d->cfg.sandbox);
 
+	pthread_mutex_lock(&d->lock);
+	d->entered++;
+	if (err && !d->sandbox_error)
+		d->sandbox_error = err;
+	pthread_cond_broadcast(&d->idle);
+	pthread_mutex_unlock(&d->lock);
+	if (err)
+		return NULL;
 	while ((r = take(d))) {
 		struct fs9p_session *s;
 		pthread_mutex_lock(&d->lock);
@@ -318,7 +327,11 @@ static int start_threads(struct fs9p_dispatch *d)
 		pthread_setname_np(d->threads[i], name);
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	return -r;
+	pthread_mutex_lock(&d->lock);
+	while (d->entered < d->nthreads)
+		pthread_cond_wait(&d->idle, &d->lock);
+	pthread_mutex_unlock(&d->lock);
+	return r ? -r : d->sandbox_error;
 }
 
 int fs9p_dispatch_init(struct fs9p_dispatch *d,

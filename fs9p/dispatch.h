@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "fs9p.h"
+#include "lib/sandbox.h"
 
 #define FS9P_DISPATCH_MAX_WORKERS 16
 
@@ -58,6 +59,8 @@ struct fs9p_dispatch_config {
 	const char *name;      /* thread name prefix, at most 10 chars */
 	fs9p_handle_fn handle; /* NULL: fs9p_handle */
 	void *handle_ctx;
+	/* Entered by each worker first (NULL: none); init waits for it. */
+	const struct sandbox_filter *sandbox;
 };
 
 struct fs9p_dispatch {
@@ -71,6 +74,8 @@ struct fs9p_dispatch {
 	unsigned peak_inflight; /* the most at once (written under lock) */
 	bool exit;
 	unsigned nthreads;
+	unsigned entered;  /* workers past sandbox_enter */
+	int sandbox_error; /* the first failure to enter it */
 	pthread_t threads[FS9P_DISPATCH_MAX_WORKERS];
 	/* Atomic: statistics. */
 	uint64_t requests, errors, flushes, inline_runs;

@@ -16,6 +16,7 @@
 #ifndef FS9P_FS9P_H
 #define FS9P_FS9P_H
 
+#include <seccomp.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -94,5 +95,11 @@ size_t fs9p_reply_flush(const struct fs9p_msg *m, uint16_t tag);
 /* The msize the session negotiated (the transport's buffers follow it);
  * max_msize before the first Tversion. */
 uint32_t fs9p_session_msize(const struct fs9p_session *s);
+
+/* sandbox.c: the system calls a thread running fs9p_handle makes (for
+ * its sandbox role), and the capabilities such a thread keeps when it
+ * has them and the export is passthrough (none otherwise). */
+int fs9p_rules(scmp_filter_ctx ctx);
+extern const uint64_t fs9p_passthrough_caps;
 
 #endif

@@ -236,6 +236,15 @@ static int opt_unpack_kernel(struct vm_config *c, const char *a)
 	return 0;
 }
 
+static int opt_seccomp(struct vm_config *c, const char *a)
+{
+	if (sandbox_parse_mode(a, &c->seccomp)) {
+		log_error("--seccomp: '%s' is not on, off or log", a);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int opt_expect_exit(struct vm_config *c, const char *a)
 {
 	(void)a;
@@ -295,6 +304,11 @@ static const struct cli_option run_options[] = {
 	  "exit 125 if the guest ends without "
 	  "writing port 0x501",
 	  opt_expect_exit },
+	{ "seccomp", "on|off|log",
+	  "system-call filter of each VMM thread (default on: a call "
+	  "outside its role's list ends vmm; log: the kernel logs it and "
+	  "lets it run)",
+	  opt_seccomp },
 	/* Hidden (no help): for bench/9p rig; README documents it. */
 	{ "rig-dump", "DIR", NULL, opt_rig_dump },
 };
@@ -345,6 +359,7 @@ static void set_defaults(struct vm_config *cfg)
 	cfg->mem.size = DEFAULT_MEMORY;
 	cfg->mem.backend = MEM_BACKEND_ANON;
 	cfg->transport = VM_TRANSPORT_PCI;
+	cfg->seccomp = SANDBOX_ON;
 }
 
 /* getopt values: OPT_BASE + index, VM options first, then device types,
@@ -624,7 +639,9 @@ enum cli_result cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 
 	set_defaults(cfg);
 	n = build_longopts(lo);
-	optind = 1;
+	/* 0, not 1: glibc then also drops the rest of a "-hh" cluster an
+	 * earlier parse returned in the middle of. */
+	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+:h", lo, NULL)) != -1) {
 		last_arg = optarg;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -167,6 +168,40 @@ static int exit_status(const struct vm *vm, const struct vm_config *cfg)
 	return 0;
 }
 
+/* The main thread once the guest runs: the poll loop (console input,
+ * signalfd, stop eventfd), the UART's interrupt line, kicking and
+ * joining the vCPUs, restoring the terminal, then tearing down (closing
+ * and unmapping) and the --stats report. It opens nothing. */
+static int main_rules(scmp_filter_ctx ctx)
+{
+	static const unsigned long ioctls[] = {
+		KVM_IRQ_LINE, KVM_IOEVENTFD, /* unbound when a device goes */
+		TCGETS, TCSETS,		     /* console_restore */
+	};
+	static const int calls[] = {
+		SCMP_SYS(close),      SCMP_SYS(getrusage),
+		SCMP_SYS(mincore),    /* guest RAM resident, for --stats */
+		SCMP_SYS(newfstatat), /* stdio's first use of a stream */
+		SCMP_SYS(fstat),
+	};
+	int r = sandbox_allow_ioctls(ctx, ioctls,
+				     sizeof(ioctls) / sizeof(ioctls[0]));
+
+	for (unsigned i = 0; i < sizeof(calls) / sizeof(calls[0]) && !r; i++)
+		r = sandbox_allow(ctx, calls[i]);
+	/* vcpu_kick: the kick signal, to this process's threads only. */
+	if (!r)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 2,
+				     sandbox_arg_eq(0, (uint32_t)getpid()),
+				     sandbox_arg_eq(2, SIGUSR1));
+	return r ? r : sandbox_rules_eventfd_poll(ctx);
+}
+
+const struct sandbox_role vm_main_role = {
+	.name = "main",
+	.rules = { main_rules },
+};
+
 static int setup(struct vm *vm, const struct vm_config *cfg)
 {
 	int r;
@@ -178,7 +213,7 @@ static int setup(struct vm *vm, const struct vm_config *cfg)
 	if (arch_board_attach(vm, STDOUT_FILENO) ||
 	    vdevs_init(vm, cfg->transport))
 		return EXIT_VMM_ERROR;
-	r = vm_devices_attach(vm, cfg->devices, cfg->nr_devices);
+	r = vm_devices_attach(vm, cfg->devices, cfg->nr_devices, cfg->seccomp);
 	if (r)
 		return r == -ENOENT || r == -EACCES || r == -EINVAL ||
 				       r == -EISDIR
@@ -189,6 +224,10 @@ static int setup(struct vm *vm, const struct vm_config *cfg)
 	if (arch_load_kernel(vm, cfg))
 		return EXIT_USAGE;
 	if (mem_register_kvm(&vm->mem, vm->vm_fd))
+		return EXIT_VMM_ERROR;
+	if (vcpu_sandbox_build(&vm->vcpu_sandbox, cfg->seccomp) ||
+	    sandbox_filter_build(&vm->main_sandbox, &vm_main_role,
+				 cfg->seccomp))
 		return EXIT_VMM_ERROR;
 	return create_vcpus(vm, cfg) ? EXIT_VMM_ERROR : 0;
 }
@@ -204,6 +243,13 @@ static int run_vcpus(struct vm *vm, int sig_fd)
 	}
 	for (unsigned i = 0; i < vm->nr_vcpus && !r; i++)
 		r = vcpu_start(&vm->vcpus[i]);
+	/* Last: a thread's filter is inherited by threads it creates. */
+	if (!r) {
+		r = sandbox_enter(&vm->main_sandbox);
+		if (r)
+			log_error("main thread: entering the sandbox: %s",
+				  strerror(-r));
+	}
 	if (r)
 		lifecycle_stop(&vm->life, STOP_ERROR, EXIT_VMM_ERROR);
 	else
@@ -223,6 +269,8 @@ static void teardown(struct vm *vm)
 	arch_vm_destroy(vm);
 	vm_destroy(vm);
 	lifecycle_destroy(&vm->life);
+	sandbox_filter_free(&vm->vcpu_sandbox);
+	sandbox_filter_free(&vm->main_sandbox);
 }
 
 int vm_run(const struct vm_config *cfg, uint64_t start_ns)
@@ -231,7 +279,8 @@ int vm_run(const struct vm_config *cfg, uint64_t start_ns)
 	sigset_t handled;
 	int sig_fd, status;
 
-	if (block_signals(&handled) || lifecycle_init(&vm.life, start_ns)) {
+	if (sandbox_no_new_privs() || block_signals(&handled) ||
+	    lifecycle_init(&vm.life, start_ns)) {
 		log_error("setting up signals: %s", strerror(errno));
 		return EXIT_VMM_ERROR;
 	}

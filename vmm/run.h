@@ -16,4 +16,7 @@
 /* start_ns: CLOCK_MONOTONIC when the process started, for --boot-time. */
 int vm_run(const struct vm_config *cfg, uint64_t start_ns);
 
+/* The main thread's sandbox once the vCPUs run. */
+extern const struct sandbox_role vm_main_role;
+
 #endif

@@ -48,6 +48,9 @@ static const char usage_text[] =
 	"  --readonly          refuse every change\n"
 	"  --msize N           the largest message size offered (4096 to "
 	"1M; default 1M)\n"
+	"  --seccomp MODE      on (default), off or log: the system-call "
+	"filters of\n"
+	"                      the threads (see vmm run --help)\n"
 	"  -h, --help          this text\n";
 
 __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt,
@@ -70,6 +73,12 @@ static int parse_option(int c, const char *arg, struct serve9p_config *cfg)
 	switch (c) {
 	case 'l': cfg->listen = arg; return 0;
 	case 'r': cfg->readonly = true; return 0;
+	case 'S':
+		if (sandbox_parse_mode(arg, &cfg->seccomp))
+			return usage_error("--seccomp must be on, off or log, "
+					   "not '%s'",
+					   arg);
+		return 0;
 	case 's':
 		if (!strcmp(arg, "passthrough"))
 			cfg->security = FS9P_PASSTHROUGH;
@@ -100,13 +109,17 @@ int serve9p_parse(int argc, char **argv, struct serve9p_config *cfg)
 		{ "security", required_argument, NULL, 's' },
 		{ "readonly", no_argument, NULL, 'r' },
 		{ "msize", required_argument, NULL, 'm' },
+		{ "seccomp", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	int c;
 
-	*cfg = (struct serve9p_config){ .msize = FS9P_MSIZE_MAX };
-	optind = 1;
+	*cfg = (struct serve9p_config){ .msize = FS9P_MSIZE_MAX,
+					.seccomp = SANDBOX_ON };
+	/* 0, not 1: glibc then also drops the rest of a "-hh" cluster an
+	 * earlier parse returned in the middle of (as in vmm/cli.c). */
+	optind = 0;
 	opterr = 0;
 	/* "+": options stop at DIR, which is taken and skipped, so it may
 	 * come before or after them. */
@@ -262,6 +275,58 @@ static int open_export(struct serve9p *srv)
 	return 0;
 }
 
+/* The accept thread creates each connection's threads, which inherit its
+ * filter before they narrow it with their own: it allows what they need
+ * plus accepting, creating threads and removing the socket file. */
+static int accept_rules(scmp_filter_ctx ctx)
+{
+	static const int calls[] = {
+		SCMP_SYS(accept4),  SCMP_SYS(setsockopt),
+		SCMP_SYS(shutdown), SCMP_SYS(poll),
+		SCMP_SYS(unlink),   SCMP_SYS(clone),
+		SCMP_SYS(clone3),   SCMP_SYS(set_robust_list),
+		SCMP_SYS(rseq),
+	};
+	int r = 0;
+
+	for (unsigned i = 0; i < sizeof(calls) / sizeof(calls[0]) && !r; i++)
+		r = sandbox_allow(ctx, calls[i]);
+	return r;
+}
+
+void serve9p_sandbox_roles(enum fs9p_security security,
+			   struct sandbox_role *accept,
+			   struct sandbox_role *conn)
+{
+	uint64_t caps =
+		security == FS9P_PASSTHROUGH ? fs9p_passthrough_caps : 0;
+
+	*conn = (struct sandbox_role){
+		.name = "9p-serve connection",
+		.rules = { serve9p_conn_rules, fs9p_rules },
+		.keep_caps = caps,
+	};
+	*accept = (struct sandbox_role){
+		.name = "9p-serve accept",
+		.rules = { accept_rules, serve9p_conn_rules, fs9p_rules },
+		.keep_caps = caps,
+	};
+}
+
+static int build_sandboxes(struct serve9p *srv)
+{
+	int r;
+
+	serve9p_sandbox_roles(srv->cfg.security, &srv->accept_role,
+			      &srv->conn_role);
+	r = sandbox_filter_build(&srv->conn_sandbox, &srv->conn_role,
+				 srv->cfg.seccomp);
+	if (!r)
+		r = sandbox_filter_build(&srv->accept_sandbox,
+					 &srv->accept_role, srv->cfg.seccomp);
+	return r;
+}
+
 int serve9p_open(const struct serve9p_config *cfg, struct serve9p *srv)
 {
 	int r;
@@ -269,7 +334,9 @@ int serve9p_open(const struct serve9p_config *cfg, struct serve9p *srv)
 	memset(srv, 0, sizeof(*srv));
 	srv->cfg = *cfg;
 	srv->listen_fd = -1;
-	r = open_export(srv);
+	r = build_sandboxes(srv);
+	if (!r)
+		r = open_export(srv);
 	if (!r)
 		r = open_listener(srv);
 	if (r)
@@ -296,6 +363,10 @@ static void accept_one(struct serve9p *srv)
 
 int serve9p_run(struct serve9p *srv, int stop_fd)
 {
+	int r = sandbox_enter(&srv->accept_sandbox);
+
+	if (r)
+		return r;
 	for (;;) {
 		struct pollfd fds[2] = { { srv->listen_fd, POLLIN, 0 },
 					 { stop_fd, POLLIN, 0 } };
@@ -324,6 +395,8 @@ void serve9p_close(struct serve9p *srv)
 	if (srv->export)
 		fs9p_export_close(srv->export);
 	srv->export = NULL;
+	sandbox_filter_free(&srv->accept_sandbox);
+	sandbox_filter_free(&srv->conn_sandbox);
 }
 
 static int usage_status(int r)
@@ -364,9 +437,11 @@ int serve9p_command(int argc, char **argv, uint64_t start_ns)
 	fprintf(stderr, "vmm 9p-serve: serving %s on %s\n", cfg.dir,
 		srv.address);
 	fflush(stderr);
-	r = serve9p_run(&srv, sfd);
+	r = sandbox_no_new_privs();
+	if (!r)
+		r = serve9p_run(&srv, sfd);
 	if (r)
-		log_serve("poll: %s", strerror(-r));
+		log_serve("serving: %s", strerror(-r));
 	serve9p_close(&srv);
 	close(sfd);
 	return r ? 1 : 0;

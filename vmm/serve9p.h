@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 
 #include "fs9p/dispatch.h"
+#include "lib/sandbox.h"
 #include "fs9p/fs9p.h"
 
 #define SERVE9P_WORKERS 4  /* dispatch threads per connection */
@@ -28,6 +29,7 @@ struct serve9p_config {
 	enum fs9p_security security;
 	bool readonly;
 	uint32_t msize; /* the largest msize offered */
+	enum sandbox_mode seccomp;
 };
 
 struct serve9p;
@@ -58,6 +60,10 @@ struct serve9p {
 	char address[300]; /* what the startup line names */
 	struct serve9p_conn *conns;
 	unsigned next_id;
+	/* The accept thread's sandbox, and its connections' (the reader and
+	 * the dispatch workers of each). */
+	struct sandbox_role accept_role, conn_role;
+	struct sandbox_filter accept_sandbox, conn_sandbox;
 };
 
 /* The subcommand (vmm/main.c's table): 0, 1 on a runtime error, 2
@@ -79,6 +85,13 @@ void serve9p_close(struct serve9p *srv);
 /* serve9p_conn.c: starts serving an accepted socket (fd is taken over).
  * 0 or -errno (fd closed). */
 int serve9p_conn_start(struct serve9p *srv, int fd);
+/* The sandboxes of the accept thread and of each connection's threads. */
+void serve9p_sandbox_roles(enum fs9p_security security,
+			   struct sandbox_role *accept,
+			   struct sandbox_role *conn);
+/* What a connection's threads do besides serving 9p: read the socket,
+ * send replies, FIONREAD. */
+int serve9p_conn_rules(scmp_filter_ctx ctx);
 /* Ends connections whose reader finished; with all, every connection
  * (their sockets are shut down first). */
 void serve9p_conn_reap(struct serve9p *srv, bool all);

@@ -163,15 +163,30 @@ static int read_one(struct serve9p_conn *c)
 	return 1;
 }
 
+int serve9p_conn_rules(scmp_filter_ctx ctx)
+{
+	static const unsigned long ioctls[] = { FIONREAD };
+	int r = sandbox_allow_ioctls(ctx, ioctls, 1);
+
+	if (!r)
+		r = sandbox_allow(ctx, SCMP_SYS(sendto));
+	return r;
+}
+
 static void *reader_main(void *arg)
 {
 	struct serve9p_conn *c = arg;
-	int r;
+	int r = sandbox_enter(&c->srv->conn_sandbox);
 
-	while ((r = read_one(c)) > 0)
-		;
-	if (r < 0 && r != -EPROTO && r != -ECONNRESET && r != -EPIPE)
-		log_serve("connection %u: %s", c->id, strerror(-r));
+	if (r) {
+		log_serve("connection %u: entering the sandbox: %s", c->id,
+			  strerror(-r));
+	} else {
+		while ((r = read_one(c)) > 0)
+			;
+		if (r < 0 && r != -EPROTO && r != -ECONNRESET && r != -EPIPE)
+			log_serve("connection %u: %s", c->id, strerror(-r));
+	}
 	/* Every reply is written (or fails) before the socket closes. */
 	fs9p_dispatch_destroy(&c->dispatch);
 	fs9p_session_free(c->session);
@@ -190,6 +205,7 @@ static int conn_init(struct serve9p *srv, struct serve9p_conn *c, int fd)
 		.done = conn_done,
 		.opaque = c,
 		.name = "9p-conn",
+		.sandbox = &srv->conn_sandbox,
 	};
 	int r = fs9p_session_new(srv->export, srv->cfg.msize, &c->session);
 

@@ -106,16 +106,53 @@ static bool handle_exit(struct vcpu *v)
 	return false;
 }
 
+/* Every exit a vCPU serves runs on its thread: KVM_RUN, interrupts
+ * (the UART's line, MSI-X routes the driver programs), the ioeventfds a
+ * virtio transport binds at DRIVER_OK, console output to stdout (poll(2)
+ * when it is full), and the eventfds that hand commands to queue
+ * workers. No thread, file or ring is created here. */
+static int vcpu_rules(scmp_filter_ctx ctx)
+{
+	static const unsigned long ioctls[] = {
+		KVM_RUN,
+		KVM_IRQ_LINE,
+		KVM_SET_GSI_ROUTING,
+		KVM_IOEVENTFD,
+	};
+	int r = sandbox_allow_ioctls(ctx, ioctls,
+				     sizeof(ioctls) / sizeof(ioctls[0]));
+
+	return r ? r : sandbox_rules_eventfd_poll(ctx);
+}
+
+const struct sandbox_role vcpu_role = {
+	.name = "vcpu",
+	.rules = { vcpu_rules, arch_vcpu_rules },
+};
+
+int vcpu_sandbox_build(struct sandbox_filter *f, enum sandbox_mode mode)
+{
+	return sandbox_filter_build(f, &vcpu_role, mode);
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
 	struct lifecycle *life = &v->vm->life;
 	char name[16];
 	sigset_t kick;
+	int r;
 
 	/* Named here: the guest may be done before the creator could. */
 	snprintf(name, sizeof(name), "vcpu%u", v->id);
 	pthread_setname_np(pthread_self(), name);
+	r = sandbox_enter(&v->vm->vcpu_sandbox);
+	if (r) {
+		log_error("vCPU %u: entering the sandbox: %s", v->id,
+			  strerror(-r));
+		lifecycle_stop(life, STOP_ERROR, 1);
+		return NULL;
+	}
 	sigemptyset(&kick);
 	sigaddset(&kick, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);

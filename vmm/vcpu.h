@@ -23,6 +23,10 @@ struct vcpu {
  * with the signal blocked in the calling thread. */
 int vcpu_signals_init(void);
 
+/* The sandbox every vCPU thread enters first (vm->vcpu_sandbox). */
+extern const struct sandbox_role vcpu_role;
+int vcpu_sandbox_build(struct sandbox_filter *f, enum sandbox_mode mode);
+
 /* Creates vCPU id of vm and sets it up (arch_vcpu_init). */
 int vcpu_create(struct vcpu *v, struct vm *vm, unsigned id);
 int vcpu_start(struct vcpu *v);

@@ -10,6 +10,7 @@
 #include "arch/arch.h"
 #include "devices/iobus.h"
 #include "devices/uart.h"
+#include "lib/sandbox.h"
 #include "memory/memory.h"
 #include "lifecycle.h"
 #include "vdev.h"
@@ -44,6 +45,7 @@ struct vm_config {
 	struct vm_device_config devices[VM_MAX_DEVICES];
 	unsigned nr_devices;
 	enum vm_transport transport;
+	enum sandbox_mode seccomp;
 };
 
 struct vcpu;
@@ -62,6 +64,7 @@ struct vm {
 	struct lifecycle life;
 	struct vcpu *vcpus;
 	unsigned nr_vcpus;
+	struct sandbox_filter vcpu_sandbox, main_sandbox;
 	const char *kernel_note; /* how the kernel was booted, for --stats */
 };
 

@@ -16,7 +16,7 @@ static unsigned index_of_type(const struct vm_device_config *cfgs, unsigned i)
 }
 
 static int attach_one(struct vm *vm, const struct vm_device_config *cfgs,
-		      unsigned i)
+		      unsigned i, enum sandbox_mode seccomp)
 {
 	struct vm_device *d = calloc(1, sizeof(*d));
 	struct virtio_binding binding = { 0 };
@@ -27,7 +27,7 @@ static int attach_one(struct vm *vm, const struct vm_device_config *cfgs,
 	d->type = cfgs[i].type;
 	vm->devices.dev[vm->devices.n++] = d;
 	r = d->type->create(cfgs[i].cfg, index_of_type(cfgs, i), &vm->mem,
-			    &d->dev);
+			    seccomp, &d->dev);
 	if (r)
 		return r;
 	d->type->bind(d->dev, &binding);
@@ -36,10 +36,10 @@ static int attach_one(struct vm *vm, const struct vm_device_config *cfgs,
 }
 
 int vm_devices_attach(struct vm *vm, const struct vm_device_config *cfgs,
-		      unsigned n)
+		      unsigned n, enum sandbox_mode seccomp)
 {
 	for (unsigned i = 0; i < n; i++) {
-		int r = attach_one(vm, cfgs, i);
+		int r = attach_one(vm, cfgs, i, seccomp);
 		if (r)
 			return r;
 	}

@@ -34,10 +34,11 @@ struct vm_devices {
 	unsigned n;
 };
 
-/* Creates and attaches every configured device. 0 or -errno (logged);
- * vm_devices_destroy undoes a partial attach. */
+/* Creates and attaches every configured device, whose threads enter
+ * sandboxes of mode seccomp. 0 or -errno (logged); vm_devices_destroy
+ * undoes a partial attach. */
 int vm_devices_attach(struct vm *vm, const struct vm_device_config *cfgs,
-		      unsigned n);
+		      unsigned n, enum sandbox_mode seccomp);
 
 /* Each device's --stats lines. */
 void vm_devices_stats(const struct vm_devices *d, FILE *out);

@@ -1,6 +1,7 @@
 /* vCPU threads; rtc->lock guards the index and NVRAM. */
 #include "rtc.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #define REG_STATUS_A 0x0a
@@ -20,11 +21,40 @@ static uint8_t bcd(int v)
 	return (uint8_t)(((v / 10) % 10) << 4 | (v % 10));
 }
 
+/* UTC calendar fields of t, by arithmetic (Howard Hinnant's
+ * civil_from_days). Not gmtime_r: glibc's first call of it reads
+ * /etc/localtime, and this runs on a vCPU thread, whose sandbox opens no
+ * file. */
+static void utc_fields(time_t t, struct tm *tm)
+{
+	int64_t days = t / 86400, secs = t % 86400;
+	int64_t era, doe, yoe, doy, mp, y;
+
+	if (secs < 0) { /* before 1970 */
+		secs += 86400;
+		days--;
+	}
+	tm->tm_hour = (int)(secs / 3600);
+	tm->tm_min = (int)(secs / 60 % 60);
+	tm->tm_sec = (int)(secs % 60);
+	tm->tm_wday = (int)((days % 7 + 11) % 7); /* 1970-01-01: Thursday */
+	days += 719468;
+	era = (days >= 0 ? days : days - 146096) / 146097;
+	doe = days - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	tm->tm_mday = (int)(doy - (153 * mp + 2) / 5 + 1);
+	tm->tm_mon = (int)(mp < 10 ? mp + 2 : mp - 10);
+	y = yoe + era * 400 + (tm->tm_mon < 2);
+	tm->tm_year = (int)(y - 1900);
+}
+
 uint8_t rtc_register(const struct rtc *rtc, uint8_t index, time_t t)
 {
 	struct tm tm;
 
-	gmtime_r(&t, &tm);
+	utc_fields(t, &tm);
 	switch (index) {
 	case 0x00: return bcd(tm.tm_sec);
 	case 0x02: return bcd(tm.tm_min);

@@ -9,6 +9,7 @@
 #include <sys/ioctl.h>
 
 #include "arch/x86/cpuid.h"
+#include "lib/sandbox.h"
 #include "vmm/vcpu.h"
 
 int arch_vcpu_init(struct vcpu *v)
@@ -34,6 +35,14 @@ static void handle_io(struct vcpu *v)
 	for (uint32_t i = 0; i < run->io.count; i++, data += run->io.size)
 		iobus_access(&v->vm->arch.pio, run->io.port, is_write, data,
 			     run->io.size);
+}
+
+int arch_vcpu_rules(scmp_filter_ctx ctx)
+{
+	/* report_triple_fault */
+	static const unsigned long ioctls[] = { KVM_GET_REGS, KVM_GET_SREGS };
+
+	return sandbox_allow_ioctls(ctx, ioctls, 2);
 }
 
 /* A triple fault leaves nothing on the guest's console, so the vCPU and

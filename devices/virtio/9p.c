@@ -306,6 +306,26 @@ static int open_export(struct v9p *p, const struct v9p_config *cfg)
 	return r;
 }
 
+/* One role for the queue thread and the workers: both run 9p requests
+ * (a lone request runs on the queue thread). Only a passthrough export
+ * needs capabilities. */
+void v9p_sandbox_role(enum fs9p_security security, struct sandbox_role *role)
+{
+	*role = (struct sandbox_role){
+		.name = "virtio-9p",
+		.rules = { vq_worker_rules, fs9p_rules },
+		.keep_caps = security == FS9P_PASSTHROUGH
+				     ? fs9p_passthrough_caps
+				     : 0,
+	};
+}
+
+static int build_sandbox(struct v9p *p)
+{
+	v9p_sandbox_role(p->cfg.security, &p->role);
+	return sandbox_filter_build(&p->sandbox, &p->role, p->cfg.seccomp);
+}
+
 static int setup_dispatch(struct v9p *p)
 {
 	char name[16];
@@ -315,6 +335,7 @@ static int setup_dispatch(struct v9p *p)
 		.done = v9p_done,
 		.opaque = p,
 		.name = name,
+		.sandbox = &p->sandbox,
 	};
 	int r;
 
@@ -337,6 +358,7 @@ static int setup_queue(struct v9p *p)
 		.vd = &p->vdev,
 		.index = 0,
 		.nfds = 1,
+		.sandbox = &p->sandbox,
 	};
 	char name[16];
 	int r;
@@ -380,6 +402,9 @@ int v9p_init(struct v9p *p, const struct v9p_config *cfg, unsigned index,
 	r = virtio_dev_init(&p->vdev, &v9p_ops, p, 1, mem);
 	if (r)
 		return r;
+	r = build_sandbox(p);
+	if (r)
+		return r;
 	r = setup_dispatch(p);
 	if (r)
 		return r;
@@ -399,6 +424,7 @@ void v9p_destroy(struct v9p *p)
 		fs9p_session_free(p->session);
 	if (p->export)
 		fs9p_export_close(p->export);
+	sandbox_filter_free(&p->sandbox);
 	pthread_cond_destroy(&p->done_cond);
 	pthread_mutex_destroy(&p->done_lock);
 	p->have_worker = p->have_dispatch = false;

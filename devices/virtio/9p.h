@@ -34,6 +34,7 @@ struct v9p_config {
 	const char *tag; /* 1 .. V9P_TAG_MAX bytes */
 	enum fs9p_security security;
 	bool readonly;
+	enum sandbox_mode seccomp; /* of the device's threads; not an option */
 };
 
 /* One request in flight, indexed by its descriptor head. */
@@ -52,6 +53,8 @@ struct v9p {
 	struct fs9p_export *export;
 	/* Replaced on reset while the queue worker is stopped. */
 	struct fs9p_session *session;
+	struct sandbox_role role; /* of the queue thread and the workers */
+	struct sandbox_filter sandbox;
 	struct fs9p_dispatch dispatch;
 	bool have_dispatch, have_worker;
 	struct virtio_dev vdev;
@@ -90,5 +93,8 @@ struct v9p_counts {
 void v9p_counts(const struct v9p *p, struct v9p_counts *c);
 
 extern const struct virtio_device_ops v9p_ops;
+
+/* The sandbox of the device's queue thread and workers. */
+void v9p_sandbox_role(enum fs9p_security security, struct sandbox_role *role);
 
 #endif

@@ -13,14 +13,17 @@ static int v9p_type_parse(char *arg, void *cfg, const char **why)
 }
 
 static int v9p_type_create(const void *cfg, unsigned index,
-			   const struct guest_mem *mem, void **dev)
+			   const struct guest_mem *mem,
+			   enum sandbox_mode seccomp, void **dev)
 {
+	struct v9p_config c = *(const struct v9p_config *)cfg;
 	struct v9p *p = calloc(1, sizeof(*p));
 
 	*dev = p;
 	if (!p)
 		return -ENOMEM;
-	return v9p_init(p, cfg, index, mem);
+	c.seccomp = seccomp;
+	return v9p_init(p, &c, index, mem);
 }
 
 static void v9p_type_kick(void *opaque, unsigned queue)

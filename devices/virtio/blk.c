@@ -343,6 +343,13 @@ void vblk_kick(struct vblk *b, unsigned queue)
 		vq_worker_kick(&b->queues[queue].worker);
 }
 
+/* What a queue thread may do: the worker's eventfds and polls, and
+ * io_uring_enter, through which every disk access goes. */
+const struct sandbox_role vblk_queue_role = {
+	.name = "virtio-blk queue",
+	.rules = { vq_worker_rules, blk_ctx_rules },
+};
+
 /* The queue's io_uring, its completion eventfd and its worker, idle
  * until DRIVER_OK. */
 static int setup_queue(struct vblk *b, unsigned i)
@@ -354,6 +361,7 @@ static int setup_queue(struct vblk *b, unsigned i)
 		.vd = &b->vdev,
 		.index = i,
 		.nfds = 1,
+		.sandbox = &b->sandbox,
 	};
 	char name[16];
 	int r = blk_ctx_init(&q->ctx, RING_DEPTH);
@@ -434,6 +442,9 @@ int vblk_init(struct vblk *b, const struct vblk_config *cfg, unsigned index,
 		blk_close(&b->node);
 		return r;
 	}
+	r = sandbox_filter_build(&b->sandbox, &vblk_queue_role, cfg->seccomp);
+	if (r)
+		return r;
 	for (unsigned i = 0; i < cfg->queues; i++) {
 		r = setup_queue(b, i);
 		if (r)
@@ -456,5 +467,6 @@ void vblk_destroy(struct vblk *b)
 		q->have_worker = q->have_ctx = false;
 		q->done_fd = q->kick_fd = -1;
 	}
+	sandbox_filter_free(&b->sandbox);
 	blk_close(&b->node);
 }

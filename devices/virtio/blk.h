@@ -28,6 +28,7 @@ struct vblk_config {
 	bool direct;	 /* cache=none */
 	unsigned queues; /* 1 .. VBLK_MAX_QUEUES */
 	char serial[VBLK_ID_BYTES + 1];
+	enum sandbox_mode seccomp; /* of the queue threads; not an option */
 };
 
 struct vblk;
@@ -92,6 +93,7 @@ struct vblk {
 	struct blk_node node;
 	struct vblk_limits limits;
 	struct virtio_dev vdev;
+	struct sandbox_filter sandbox; /* of the queue threads */
 	struct vblk_queue queues[VBLK_MAX_QUEUES];
 	unsigned index; /* vda = 0 */
 };
@@ -112,5 +114,7 @@ uint64_t vblk_merged(const struct vblk *b);
 void vblk_kick(struct vblk *b, unsigned queue);
 
 extern const struct virtio_device_ops vblk_ops;
+/* The sandbox of the queue threads. */
+extern const struct sandbox_role vblk_queue_role;
 
 #endif

@@ -13,14 +13,17 @@ static int blk_type_parse(char *arg, void *cfg, const char **why)
 }
 
 static int blk_type_create(const void *cfg, unsigned index,
-			   const struct guest_mem *mem, void **dev)
+			   const struct guest_mem *mem,
+			   enum sandbox_mode seccomp, void **dev)
 {
+	struct vblk_config c = *(const struct vblk_config *)cfg;
 	struct vblk *b = calloc(1, sizeof(*b));
 
 	*dev = b;
 	if (!b)
 		return -ENOMEM;
-	return vblk_init(b, cfg, index, mem);
+	c.seccomp = seccomp;
+	return vblk_init(b, &c, index, mem);
 }
 
 static void blk_type_kick(void *opaque, unsigned queue)

@@ -99,20 +99,23 @@ static void answer(struct vq_worker *w, int result)
 static bool run_command(struct vq_worker *w)
 {
 	enum vqw_cmd cmd;
+	struct virtqueue next;
 
 	clear_eventfd(w->ctl_fd);
 	pthread_mutex_lock(&w->lock);
 	cmd = w->cmd;
-	if (cmd == VQW_START)
-		w->vq = w->next;
+	next = w->next;
 	pthread_mutex_unlock(&w->lock);
 	if (cmd == VQW_NONE)
 		return true;
+	/* The requests in flight complete on the rings they came from: the
+	 * new configuration replaces the old only after them. */
 	drain(w);
 	if (cmd != VQW_START) {
 		answer(w, 0);
 		return cmd != VQW_EXIT;
 	}
+	w->vq = next;
 	w->serving = true;
 	w->cfg.ops->start(w->cfg.opaque, &w->vq);
 	__atomic_add_fetch(&w->starts, 1, __ATOMIC_RELAXED);
@@ -135,10 +138,19 @@ static unsigned poll_set(const struct vq_worker *w, struct pollfd *fds)
 	return n;
 }
 
+int vq_worker_rules(scmp_filter_ctx ctx)
+{
+	return sandbox_rules_eventfd_poll(ctx);
+}
+
 static void *worker_main(void *arg)
 {
 	struct vq_worker *w = arg;
+	int r = sandbox_enter(w->cfg.sandbox);
 
+	answer(w, r); /* vq_worker_init waits for this */
+	if (r)
+		return NULL;
 	for (;;) {
 		struct pollfd fds[2 + VQW_MAX_FDS];
 		unsigned n = poll_set(w, fds);
@@ -227,14 +239,27 @@ int vq_worker_init(struct vq_worker *w, const struct vq_worker_config *cfg)
 			  cfg->vd->ops->name, cfg->index, strerror(-r));
 		return r;
 	}
+	w->cmd = VQW_SANDBOX;
 	r = pthread_create(&w->thread, NULL, worker_main, w);
 	if (r) {
 		log_error("virtio %s: queue %u thread: %s", cfg->vd->ops->name,
 			  cfg->index, strerror(r));
 		return -r;
 	}
-	w->have_thread = true;
+	/* Named before it enters the sandbox, for the violation line. */
 	pthread_setname_np(w->thread, cfg->name);
+	pthread_mutex_lock(&w->lock);
+	while (w->cmd != VQW_NONE)
+		pthread_cond_wait(&w->done, &w->lock);
+	r = w->result;
+	pthread_mutex_unlock(&w->lock);
+	if (r) {
+		pthread_join(w->thread, NULL);
+		log_error("virtio %s: queue %u: entering the sandbox: %s",
+			  cfg->vd->ops->name, cfg->index, strerror(-r));
+		return r;
+	}
+	w->have_thread = true;
 	return 0;
 }
 

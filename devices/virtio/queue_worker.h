@@ -30,6 +30,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 
+#include "lib/sandbox.h"
 #include "virtio.h"
 #include "virtqueue.h"
 
@@ -59,9 +60,16 @@ struct vq_worker_config {
 	const char *name;     /* thread name, at most 15 characters */
 	int fds[VQW_MAX_FDS]; /* extra eventfds; the worker clears them */
 	unsigned nfds;
+	/* Entered by the thread before it touches guest data; built by the
+	 * device from vq_worker_rules plus its own (NULL: none). */
+	const struct sandbox_filter *sandbox;
 };
 
-enum vqw_cmd { VQW_NONE, VQW_START, VQW_STOP, VQW_EXIT };
+/* What the worker itself does, for the device's sandbox role: eventfd
+ * reads and writes and poll(2). */
+int vq_worker_rules(scmp_filter_ctx ctx);
+
+enum vqw_cmd { VQW_NONE, VQW_START, VQW_STOP, VQW_EXIT, VQW_SANDBOX };
 
 struct vq_worker {
 	/* Set by vq_worker_init, then read-only. */
@@ -85,8 +93,9 @@ struct vq_worker {
 	uint64_t drained;
 };
 
-/* Creates the eventfds and the thread, which waits for a start. 0 or
- * -errno (logged); vq_worker_destroy undoes a partial init. */
+/* Creates the eventfds and the thread, which enters its sandbox (init
+ * waits for that) and waits for a start. 0 or -errno (logged);
+ * vq_worker_destroy undoes a partial init. */
 int vq_worker_init(struct vq_worker *w, const struct vq_worker_config *cfg);
 /* Stops (draining), ends and joins the thread, closes the eventfds. */
 void vq_worker_destroy(struct vq_worker *w);

@@ -1,5 +1,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <stdint.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "arch/x86/rtc.h"
@@ -22,6 +24,48 @@ Test(rtc, bcd_time_of_a_known_instant)
 		     "no update in progress");
 	cr_assert_eq(rtc_register(&rtc, 0x0b, t), 0x02, "24h BCD");
 	cr_assert_eq(rtc_register(&rtc, 0x0d, t), 0x80, "valid RAM and time");
+}
+
+static uint8_t bcd_of(int v)
+{
+	return (uint8_t)((v / 10 % 10) << 4 | v % 10);
+}
+
+/* The calendar arithmetic against glibc's gmtime_r (here, on the test's
+ * thread, it may read /etc/localtime) over 400 years in uneven steps,
+ * leap days and century years included. */
+Test(rtc, fields_match_gmtime_over_four_centuries)
+{
+	struct rtc rtc;
+	unsigned checked = 0;
+
+	rtc_init(&rtc);
+	for (int64_t t = 0; t < 13000000000LL; t += 86400 * 13 + 3607) {
+		struct tm tm;
+		time_t tt = (time_t)t;
+
+		gmtime_r(&tt, &tm);
+		cr_assert_eq(rtc_register(&rtc, 0x00, tt), bcd_of(tm.tm_sec));
+		cr_assert_eq(rtc_register(&rtc, 0x02, tt), bcd_of(tm.tm_min));
+		cr_assert_eq(rtc_register(&rtc, 0x04, tt), bcd_of(tm.tm_hour));
+		cr_assert_eq(rtc_register(&rtc, 0x06, tt),
+			     bcd_of(tm.tm_wday + 1));
+		cr_assert_eq(rtc_register(&rtc, 0x07, tt), bcd_of(tm.tm_mday),
+			     "t=%lld", (long long)t);
+		cr_assert_eq(rtc_register(&rtc, 0x08, tt),
+			     bcd_of(tm.tm_mon + 1));
+		cr_assert_eq(rtc_register(&rtc, 0x09, tt),
+			     bcd_of(tm.tm_year % 100));
+		cr_assert_eq(rtc_register(&rtc, 0x32, tt),
+			     bcd_of((tm.tm_year + 1900) / 100));
+		checked++;
+	}
+	cr_assert_gt(checked, 10000);
+	/* 2000-02-29 and 2100-03-01 (2100 is no leap year) */
+	cr_assert_eq(rtc_register(&rtc, 0x07, 951782400), 0x29);
+	cr_assert_eq(rtc_register(&rtc, 0x08, 951782400), 0x02);
+	cr_assert_eq(rtc_register(&rtc, 0x07, 4107542400), 0x01);
+	cr_assert_eq(rtc_register(&rtc, 0x08, 4107542400), 0x03);
 }
 
 Test(rtc, nvram_through_ports)

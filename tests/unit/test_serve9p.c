@@ -412,6 +412,24 @@ Test(serve9p_parse, options)
 	cr_assert(c.readonly);
 	cr_assert_eq(c.msize, 256 * 1024);
 	cr_assert_eq(c.security, FS9P_PASSTHROUGH);
+	cr_assert_eq(c.seccomp, SANDBOX_ON, "filters on by default");
+	cr_assert_eq(
+		parse(&c, 5, "/d", "--listen", "unix:/s", "--seccomp", "log"),
+		0);
+	cr_assert_eq(c.seccomp, SANDBOX_LOG);
+}
+
+/* fuzz_cli found it in vmm run's parser; this one shared the pattern. */
+Test(serve9p_parse, parse_starts_afresh_after_a_cluster,
+     .init = cr_redirect_stdout)
+{
+	struct serve9p_config c;
+	char a0[] = "9p-serve", a1[] = "-hh";
+	char *first[] = { a0, a1, NULL };
+
+	cr_assert_eq(serve9p_parse(2, first, &c), 1);
+	cr_assert_eq(parse(&c, 3, "/d", "--listen", "unix:/s"), 0);
+	cr_assert_str_eq(c.dir, "/d");
 }
 
 Test(serve9p_parse, usage_errors_one_line_each)
@@ -431,6 +449,9 @@ Test(serve9p_parse, usage_errors_one_line_each)
 	cr_assert_eq(parse(&c, 4, "/d", "--listen", "unix:/s", "--bogus"),
 		     -EINVAL);
 	cr_assert_eq(parse(&c, 2, "/d", "--listen"), -EINVAL);
+	cr_assert_eq(
+		parse(&c, 5, "/d", "--listen", "unix:/s", "--seccomp", "1"),
+		-EINVAL);
 	fflush(stderr);
 	cr_assert_stderr_eq_str(
 		"vmm 9p-serve: --listen unix:PATH or tcp:HOST:PORT is required "
@@ -445,7 +466,9 @@ Test(serve9p_parse, usage_errors_one_line_each)
 		"vmm 9p-serve: unknown option '--bogus' (see vmm 9p-serve "
 		"--help)\n"
 		"vmm 9p-serve: --listen needs an argument (see vmm 9p-serve "
-		"--help)\n");
+		"--help)\n"
+		"vmm 9p-serve: --seccomp must be on, off or log, not '1' (see "
+		"vmm 9p-serve --help)\n");
 }
 
 Test(serve9p_parse, help)
