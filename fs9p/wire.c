@@ -99,9 +99,11 @@ int iov_slice(const struct iovec *iov, unsigned n, size_t off, size_t len,
 	return len ? -EINVAL : (int)k;
 }
 
+/* pos may start beyond len (fs9p_peek starts at 4 whatever in_len is):
+ * then nothing is left, rather than len - pos wrapping around. */
 static int get_bytes(struct p9_in *in, void *dst, size_t len)
 {
-	if (len > in->len - in->pos)
+	if (in->pos > in->len || len > in->len - in->pos)
 		return -EINVAL;
 	if (!iov_copy_out(in->iov, in->niov, in->pos, dst, len))
 		return -EINVAL;

@@ -44,8 +44,9 @@ void pvh_build(uint8_t *si, uint8_t *memmap, uint64_t memmap_gpa,
 	memset(si, 0, PVH_START_INFO_SIZE);
 	put32(si, PVH_START_INFO_MAGIC);
 	put32(si + 4, 1); /* version 1: has memmap */
+	/* Zero even with no initrd: the caller copies it to the guest. */
+	memset(modlist, 0, PVH_MODLIST_ENTRY_SIZE);
 	if (info->initrd_size) {
-		memset(modlist, 0, PVH_MODLIST_ENTRY_SIZE);
 		put64(modlist, info->initrd_gpa);
 		put64(modlist + 8, info->initrd_size);
 		put32(si + 12, 1);

@@ -44,7 +44,7 @@ void bootparams_build(uint8_t *zp, const struct bzimage *bz,
 #define PVH_MODLIST_ENTRY_SIZE 32
 
 /* Fills the hvm_start_info (56 bytes at si), its memmap (memmap buffer)
- * and module list (one initrd entry, when present). The gpa arguments are
+ * and module list (one initrd entry, when present; zeros otherwise). The gpa arguments are
  * where the caller will copy memmap and modlist. */
 void pvh_build(uint8_t *si, uint8_t *memmap, uint64_t memmap_gpa,
 	       uint8_t *modlist, uint64_t modlist_gpa,

@@ -149,3 +149,17 @@ Test(pvh, no_initrd_no_modules)
 	cr_assert_eq(get32(si + 12), 0);
 	cr_assert_eq(get64(si + 16), 0);
 }
+
+/* The loader writes the module list into guest RAM whether or not there is
+ * an initrd: without one it was left as the caller's buffer was, 32 bytes
+ * of the VMM's stack handed to the guest. */
+Test(pvh, no_initrd_module_list_is_zeroed)
+{
+	struct boot_info info = { .cmdline_gpa = 0x20000 };
+	uint8_t si[PVH_START_INFO_SIZE], mm[8], ml[PVH_MODLIST_ENTRY_SIZE];
+
+	memset(ml, 0xa5, sizeof(ml));
+	pvh_build(si, mm, 0, ml, 0x6e00, &info);
+	for (size_t i = 0; i < sizeof(ml); i++)
+		cr_assert_eq(ml[i], 0, "byte %zu", i);
+}

@@ -41,6 +41,39 @@ Test(fs9p_wire, strings_checked)
 	cr_assert_eq(p9_get_str(&in, buf, sizeof(buf)), -EINVAL, "past end");
 }
 
+/* fuzz_9p_wire found it: fs9p_peek starts reading at offset 4, and with an
+ * in_len below 4 the reader's "bytes left" (len - pos) wrapped, so the
+ * type and tag came from beyond the message (still inside the buffers). */
+Test(fs9p_wire, peek_never_reads_past_in_len)
+{
+	uint8_t m[] = { 9, 0, 0, 0, P9_TFLUSH, 1, 0, 5, 0 };
+	struct iovec iov = { m, sizeof(m) };
+	uint8_t type = 0;
+	uint16_t tag = 0, old = 0;
+
+	for (size_t len = 0; len < 9; len++) {
+		struct fs9p_msg msg = { &iov, 1, len, NULL, 0, 0 };
+		cr_assert_eq(fs9p_peek(&msg, &type, &tag, &old), -EINVAL,
+			     "in_len %zu", len);
+	}
+	struct fs9p_msg whole = { &iov, 1, sizeof(m), NULL, 0, 0 };
+	cr_assert_eq(fs9p_peek(&whole, &type, &tag, &old), 0);
+	cr_assert_eq(type, P9_TFLUSH);
+	cr_assert_eq(tag, 1);
+	cr_assert_eq(old, 5);
+}
+
+Test(fs9p_wire, reader_past_its_length_reads_nothing)
+{
+	uint8_t m[8] = { 1, 2, 3, 4, 5, 6, 7, 8 }, v8;
+	struct iovec iov = { m, sizeof(m) };
+	struct p9_in in = { &iov, 1, 2, 4 };
+
+	cr_assert_eq(p9_get8(&in, &v8), -EINVAL);
+	cr_assert_eq(p9_skip_str(&in), -EINVAL);
+	cr_assert_eq(in.pos, 4);
+}
+
 /* A plausible body for each type (fid 0 is the attached root). */
 static void build(struct tc *c, uint8_t type)
 {
