@@ -2,11 +2,20 @@
 FSOPS=${FSOPS:-build/fsops}
 
 # fsops_reference: the transcript of tests/linux/tools/fsops on a local
-# directory of the lab host (ext4, user xattrs), in $WORK/ref.out.
+# directory of the lab host (ext4, user xattrs): the tree in $REF, the
+# transcript in $REF_OUT. It needs root (device nodes, chown): a suite run
+# as an unprivileged user gets the one tests/lab/as-user made as root
+# before dropping privileges ($FSOPS_REF_DIR).
 fsops_reference() {
-	mkdir -p "$WORK/ref"
-	"$FSOPS" "$WORK/ref" >"$WORK/ref.out" ||
-		fail "fsops failed on the local reference directory: $(grep FAILED "$WORK/ref.out")"
+	if [ -n "${FSOPS_REF_DIR:-}" ]; then
+		REF=$FSOPS_REF_DIR/ref REF_OUT=$FSOPS_REF_DIR/ref.out
+		[ -s "$REF_OUT" ] || fail "no reference transcript in $FSOPS_REF_DIR"
+		return
+	fi
+	REF=$WORK/ref REF_OUT=$WORK/ref.out
+	mkdir -p "$REF"
+	"$FSOPS" "$REF" >"$REF_OUT" ||
+		fail "fsops failed on the local reference directory: $(grep FAILED "$REF_OUT")"
 }
 
 # expect_guest_transcript: the guest's fsops transcript (between its marker
@@ -26,7 +35,7 @@ expect_guest_transcript() {
 # 9p-serve-unix checks the first half). The reference's explicit times are
 # cut to whole seconds for the comparison; everything else must match.
 expect_same_transcript() {
-	sed -E '/^a\/f1 times: /s/\.[0-9]{9}/.000000000/g' "$WORK/ref.out" >"$WORK/ref.9p"
+	sed -E '/^a\/f1 times: /s/\.[0-9]{9}/.000000000/g' "$REF_OUT" >"$WORK/ref.9p"
 	diff -u "$WORK/ref.9p" "$1" >"$WORK/diff" ||
 		fail "the 9p transcript differs from the local one:
 $(head -40 "$WORK/diff")"
@@ -34,7 +43,7 @@ $(head -40 "$WORK/diff")"
 
 # expect_same_tree DIR: the host's view of DIR is the local reference's.
 expect_same_tree() {
-	"$FSOPS" --tree "$WORK/ref" >"$WORK/ref.tree"
+	"$FSOPS" --tree "$REF" >"$WORK/ref.tree"
 	"$FSOPS" --tree "$1" >"$WORK/share.tree"
 	diff -u "$WORK/ref.tree" "$WORK/share.tree" >"$WORK/diff" ||
 		fail "the host's tree differs from the local one:

@@ -13,7 +13,7 @@ done
 mkdir "$WORK/m1/t"
 "$FSOPS" "$WORK/m1/t" >"$WORK/client.out" || true
 expect_same_transcript "$WORK/client.out"
-[ "$(cat "$WORK/m2/t/big" | md5sum)" = "$(cat "$WORK/ref/big" | md5sum)" ] ||
+[ "$(cat "$WORK/m2/t/big" | md5sum)" = "$(cat "$REF/big" | md5sum)" ] ||
 	fail "the second mount does not see the first one's file"
 umount "$WORK/m1" && umount "$WORK/m2" || fail "umount failed"
 serve_stop
