@@ -41,17 +41,10 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "fuzz.h"
 #include "fs9p/fs9p.h"
 #include "fs9p/proto.h"
 #include "lib/bytes.h"
-
-#define INVARIANT(c)                                                           \
-	do {                                                                   \
-		if (!(c)) {                                                    \
-			fprintf(stderr, "INVARIANT failed: %s\n", #c);         \
-			abort();                                               \
-		}                                                              \
-	} while (0)
 
 #define MSIZE 65536u
 #define MSG_MAX 70000
@@ -296,18 +289,6 @@ static void reset_export(void)
 	fill_export();
 	snap_tree(&export_before, export_dir, true);
 	INVARIANT(!export_before.overflow);
-}
-
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	int n = 0;
-
-	INVARIANT(d);
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n;
 }
 
 static int rm_any(const char *p, const struct stat *st, int flag,
@@ -931,7 +912,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct fs9p_export *ex;
 	struct snap now;
 
-	fds_before = count_fds();
+	fds_before = fuzz_count_fds();
 	c->leak_check = !memmem(data, size, MARK, strlen(MARK));
 	c->maybe_wrote = false;
 	INVARIANT(fs9p_export_open(&cfg, &ex) == 0);
@@ -942,7 +923,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fs9p_session_free(c->s);
 	fs9p_export_close(ex);
 	c->s = NULL;
-	INVARIANT(count_fds() == fds_before);
+	INVARIANT(fuzz_count_fds() == fds_before);
 
 	/* Nothing outside the export changed, nothing appeared beside it. */
 	snap_tree(&now, outside_dir, true);

@@ -27,18 +27,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "fs9p/fs9p.h"
 #include "fs9p/proto.h"
 #include "fs9p/wire.h"
 #include "lib/bytes.h"
-
-#define INVARIANT(c)                                                           \
-	do {                                                                   \
-		if (!(c)) {                                                    \
-			fprintf(stderr, "INVARIANT failed: %s\n", #c);         \
-			abort();                                               \
-		}                                                              \
-	} while (0)
 
 #define MAX_IOV 8
 #define MAX_MSG 8192

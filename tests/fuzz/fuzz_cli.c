@@ -28,6 +28,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fuzz.h"
 #include "block/drivers.h"
 #include "devices/virtio/9p_opts.h"
 #include "devices/virtio/9p_type.h"
@@ -38,13 +39,6 @@
 #include "vmm/device_table.h"
 
 /* fd 2 itself: stderr is the parser's log capture while it runs. */
-#define INVARIANT(c)                                                           \
-	do {                                                                   \
-		if (!(c)) {                                                    \
-			dprintf(STDERR_FILENO, "INVARIANT failed: %s\n", #c);  \
-			abort();                                               \
-		}                                                              \
-	} while (0)
 
 #define MAX_ARGS 32
 #define SCRATCH "/tmp/vmm-fuzz-cli"
@@ -75,18 +69,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	fputs("Linux version 6.1.0-fuzz (fuzz@vmm) #1\n", f);
 	fclose(f);
 	return 0;
-}
-
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	int n = 0;
-
-	INVARIANT(d);
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n;
 }
 
 /* argv from the input; --rig-dump's directory (any abbreviation: getopt
@@ -255,7 +237,7 @@ static void parse_once(const uint8_t *data, size_t size, struct result *res,
 {
 	struct args a;
 	FILE *out, *err, *saved_out = stdout, *saved_err = stderr;
-	int fds = count_fds();
+	int fds = fuzz_count_fds();
 
 	make_args(&a, data, size);
 	memset(out_buf, 0, sizeof(out_buf));
@@ -279,7 +261,7 @@ static void parse_once(const uint8_t *data, size_t size, struct result *res,
 	cli_free(&res->cfg);
 	INVARIANT(res->cfg.nr_devices == 0 && !res->cfg.rig);
 	cli_free(&res->cfg); /* twice is harmless */
-	INVARIANT(count_fds() == fds);
+	INVARIANT(fuzz_count_fds() == fds);
 	*ap = a;
 }
 

@@ -10,15 +10,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "fuzz.h"
 #include "lib/parse.h"
-
-#define INVARIANT(c)                                                           \
-	do {                                                                   \
-		if (!(c)) {                                                    \
-			fprintf(stderr, "INVARIANT failed: %s\n", #c);         \
-			abort();                                               \
-		}                                                              \
-	} while (0)
 
 /* 0 and *out, or -1 when s is not a size. */
 static int reference_size(const char *s, uint64_t unit, uint64_t *out)

@@ -30,6 +30,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "fuzz.h"
 #include "arch/arch.h"
 #include "arch/x86/bootparams.h"
 #include "arch/x86/layout.h"
@@ -37,13 +38,6 @@
 #include "vmm/vm.h"
 
 /* fd 2 itself: stderr is the loader's log capture while it runs. */
-#define INVARIANT(c)                                                           \
-	do {                                                                   \
-		if (!(c)) {                                                    \
-			dprintf(STDERR_FILENO, "INVARIANT failed: %s\n", #c);  \
-			abort();                                               \
-		}                                                              \
-	} while (0)
 
 #define KH_GUARD 4096ULL
 #define KH_LOW_MAX (32ULL << 20)
@@ -91,18 +85,6 @@ static void kh_init(void)
 	INVARIANT(kh.initrd);
 	for (size_t i = 0; i < KH_INITRD_MAX; i++)
 		kh.initrd[i] = (uint8_t)(i * 7 + 3);
-}
-
-static int kh_count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	int n = 0;
-
-	INVARIANT(d);
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n;
 }
 
 /* RAM for this input: the low region at the top of the low area (its
@@ -199,7 +181,7 @@ static int kh_load(const uint8_t *data, size_t len, uint8_t c1, uint8_t c2)
 					   4096, 65535, 65536, 69999 };
 	struct vm_config cfg = { 0 };
 	FILE *log, *saved;
-	int r, fds = kh_count_fds();
+	int r, fds = fuzz_count_fds();
 
 	kh_set_ram(c1);
 	INVARIANT(!ftruncate(kh.memfd, 0));
@@ -229,7 +211,7 @@ static int kh_load(const uint8_t *data, size_t len, uint8_t c1, uint8_t c2)
 	r = arch_load_kernel(&kh.vm, &cfg);
 	stderr = saved;
 	fclose(log);
-	INVARIANT(kh_count_fds() == fds);
+	INVARIANT(fuzz_count_fds() == fds);
 	if (r) {
 		const char *nl = strchr(kh.log, '\n');
 		INVARIANT(r < 0);

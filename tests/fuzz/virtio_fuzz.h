@@ -23,17 +23,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fuzz.h"
 #include "devices/virtio/blk.h"
 #include "devices/virtio/virtqueue.h"
 #include "memory/memory.h"
-
-#define INVARIANT(c)                                                           \
-	do {                                                                   \
-		if (!(c)) {                                                    \
-			fprintf(stderr, "INVARIANT failed: %s\n", #c);         \
-			abort();                                               \
-		}                                                              \
-	} while (0)
 
 /* The same with a line of context. */
 #define INVARIANTF(c, ...)                                                     \
