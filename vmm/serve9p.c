@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -276,21 +277,35 @@ static int open_export(struct serve9p *srv)
 }
 
 /* The accept thread creates each connection's threads, which inherit its
- * filter before they narrow it with their own: it allows what they need
+ * filter before they narrow it with their own: it allows what they need,
+ * entering their sandbox included (found by the lab run in log mode),
  * plus accepting, creating threads and removing the socket file. */
 static int accept_rules(scmp_filter_ctx ctx)
 {
 	static const int calls[] = {
-		SCMP_SYS(accept4),  SCMP_SYS(setsockopt),
-		SCMP_SYS(shutdown), SCMP_SYS(poll),
-		SCMP_SYS(unlink),   SCMP_SYS(clone),
-		SCMP_SYS(clone3),   SCMP_SYS(set_robust_list),
+		SCMP_SYS(capget),
+		SCMP_SYS(capset),
+		SCMP_SYS(seccomp),
+		SCMP_SYS(accept4),
+		SCMP_SYS(setsockopt),
+		SCMP_SYS(shutdown),
+		SCMP_SYS(poll),
+		SCMP_SYS(unlink),
+		SCMP_SYS(clone),
+		SCMP_SYS(clone3),
+		SCMP_SYS(set_robust_list),
 		SCMP_SYS(rseq),
 	};
 	int r = 0;
 
 	for (unsigned i = 0; i < sizeof(calls) / sizeof(calls[0]) && !r; i++)
 		r = sandbox_allow(ctx, calls[i]);
+	if (!r)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
+				     sandbox_arg_eq(0, PR_SET_NO_NEW_PRIVS));
+	if (!r)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
+				     sandbox_arg_eq(0, PR_CAP_AMBIENT));
 	return r;
 }
 

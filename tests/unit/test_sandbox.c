@@ -5,6 +5,8 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <linux/capability.h>
 #include <linux/kvm.h>
 #include <signal.h>
@@ -210,6 +212,35 @@ static void other_signal(void)
 Test(sandbox, main_signals_only_the_kick)
 {
 	expect_killed(&vm_main_role, other_signal, SYS_tgkill);
+}
+
+static struct sandbox_filter conn_filter;
+
+static void *enter_conn(void *arg)
+{
+	(void)arg;
+	return (void *)(intptr_t)sandbox_enter(&conn_filter);
+}
+
+/* 9p-serve's accept thread creates the connection threads, which enter
+ * their own sandbox under the one they inherit (the lab's log-mode run
+ * found capget, prctl and seccomp refused there). */
+static void connection_enters_its_sandbox(void)
+{
+	pthread_t t;
+	void *r = (void *)1;
+
+	if (pthread_create(&t, NULL, enter_conn, NULL) || pthread_join(t, &r) ||
+	    r)
+		_exit(6);
+}
+
+Test(sandbox, serve9p_connection_enters_under_accept)
+{
+	cr_assert_eq(
+		sandbox_filter_build(&conn_filter, &serve_conn, SANDBOX_ON), 0);
+	expect_exit0(&serve_accept, SANDBOX_ON, connection_enters_its_sandbox);
+	sandbox_filter_free(&conn_filter);
 }
 
 Test(sandbox, log_mode_lets_the_call_run)
