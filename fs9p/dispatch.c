@@ -307,13 +307,16 @@ static void stop_threads(struct fs9p_dispatch *d)
 }
 
 /* The workers take no signal: a VMM's or server's signals go to the
- * thread that waits for them. */
+ * thread that waits for them. All but SIGSYS: a call the worker's seccomp
+ * filter refuses must reach the handler that names it (blocked, the
+ * kernel would kill the process without a word). */
 static int start_threads(struct fs9p_dispatch *d)
 {
 	sigset_t all, old;
 	int r = 0;
 
 	sigfillset(&all);
+	sigdelset(&all, SIGSYS);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	for (unsigned i = 0; i < d->cfg.workers && !r; i++) {
 		char name[16];

@@ -179,27 +179,6 @@ int sandbox_rules_base(scmp_filter_ctx ctx)
 	return r;
 }
 
-#if defined(__SANITIZE_ADDRESS__)
-#define SANDBOX_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SANDBOX_ASAN 1
-#endif
-#endif
-
-/* Builds with ASan only (make SANITIZE=...): the lab run of the suites
- * with filters in log mode saw its runtime call rt_sigaction on a thread
- * still named "vmm" after the filters were in. Never in a plain build. */
-static int sanitizer_rules(scmp_filter_ctx ctx)
-{
-#ifdef SANDBOX_ASAN
-	return sandbox_allow(ctx, SCMP_SYS(rt_sigaction));
-#else
-	(void)ctx;
-	return 0;
-#endif
-}
-
 int sandbox_rules_eventfd_poll(scmp_filter_ctx ctx)
 {
 	static const int calls[] = {
@@ -254,8 +233,6 @@ static int compile(struct sandbox_filter *f, const struct sandbox_role *role)
 	if (!ctx)
 		return -ENOMEM;
 	r = sandbox_rules_base(ctx);
-	if (!r)
-		r = sanitizer_rules(ctx);
 	for (unsigned i = 0; i < SANDBOX_MAX_RULE_SETS && role->rules[i] && !r;
 	     i++)
 		r = role->rules[i](ctx);

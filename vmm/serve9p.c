@@ -279,7 +279,9 @@ static int open_export(struct serve9p *srv)
 /* The accept thread creates each connection's threads, which inherit its
  * filter before they narrow it with their own: it allows what they need,
  * entering their sandbox included (found by the lab run in log mode),
- * plus accepting, creating threads and removing the socket file. */
+ * plus accepting, creating threads (glibc's pthread_create installs the
+ * handler of its internal signal 33, SIGSETXID, on first use: strace)
+ * and removing the socket file. */
 static int accept_rules(scmp_filter_ctx ctx)
 {
 	static const int calls[] = {
@@ -300,6 +302,10 @@ static int accept_rules(scmp_filter_ctx ctx)
 
 	for (unsigned i = 0; i < sizeof(calls) / sizeof(calls[0]) && !r; i++)
 		r = sandbox_allow(ctx, calls[i]);
+	if (!r)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
+				     SCMP_SYS(rt_sigaction), 1,
+				     sandbox_arg_eq(0, 33));
 	if (!r)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
 				     sandbox_arg_eq(0, PR_SET_NO_NEW_PRIVS));

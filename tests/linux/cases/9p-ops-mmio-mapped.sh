@@ -20,4 +20,4 @@ node=$WORK/share/t/a/null
 	fail "user.virtfs.rdev of the node is $(xattr_of "$node" user.virtfs.rdev)"
 [ "$(xattr_of "$WORK/share/t/a/f1" user.virtfs.uid)" = d2040000 ] ||
 	fail "user.virtfs.uid of a/f1 is $(xattr_of "$WORK/share/t/a/f1" user.virtfs.uid)"
-[ "$(stat -c %u "$WORK/share/t/a/f1")" = 0 ] || fail "a/f1 is not owned by vmm's user on the host"
+[ "$(stat -c %u "$WORK/share/t/a/f1")" = "$(id -u)" ] || fail "a/f1 is not owned by vmm's user on the host"
