@@ -72,13 +72,13 @@ $(BUILD)/runstat: bench/runstat.c
 # Run by the lab host's init before its chroot, hence static.
 $(BUILD)/kvm-hold: tests/lab/kvm-hold.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -static -o $@ $<
+	$(CC) $(filter-out $(SAN_FLAGS),$(CFLAGS)) -static -o $@ $<
 
 # The 9p conformance transcript (tests/linux/p9lib.sh); static because it
 # also runs in the stock-Linux test guest's busybox initramfs.
 $(BUILD)/fsops: tests/linux/tools/fsops.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -static -o $@ $<
+	$(CC) $(filter-out $(SAN_FLAGS),$(CFLAGS)) -static -o $@ $<
 
 # The guest init of --9p-root and the test rig (guest/init/): static,
 # embedded in vmm and in the unit tests through vmm/init_blob.S.
