@@ -86,12 +86,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t len;
 	int r, parsed;
 
-	if (size < 2)
+	file = kh_file(data, size, &len);
+	if (!file)
 		return 0;
-	len = size - 2;
-	file = malloc(len ? len : 1);
-	INVARIANT(file);
-	memcpy(file, data, len);
 	parsed = bzimage_parse(file, len, &bz, &why);
 	INVARIANT(parsed == 0 || parsed == -EINVAL);
 	if (parsed) {

@@ -172,6 +172,22 @@ static void kh_no_host_addresses(uint64_t gpa, uint64_t len)
 
 /* Loads data[0..len) with controls c1, c2. Returns arch_load_kernel's
  * result; kh.log holds what it logged. */
+/* An input is the kernel file followed by two bytes for kh_load: the file
+ * in a buffer of its own (ASan sees any read past it), NULL when the
+ * input is too short. */
+static uint8_t *kh_file(const uint8_t *data, size_t size, size_t *len)
+{
+	uint8_t *file;
+
+	if (size < 2)
+		return NULL;
+	*len = size - 2;
+	file = malloc(*len ? *len : 1);
+	INVARIANT(file);
+	memcpy(file, data, *len);
+	return file;
+}
+
 static int kh_load(const uint8_t *data, size_t len, uint8_t c1, uint8_t c2)
 {
 	static const size_t initrds[] = {
