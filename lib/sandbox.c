@@ -277,7 +277,9 @@ static int drop_capabilities(uint64_t keep)
 	struct __user_cap_header_struct hdr = {
 		.version = _LINUX_CAPABILITY_VERSION_3,
 	};
-	struct __user_cap_data_struct data[2];
+	/* Zeroed although capget fills both: valgrind's model of the call
+	 * marks only the first as written. */
+	struct __user_cap_data_struct data[2] = { 0 };
 	uint64_t eff, perm;
 
 	if (syscall(SYS_capget, &hdr, data))
