@@ -54,3 +54,14 @@ $(head -40 "$WORK/diff")"
 xattr_of() {
 	python3 -c 'import os,sys; print(os.getxattr(sys.argv[1], sys.argv[2], follow_symlinks=False).hex())' "$1" "$2"
 }
+
+# expect_mapped_tree DIR USER: on the host, security=mapped kept the
+# client's owners and file types out of DIR: every file belongs to USER
+# (the server's), and there are only plain files and directories.
+expect_mapped_tree() {
+	local owners
+	owners=$(find "$1" -printf '%u\n' | sort -u)
+	[ "$owners" = "$2" ] || fail "host files are owned by: $owners"
+	[ -z "$(find "$1" ! -type f ! -type d)" ] ||
+		fail "the host holds something other than plain files and directories"
+}

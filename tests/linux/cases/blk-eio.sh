@@ -1,10 +1,12 @@
 # A host block device that fails with EIO (device-mapper error target):
 # the guest gets I/O errors, vmm keeps running, counts them (--stats), and
 # the guest exits normally.
+# harness: root
 dev=vmm-eio-$$
 dmsetup create --noudevsync "$dev" --table "0 32768 error" ||
 	fail "dmsetup create failed"
 path=/dev/$(dmsetup info -c --noheadings -o blkdevname "$dev")
+[ -z "${VMM_USER:-}" ] || chown "$VMM_USER" "$path"
 boot --append vmmtest.script=blk-eio --disk "$path" --stats
 dmsetup remove --noudevsync "$dev"
 expect_exit 0
