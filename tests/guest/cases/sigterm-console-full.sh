@@ -32,7 +32,13 @@ os.execv(sys.argv[1], sys.argv[1:])' "$VMM" run --kernel "$KERNEL" \
 		[ -z "$full" ] || break
 	done
 	[ -n "$full" ] || { kill -9 $vm_pid; wait $vm_pid 2>/dev/null || true; fail "$mode: vcpu0 never waited in $want"; }
-	kill -TERM $vm_pid
+	if ! kill -TERM $vm_pid 2>/dev/null; then
+		set +e
+		wait $vm_pid
+		status=$?
+		set -e
+		fail "$mode: vmm ended (status $status) before the SIGTERM"
+	fi
 	for _ in $(seq 100); do
 		kill -0 $vm_pid 2>/dev/null || break
 		sleep 0.1
