@@ -246,7 +246,8 @@ int vq_worker_init(struct vq_worker *w, const struct vq_worker_config *cfg)
 			  cfg->index, strerror(r));
 		return -r;
 	}
-	/* Named before it enters the sandbox, for the violation line. */
+	/* Named here, by its creator, for the seccomp violation line: the
+	 * worker's own filter would refuse the write to /proc. */
 	pthread_setname_np(w->thread, cfg->name);
 	pthread_mutex_lock(&w->lock);
 	while (w->cmd != VQW_NONE)
