@@ -136,3 +136,8 @@ int blk_ctx_reap(struct blk_ctx *ctx, bool wait)
 	}
 	return n;
 }
+
+bool blk_ctx_has_completions(const struct blk_ctx *ctx)
+{
+	return io_uring_cq_ready(&ctx->ring) > 0;
+}

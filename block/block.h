@@ -142,4 +142,8 @@ int blk_ctx_kick(struct blk_ctx *ctx);
  * requests are in flight. Returns the number of completions handled. */
 int blk_ctx_reap(struct blk_ctx *ctx, bool wait);
 
+/* True when completions wait to be reaped: a read of the completion
+ * ring's tail, no system call, for a thread polling it. */
+bool blk_ctx_has_completions(const struct blk_ctx *ctx);
+
 #endif

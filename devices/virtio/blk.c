@@ -296,11 +296,17 @@ static unsigned vblk_inflight(void *opaque)
 	return ((struct vblk_queue *)opaque)->ctx.inflight;
 }
 
+static bool vblk_completions_ready(void *opaque)
+{
+	return blk_ctx_has_completions(&((struct vblk_queue *)opaque)->ctx);
+}
+
 static const struct vq_worker_ops vblk_worker_ops = {
 	.start = vblk_start_queue,
 	.handle_avail = vblk_handle_avail,
 	.handle_completions = vblk_handle_completions,
 	.inflight = vblk_inflight,
+	.completions_ready = vblk_completions_ready,
 };
 
 /* The queues' workers are started and stopped by the core; the device
@@ -362,6 +368,7 @@ static int setup_queue(struct vblk *b, unsigned i)
 		.index = i,
 		.nfds = 1,
 		.sandbox = &b->sandbox,
+		.poll_max_ns = b->cfg.poll_max_ns,
 	};
 	char name[16];
 	int r = blk_ctx_init(&q->ctx, RING_DEPTH);

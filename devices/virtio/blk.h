@@ -16,6 +16,9 @@
 #include "virtio.h"
 
 #define VBLK_MAX_QUEUES 8
+/* Poll window bounds, as QEMU's iothread poll-max-ns (default 32 us). */
+#define VBLK_POLL_DEFAULT_NS 32768
+#define VBLK_POLL_MAX_NS 1000000000
 #define VBLK_SEG_MAX 254
 /* QueueNumMax: the core refuses larger queues, so a descriptor head always
  * indexes slots[]. */
@@ -28,6 +31,7 @@ struct vblk_config {
 	bool direct;	 /* cache=none */
 	unsigned queues; /* 1 .. VBLK_MAX_QUEUES */
 	char serial[VBLK_ID_BYTES + 1];
+	uint32_t poll_max_ns; /* each queue worker's longest poll window */
 	enum sandbox_mode seccomp; /* of the queue threads; not an option */
 };
 

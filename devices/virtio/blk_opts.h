@@ -1,5 +1,6 @@
 /* The --disk option: PATH[,format=raw][,readonly][,cache=none|writeback]
- * [,queues=N][,serial=STR], parsed into a struct vblk_config. */
+ * [,queues=N][,serial=STR][,poll_max_ns=N], parsed into a struct
+ * vblk_config. */
 #ifndef DEVICES_VIRTIO_BLK_OPTS_H
 #define DEVICES_VIRTIO_BLK_OPTS_H
 
@@ -7,7 +8,7 @@
 
 #define VBLK_OPT_HELP                                                          \
 	"PATH[,format=raw][,readonly][,cache=none|writeback][,queues=N]"       \
-	"[,serial=STR]"
+	"[,serial=STR][,poll_max_ns=N]"
 
 /* Returns 0, or -EINVAL with *why naming the bad part. arg must outlive
  * cfg (the path points into it). */

@@ -2,15 +2,18 @@
  * vq_worker_init/destroy (main thread, no vCPU running) and the command
  * calls vq_worker_start/stop/kick (vCPU threads, callers serialised by the
  * device's vd->lock). The command hand-over (cmd, result, next) is under
- * w->lock; the queue copy (vq) and serving belong to the worker thread
- * alone. The worker never takes vd->lock, so a vCPU may hold it while it
- * waits for the worker's answer. */
+ * w->lock, and cmd is also written atomically so that the polling worker
+ * can see a pending command without the lock; the queue copy (vq), the
+ * poll window and serving belong to the worker thread alone. The worker
+ * never takes vd->lock, so a vCPU may hold it while it waits for the
+ * worker's answer. */
 #include "queue_worker.h"
 
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lib/log.h"
@@ -33,24 +36,14 @@ static void signal_eventfd(int fd)
 	}
 }
 
-/* Pops until the ring is empty, with the driver's notifications off while
- * requests are in flight: their completions wake this thread, which looks
- * at the ring again, so the driver need not notify (a VM exit each) until
- * the queue goes idle. */
+/* Pops everything available with the driver's notifications off: a
+ * request in flight wakes this thread when it completes, and the thread
+ * polls or asks for notifications again (ready_to_sleep) before it
+ * sleeps, so the driver need not notify (a VM exit each) meanwhile. */
 static int serve_avail(struct vq_worker *w)
 {
-	const struct vq_worker_ops *ops = w->cfg.ops;
-
-	for (;;) {
-		int r;
-		vq_set_notification(&w->vq, false);
-		r = ops->handle_avail(w->cfg.opaque, &w->vq);
-		if (r < 0)
-			return r;
-		if (ops->inflight(w->cfg.opaque) ||
-		    !vq_set_notification(&w->vq, true))
-			return 0;
-	}
+	vq_set_notification(&w->vq, false);
+	return w->cfg.ops->handle_avail(w->cfg.opaque, &w->vq);
 }
 
 /* One round of work after a kick or a completion. A broken queue pops
@@ -90,7 +83,7 @@ static void answer(struct vq_worker *w, int result)
 {
 	pthread_mutex_lock(&w->lock);
 	w->result = result;
-	w->cmd = VQW_NONE;
+	__atomic_store_n(&w->cmd, VQW_NONE, __ATOMIC_RELEASE);
 	pthread_cond_broadcast(&w->done);
 	pthread_mutex_unlock(&w->lock);
 }
@@ -140,7 +133,90 @@ static unsigned poll_set(const struct vq_worker *w, struct pollfd *fds)
 
 int vq_worker_rules(scmp_filter_ctx ctx)
 {
-	return sandbox_rules_eventfd_poll(ctx);
+	int r = sandbox_rules_eventfd_poll(ctx);
+
+	return r ? r : sandbox_allow(ctx, SCMP_SYS(clock_gettime));
+}
+
+static bool command_pending(const struct vq_worker *w)
+{
+	return __atomic_load_n(&w->cmd, __ATOMIC_ACQUIRE) != VQW_NONE;
+}
+
+#define POLL_START_NS 4000 /* QEMU's first window */
+
+static uint64_t now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+static void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield" ::: "memory");
+#endif
+}
+
+/* Spins for the current window, the driver's notifications off: true as
+ * soon as a command, a completion or an available buffer is there. */
+static bool poll_window(struct vq_worker *w, uint64_t start)
+{
+	const struct vq_worker_ops *ops = w->cfg.ops;
+	uint64_t end = start + __atomic_load_n(&w->poll_ns, __ATOMIC_RELAXED);
+
+	vq_set_notification(&w->vq, false);
+	do {
+		if (command_pending(w) || ops->completions_ready(w->cfg.opaque) ||
+		    vq_has_avail(&w->vq))
+			return true;
+		cpu_relax();
+	} while (now_ns() < end);
+	return false;
+}
+
+/* QEMU's rule (util/aio-posix.c): a sleep the window would have covered
+ * changes nothing; one longer than the maximum closes the window; a
+ * shorter one doubles it. */
+static void adapt_window(struct vq_worker *w, uint64_t slept_ns)
+{
+	uint64_t max = w->cfg.poll_max_ns;
+	uint64_t ns = __atomic_load_n(&w->poll_ns, __ATOMIC_RELAXED);
+
+	if (slept_ns <= ns)
+		return;
+	if (slept_ns > max)
+		ns = 0;
+	else if (ns < max)
+		ns = ns ? (ns * 2 < max ? ns * 2 : max) : POLL_START_NS;
+	__atomic_store_n(&w->poll_ns, (uint32_t)ns, __ATOMIC_RELAXED);
+}
+
+/* Before sleeping. The fds polling left signalled are cleared first, so
+ * that they do not end the sleep at once; a completion posted before the
+ * clear is then seen by completions_ready, one after it signals again.
+ * With nothing in flight the driver's notifications are turned on: a
+ * buffer made available before that is seen by vq_set_notification, one
+ * after it notifies. False when work arrived: serve it instead. */
+static bool ready_to_sleep(struct vq_worker *w)
+{
+	const struct vq_worker_ops *ops = w->cfg.ops;
+
+	if (w->fds_stale) {
+		w->fds_stale = false;
+		for (unsigned i = 0; i < w->cfg.nfds; i++)
+			clear_eventfd(w->cfg.fds[i]);
+		clear_eventfd(w->kick_fd);
+		if (ops->completions_ready(w->cfg.opaque))
+			return false;
+	}
+	if (w->vq.broken || ops->inflight(w->cfg.opaque))
+		return true;
+	return !vq_set_notification(&w->vq, true);
 }
 
 static void *worker_main(void *arg)
@@ -153,11 +229,38 @@ static void *worker_main(void *arg)
 		return NULL;
 	for (;;) {
 		struct pollfd fds[2 + VQW_MAX_FDS];
-		unsigned n = poll_set(w, fds);
+		bool polling = w->serving && w->cfg.poll_max_ns;
+		uint64_t start = polling ? now_ns() : 0;
+		unsigned n;
 		bool work = false;
 
+		if (command_pending(w)) {
+			if (!run_command(w))
+				return NULL;
+			continue;
+		}
+		if (polling && __atomic_load_n(&w->poll_ns, __ATOMIC_RELAXED) &&
+		    poll_window(w, start)) {
+			if (command_pending(w))
+				continue;
+			w->cfg.ops->handle_completions(w->cfg.opaque, false);
+			serve(w);
+			w->fds_stale = true;
+			__atomic_add_fetch(&w->poll_hits, 1, __ATOMIC_RELAXED);
+			continue;
+		}
+		if (w->serving && !ready_to_sleep(w)) {
+			w->cfg.ops->handle_completions(w->cfg.opaque, false);
+			serve(w);
+			continue;
+		}
+		n = poll_set(w, fds);
+		if (w->serving)
+			__atomic_add_fetch(&w->sleeps, 1, __ATOMIC_RELAXED);
 		if (poll(fds, n, -1) < 0)
 			continue; /* EINTR */
+		if (polling)
+			adapt_window(w, now_ns() - start);
 		if (fds[0].revents & POLLIN) {
 			if (!run_command(w))
 				return NULL;
@@ -189,7 +292,7 @@ static int command(struct vq_worker *w, enum vqw_cmd cmd,
 	if (!w->have_thread)
 		return -ESRCH;
 	pthread_mutex_lock(&w->lock);
-	w->cmd = cmd;
+	__atomic_store_n(&w->cmd, cmd, __ATOMIC_RELEASE);
 	if (q)
 		w->next = *q;
 	pthread_mutex_unlock(&w->lock);
@@ -226,7 +329,8 @@ int vq_worker_init(struct vq_worker *w, const struct vq_worker_config *cfg)
 	w->kick_fd = w->ctl_fd = -1;
 	if (cfg->nfds > VQW_MAX_FDS || !cfg->ops || !cfg->ops->start ||
 	    !cfg->ops->handle_avail || !cfg->ops->handle_completions ||
-	    !cfg->ops->inflight)
+	    !cfg->ops->inflight ||
+	    (cfg->poll_max_ns && !cfg->ops->completions_ready))
 		return -EINVAL;
 	w->cfg = *cfg;
 	pthread_mutex_init(&w->lock, NULL);
@@ -239,7 +343,7 @@ int vq_worker_init(struct vq_worker *w, const struct vq_worker_config *cfg)
 			  cfg->vd->ops->name, cfg->index, strerror(-r));
 		return r;
 	}
-	w->cmd = VQW_SANDBOX;
+	__atomic_store_n(&w->cmd, VQW_SANDBOX, __ATOMIC_RELEASE);
 	r = pthread_create(&w->thread, NULL, worker_main, w);
 	if (r) {
 		log_error("virtio %s: queue %u thread: %s", cfg->vd->ops->name,

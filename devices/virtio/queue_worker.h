@@ -17,6 +17,12 @@
  * - While requests are in flight the driver's notifications stay
  *   suppressed: their completions wake the worker, which looks at the ring
  *   again, so a busy queue costs the guest no exits.
+ * - With a poll window (poll_max_ns), before it sleeps the worker polls
+ *   the avail ring and the device's completions for a while, with the
+ *   driver's notifications still off, as QEMU's AioContext does. The
+ *   window adapts: it grows (from 4 us, doubling, up to poll_max_ns) while
+ *   the worker keeps sleeping for less than poll_max_ns, and drops to 0
+ *   after a longer sleep, so an idle queue costs no polling.
  *
  * The device supplies a const struct vq_worker_ops and may give the
  * worker extra eventfds to wait on (e.g. its io_uring completion eventfd).
@@ -50,6 +56,9 @@ struct vq_worker_ops {
 	void (*handle_completions)(void *opaque, bool wait);
 	/* Requests started and not completed. */
 	unsigned (*inflight)(void *opaque);
+	/* Optional, for polling: true when handle_completions has work,
+	 * without a system call. */
+	bool (*completions_ready)(void *opaque);
 };
 
 struct vq_worker_config {
@@ -63,10 +72,13 @@ struct vq_worker_config {
 	/* Entered by the thread before it touches guest data; built by the
 	 * device from vq_worker_rules plus its own (NULL: none). */
 	const struct sandbox_filter *sandbox;
+	/* Longest poll window before sleeping, ns; 0: never poll. */
+	uint32_t poll_max_ns;
 };
 
 /* What the worker itself does, for the device's sandbox role: eventfd
- * reads and writes and poll(2). */
+ * reads and writes, poll(2), and clock_gettime (the vDSO's fallback) for
+ * the poll window. */
 int vq_worker_rules(scmp_filter_ctx ctx);
 
 enum vqw_cmd { VQW_NONE, VQW_START, VQW_STOP, VQW_EXIT, VQW_SANDBOX };
@@ -87,10 +99,15 @@ struct vq_worker {
 	/* Worker thread only. */
 	struct virtqueue vq;
 	bool serving;
+	bool fds_stale; /* polling found work that also signalled the fds */
 	/* Atomic, for tests and statistics: how many times the worker
-	 * started; requests it waited for when told to stop. */
+	 * started; requests it waited for when told to stop; the current
+	 * poll window (ns); rounds of work found by polling; sleeps. */
 	unsigned starts;
 	uint64_t drained;
+	uint32_t poll_ns;
+	uint64_t poll_hits;
+	uint64_t sleeps;
 };
 
 /* Creates the eventfds and the thread, which enters its sandbox (init

@@ -250,6 +250,14 @@ bool vq_set_notification(struct virtqueue *vq, bool enable)
 	       avail_idx != vq->last_avail;
 }
 
+bool vq_has_avail(struct virtqueue *vq)
+{
+	uint16_t avail_idx;
+
+	return vq->ready && !vq->broken && !load16(vq, vq->avail + 2, &avail_idx) &&
+	       avail_idx != vq->last_avail;
+}
+
 static int chain_copy(const struct guest_mem *mem, const struct iovec *iov,
 		      unsigned n, uint64_t off, void *buf, uint64_t len,
 		      bool to_chain)

@@ -79,6 +79,10 @@ bool vq_should_notify(struct virtqueue *vq);
  * enabling, returns true when buffers arrived meanwhile (pop again). */
 bool vq_set_notification(struct virtqueue *vq, bool enable);
 
+/* True when the driver made buffers available that were not popped yet:
+ * a read of the avail index alone, for a device polling the ring. */
+bool vq_has_avail(struct virtqueue *vq);
+
 /* Copies from a chain's device-readable part at offset off; 0 or -EFAULT
  * when the chain holds fewer bytes. */
 int vq_chain_read(const struct vq_chain *c, uint64_t off, void *dst,

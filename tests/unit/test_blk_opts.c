@@ -23,10 +23,12 @@ Test(blk_opts, defaults_and_every_option)
 	cr_assert_eq(c.serial[0], 0);
 	cr_assert_null(c.format,
 		       "no format= leaves the default (raw) to vblk_init");
+	cr_assert_eq(c.poll_max_ns, 32768, "QEMU's poll-max-ns default");
 	cr_assert_eq(
-		parse("d.img,format=raw,readonly,cache=none,queues=4,serial=ABC123",
+		parse("d.img,format=raw,readonly,cache=none,queues=4,serial=ABC123,poll_max_ns=0",
 		      &c, &why),
 		0, "%s", why);
+	cr_assert_eq(c.poll_max_ns, 0);
 	cr_assert(c.readonly && c.direct);
 	cr_assert_str_eq(c.format, "raw");
 	cr_assert_eq(c.queues, 4);
@@ -36,6 +38,8 @@ Test(blk_opts, defaults_and_every_option)
 		     0);
 	cr_assert(!c.direct);
 	cr_assert_eq(strlen(c.serial), 20);
+	cr_assert_eq(parse("d.img,poll_max_ns=1000000000", &c, &why), 0);
+	cr_assert_eq(c.poll_max_ns, 1000000000);
 }
 
 Test(blk_opts, bad_options)
@@ -59,6 +63,10 @@ Test(blk_opts, bad_options)
 		"d.img,format",
 		"d.img,format=RAW",
 		"d.img,format=raw,format=qcow2",
+		"d.img,poll_max_ns=1000000001",
+		"d.img,poll_max_ns=-1",
+		"d.img,poll_max_ns=",
+		"d.img,poll_max_ns=32us",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct vblk_config c;

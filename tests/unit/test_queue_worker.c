@@ -68,11 +68,21 @@ static unsigned fake_inflight(void *o)
 	return __atomic_load_n(&((struct fake *)o)->n_held, __ATOMIC_RELAXED);
 }
 
+/* Released requests are ready without any eventfd being written. */
+static bool fake_ready(void *o)
+{
+	struct fake *f = o;
+
+	return __atomic_load_n(&f->release, __ATOMIC_RELAXED) &&
+	       __atomic_load_n(&f->n_held, __ATOMIC_RELAXED);
+}
+
 static const struct vq_worker_ops fake_ops = {
 	.start = fake_start,
 	.handle_avail = fake_avail,
 	.handle_completions = fake_completions,
 	.inflight = fake_inflight,
+	.completions_ready = fake_ready,
 };
 
 static struct guest_mem mem;
@@ -101,14 +111,15 @@ static void status(uint8_t s)
 	pthread_mutex_unlock(&vd.lock);
 }
 
-static void setup(void)
+static void setup_with(uint32_t poll_max_ns)
 {
 	struct vq_worker_config c = { .ops = &fake_ops,
 				      .opaque = &f,
 				      .vd = &vd,
 				      .index = 0,
 				      .name = "test-q0",
-				      .nfds = 1 };
+				      .nfds = 1,
+				      .poll_max_ns = poll_max_ns };
 
 	dummy_virtio_setup(&mem, RAM, &vd, &dv, 1);
 	virtio_dev_attach_transport(&vd, &tops, NULL);
@@ -130,6 +141,11 @@ static void setup(void)
 	virtio_set_queue_addr(&vd, 0, VIRTIO_RING_USED, USED, ~0ULL);
 	virtio_set_queue_ready(&vd, 0, true);
 	pthread_mutex_unlock(&vd.lock);
+}
+
+static void setup(void)
+{
+	setup_with(0);
 }
 
 static void teardown(void)
@@ -293,4 +309,141 @@ Test(queue_worker, init_and_destroy_leave_no_thread_or_fd)
 	c.nfds = VQW_MAX_FDS + 1;
 	cr_assert_eq(vq_worker_init(&x, &c), -EINVAL);
 	vq_worker_destroy(&x);
+}
+
+/* Polling: windows long enough that a loaded machine does not make the
+ * tests miss them. */
+static void setup_poll(void)
+{
+	setup_with(1000000000);
+}
+
+TestSuite(queue_worker_poll, .init = setup_poll, .fini = teardown);
+
+static uint32_t window(void)
+{
+	return __atomic_load_n(&w.poll_ns, __ATOMIC_RELAXED);
+}
+
+static uint64_t sleeps(void)
+{
+	return __atomic_load_n(&w.sleeps, __ATOMIC_RELAXED);
+}
+
+/* Requests gap_ms apart, each kicked, until the worker's window is at
+ * least want_ns: each sleep shorter than the maximum doubles it. */
+static void grow_window(unsigned gap_ms, uint32_t want_ns)
+{
+	for (int i = 0; i < 40 && window() < want_ns; i++) {
+		nanosleep(&(struct timespec){ 0, gap_ms * 1000000L }, NULL);
+		make_avail(avail_idx % QSIZE);
+		vq_worker_kick(&w);
+		cr_assert(wait_used(avail_idx));
+	}
+	cr_assert_geq(window(), want_ns, "window %u ns after 40 requests",
+		      window());
+}
+
+Test(queue_worker_poll, the_window_opens_from_4us_and_doubles)
+{
+	status(0x0f);
+	cr_assert_eq(window(), 0, "no polling before any work");
+	make_avail(0);
+	vq_worker_kick(&w);
+	cr_assert(wait_used(1));
+	/* The first sleep (start to the kick) was under the maximum. */
+	for (int i = 0; i < 5000 && window() == 0; i++)
+		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+	cr_assert_eq(window(), 4000);
+	grow_window(5, 8192000);
+}
+
+Test(queue_worker_poll, a_buffer_is_found_by_polling_without_a_kick)
+{
+	uint64_t hits, slept;
+
+	status(0x0f);
+	grow_window(20, 32768000);
+	hits = __atomic_load_n(&w.poll_hits, __ATOMIC_RELAXED);
+	slept = sleeps();
+	/* Right after a completion the worker polls for 32 ms or more. */
+	make_avail(avail_idx % QSIZE);
+	cr_assert(wait_used(avail_idx), "not served without a kick");
+	cr_assert_gt(__atomic_load_n(&w.poll_hits, __ATOMIC_RELAXED), hits);
+	cr_assert_eq(sleeps(), slept, "served from the poll window");
+	cr_assert_eq(used16(0), VRING_USED_F_NO_NOTIFY,
+		     "notifications stay off while polling");
+}
+
+Test(queue_worker_poll, a_completion_is_found_by_polling_without_its_eventfd)
+{
+	uint64_t hits;
+
+	status(0x0f);
+	grow_window(20, 32768000);
+	hits = __atomic_load_n(&w.poll_hits, __ATOMIC_RELAXED);
+	__atomic_store_n(&f.hold, true, __ATOMIC_RELAXED);
+	make_avail(avail_idx % QSIZE);
+	vq_worker_kick(&w);
+	cr_assert(wait_for(&f.n_held, 1));
+	__atomic_store_n(&f.release, true, __ATOMIC_RELAXED);
+	cr_assert(wait_used(avail_idx), "not completed without its eventfd");
+	/* Two rounds found by polling: the request, then its completion
+	 * (not found only when the window ran out). */
+	for (int i = 0; i < 5000 && __atomic_load_n(&w.poll_hits,
+						    __ATOMIC_RELAXED) < hits + 2;
+	     i++)
+		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+	cr_assert_eq(__atomic_load_n(&w.poll_hits, __ATOMIC_RELAXED), hits + 2);
+}
+
+Test(queue_worker_poll, an_idle_queue_stops_polling_and_notifies_again)
+{
+	uint64_t slept;
+
+	status(0x0f);
+	grow_window(20, 32768000);
+	/* Past the window (at most ~66 ms here) the worker sleeps with the
+	 * driver's notifications on. (Closing the window after a sleep over
+	 * the maximum is checked with a 20 ms maximum below.) */
+	nanosleep(&(struct timespec){ 0, 300000000 }, NULL);
+	cr_assert_eq(used16(0), 0, "idle: the driver notifies again");
+	slept = sleeps();
+	cr_assert_gt(slept, 0);
+}
+
+Test(queue_worker_poll, a_command_ends_the_window_at_once)
+{
+	uint64_t slept;
+
+	status(0x0f);
+	grow_window(20, 32768000);
+	make_avail(avail_idx % QSIZE);
+	vq_worker_kick(&w);
+	cr_assert(wait_used(avail_idx));
+	slept = sleeps();
+	/* The worker is in a window of 32 ms or more: the stop that a reset
+	 * sends is answered from it, not after it ran out. */
+	status(0);
+	cr_assert_eq(sleeps(), slept, "answered from the poll window");
+}
+
+static void setup_short_poll(void)
+{
+	setup_with(20000000);
+}
+
+TestSuite(queue_worker_short_poll, .init = setup_short_poll, .fini = teardown);
+
+Test(queue_worker_short_poll, a_sleep_longer_than_the_maximum_closes_the_window)
+{
+	status(0x0f);
+	grow_window(5, 8192000);
+	nanosleep(&(struct timespec){ 0, 100000000 }, NULL);
+	make_avail(avail_idx % QSIZE);
+	vq_worker_kick(&w);
+	cr_assert(wait_used(avail_idx));
+	for (int i = 0; i < 5000 && window() != 0; i++)
+		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+	cr_assert_eq(window(), 0, "window %u ns after 100 ms idle", window());
 }
