@@ -131,7 +131,10 @@ int blk_submit(struct blk *b, unsigned q, uint32_t type, uint64_t sector,
 	return head;
 }
 
-int blk_complete_within(struct blk *b, unsigned q, uint64_t timeout_ms)
+/* Collects one completion of queue q: its status (-1 on timeout), and
+ * when asked its head and the length the device reported written. */
+static int complete_one(struct blk *b, unsigned q, uint64_t timeout_ms,
+			int *head_out, uint32_t *len_out)
 {
 	uint32_t len;
 	int head = vq_wait(&b->dev, &b->dev.vqs[q], &len, timeout_ms);
@@ -140,7 +143,16 @@ int blk_complete_within(struct blk *b, unsigned q, uint64_t timeout_ms)
 		return -1;
 	b->inflight[q]--;
 	b->done[q]++;
+	if (head_out)
+		*head_out = head;
+	if (len_out)
+		*len_out = len;
 	return b->slots[q][head].status;
+}
+
+int blk_complete_within(struct blk *b, unsigned q, uint64_t timeout_ms)
+{
+	return complete_one(b, q, timeout_ms, NULL, NULL);
 }
 
 /* Collects one completion of queue q; returns its status, -1 on timeout. */
@@ -313,12 +325,52 @@ static uint64_t xorshift(uint64_t *s)
 	return *s;
 }
 
+/* The benchmark disk (bench/stamp-img): every 512-byte sector starts
+ * with its own number and this magic, little-endian; writes keep it so. */
+#define STAMP_MAGIC 0x706d617473626d76ULL /* "vmbstamp" */
+
+static void stamp(uint8_t *buf, uint64_t sector, uint64_t n)
+{
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t v[2] = { sector + i, STAMP_MAGIC };
+		memcpy(buf + i * SECTOR, v, sizeof(v));
+	}
+}
+
+/* 0, or 1 after naming the first sector whose stamp is wrong. */
+static int check_stamps(const uint8_t *buf, uint64_t sector, uint64_t n)
+{
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t v[2];
+		memcpy(v, buf + i * SECTOR, sizeof(v));
+		if (v[0] != sector + i || v[1] != STAMP_MAGIC)
+			return printf("guest: blkbench: sector %lu read as "
+				      "%lx %lx\n",
+				      sector + i, v[0], v[1]),
+			       1;
+	}
+	return 0;
+}
+
+/* One request in flight: its buffer (one of qd, never shared) and its
+ * first sector. */
+struct bench_io {
+	unsigned buf;
+	uint64_t sector;
+};
+
+/* Every request must complete with VIRTIO_BLK_S_OK and the length the
+ * spec asks for (data and status for a read, the status for a write),
+ * and every sector read must carry its own stamp: a benchmark that counted
+ * failed, short or misplaced I/O would measure nothing. */
 int scenario_blkbench(void)
 {
 	char op[16] = "randread";
 	uint64_t bs = arg_u64("bs", 4096), qd = arg_u64("qd", 1);
 	uint64_t secs = arg_u64("secs", 5), seed = 0x9e3779b97f4a7c15ULL;
-	uint64_t blocks, next = 0, ios = 0, t0, end;
+	uint64_t blocks, next = 0, ios = 0, bytes = 0, checked = 0, t0, end;
+	struct bench_io io[256];
+	unsigned free_bufs[MAX_INFLIGHT], nfree = 0;
 	bool write, random;
 	struct blk b;
 	uint8_t *buf;
@@ -337,35 +389,68 @@ int scenario_blkbench(void)
 	if (!buf || !blocks)
 		return 1;
 	memset(buf, 0xa5, bs * qd);
+	while (nfree < qd) {
+		free_bufs[nfree] = nfree;
+		nfree++;
+	}
 	t0 = rdtsc();
 	end = t0 + secs * tsc_hz();
-	/* qd buffers in turn; nothing checks their contents, so requests
-	 * that share one now and then do not matter. */
 	for (;;) {
 		bool more = rdtsc() < end;
+		uint32_t len;
+		int head, st;
+
 		while (more && b.inflight[0] < qd) {
 			uint64_t blk = random ? xorshift(&seed) % blocks
-					      : next % blocks;
-			next++;
-			if (blk_submit(&b, 0, write ? T_OUT : T_IN,
-				       blk * (bs / SECTOR),
-				       buf + (next % qd) * bs,
-				       (uint32_t)bs) < 0)
+					      : next++ % blocks;
+			unsigned k = free_bufs[nfree - 1];
+			uint64_t sector = blk * (bs / SECTOR);
+
+			if (write)
+				stamp(buf + k * bs, sector, bs / SECTOR);
+			else /* what an earlier read left must not pass */
+				for (uint64_t i = 0; i < bs; i += SECTOR)
+					memset(buf + k * bs + i, 0, 16);
+			head = blk_submit(&b, 0, write ? T_OUT : T_IN, sector,
+					  buf + k * bs, (uint32_t)bs);
+			if (head < 0)
 				break;
+			if (head >= 256)
+				return printf("guest: blkbench: head %d\n",
+					      head),
+				       1;
+			nfree--;
+			io[head] = (struct bench_io){ k, sector };
 		}
 		vq_kick(&b.dev, &b.dev.vqs[0]);
 		if (!b.inflight[0])
 			break;
-		if (blk_complete(&b, 0) != S_OK)
-			return printf("guest: blkbench: I/O failed\n"), 1;
+		st = complete_one(&b, 0, TIMEOUT_MS, &head, &len);
+		if (st < 0)
+			return printf("guest: blkbench: no completion in %u ms\n",
+				      TIMEOUT_MS),
+			       1;
+		if (st != S_OK || len != (write ? 1 : bs + 1))
+			return printf("guest: blkbench: I/O at sector %lu: "
+				      "status %d, %u bytes written\n",
+				      io[head].sector, st, len),
+			       1;
+		if (!write) {
+			if (check_stamps(buf + io[head].buf * bs,
+					 io[head].sector, bs / SECTOR))
+				return 1;
+			checked += bs / SECTOR;
+		}
+		free_bufs[nfree++] = io[head].buf;
 		ios++;
+		bytes += bs;
 	}
 	{
 		uint64_t us = (rdtsc() - t0) / (tsc_hz() / 1000000);
 		printf("guest: blkbench op=%s bs=%lu qd=%lu ios=%lu us=%lu "
-		       "iops=%lu kbps=%lu\n",
+		       "iops=%lu kbps=%lu verified=%lu\n",
 		       op, bs, qd, ios, us, ios * 1000000 / us,
-		       ios * bs * 1000000 / us / 1000);
+		       bytes * 1000000 / us / 1000, checked);
 	}
 	return 0;
 }
