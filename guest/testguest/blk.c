@@ -5,8 +5,10 @@
  *             every queue), writes read back and left for the host to
  *             check, flush, discard, write-zeroes, GET_ID, an out-of-range
  *             read, and with ro=1 the refusal of writes.
- *   blkbench  op=randread|randwrite|read|write bs=B qd=N secs=S: I/O
- *             against the disk, polling, printing IOPS and MB/s.
+ *   blkbench  op=randread|randwrite|read|write bs=B qd=N secs=S
+ *             [idle=S]: I/O against the disk (bench/stamp-img's), polling,
+ *             checking every request and every sector read, printing IOPS
+ *             and MB/s; then idle=S seconds with the queue idle.
  * Common arguments: transport=pci|mmio (mmio: the first
  * virtio_mmio.device= on the command line), ecam=ADDR (PCI configuration
  * through ECAM instead of the ports), irq=1 (interrupts, not polling),
@@ -451,6 +453,14 @@ int scenario_blkbench(void)
 		       "iops=%lu kbps=%lu verified=%lu\n",
 		       op, bs, qd, ios, us, ios * 1000000 / us,
 		       bytes * 1000000 / us / 1000, checked);
+	}
+	/* idle=S: the queue then stays idle S seconds (the guest spins at
+	 * CPL3), for bench/blk idle to measure what the iothread costs. */
+	if (arg_u64("idle", 0)) {
+		uint64_t until = rdtsc() + arg_u64("idle", 0) * tsc_hz();
+		while (rdtsc() < until)
+			cpu_relax();
+		printf("guest: blkbench: idle done\n");
 	}
 	return 0;
 }
