@@ -44,7 +44,8 @@ int main(int argc, char **argv)
 		bad = strtoull(argv[3], NULL, 10);
 	fd = open(argv[1], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) {
-		fprintf(stderr, "stamp-img: %s: %s\n", argv[1], strerror(errno));
+		fprintf(stderr, "stamp-img: %s: %s\n", argv[1],
+			strerror(errno));
 		return 1;
 	}
 	for (uint64_t c = 0; c < mib; c++) {
@@ -64,7 +65,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (fsync(fd) || close(fd)) {
-		fprintf(stderr, "stamp-img: %s: %s\n", argv[1], strerror(errno));
+		fprintf(stderr, "stamp-img: %s: %s\n", argv[1],
+			strerror(errno));
 		return 1;
 	}
 	return 0;

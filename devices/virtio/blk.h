@@ -31,7 +31,7 @@ struct vblk_config {
 	bool direct;	 /* cache=none */
 	unsigned queues; /* 1 .. VBLK_MAX_QUEUES */
 	char serial[VBLK_ID_BYTES + 1];
-	uint32_t poll_max_ns; /* each queue worker's longest poll window */
+	uint32_t poll_max_ns;	   /* each queue worker's longest poll window */
 	enum sandbox_mode seccomp; /* of the queue threads; not an option */
 };
 

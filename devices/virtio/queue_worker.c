@@ -171,7 +171,8 @@ static bool poll_window(struct vq_worker *w, uint64_t start)
 
 	vq_set_notification(&w->vq, false);
 	do {
-		if (command_pending(w) || ops->completions_ready(w->cfg.opaque) ||
+		if (command_pending(w) ||
+		    ops->completions_ready(w->cfg.opaque) ||
 		    vq_has_avail(&w->vq))
 			return true;
 		cpu_relax();

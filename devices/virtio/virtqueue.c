@@ -254,7 +254,8 @@ bool vq_has_avail(struct virtqueue *vq)
 {
 	uint16_t avail_idx;
 
-	return vq->ready && !vq->broken && !load16(vq, vq->avail + 2, &avail_idx) &&
+	return vq->ready && !vq->broken &&
+	       !load16(vq, vq->avail + 2, &avail_idx) &&
 	       avail_idx != vq->last_avail;
 }
 

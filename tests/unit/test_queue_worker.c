@@ -390,8 +390,9 @@ Test(queue_worker_poll, a_completion_is_found_by_polling_without_its_eventfd)
 	cr_assert(wait_used(avail_idx), "not completed without its eventfd");
 	/* Two rounds found by polling: the request, then its completion
 	 * (not found only when the window ran out). */
-	for (int i = 0; i < 5000 && __atomic_load_n(&w.poll_hits,
-						    __ATOMIC_RELAXED) < hits + 2;
+	for (int i = 0;
+	     i < 5000 &&
+	     __atomic_load_n(&w.poll_hits, __ATOMIC_RELAXED) < hits + 2;
 	     i++)
 		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
 	cr_assert_eq(__atomic_load_n(&w.poll_hits, __ATOMIC_RELAXED), hits + 2);
