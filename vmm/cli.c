@@ -298,7 +298,8 @@ static const struct cli_option run_options[] = {
 	{ "stats", NULL,
 	  "on exit, print the VMM's peak RSS, the guest RAM "
 	  "resident in host memory, each disk's I/O errors and merged "
-	  "requests",
+	  "requests and how its queues found their work (polling or "
+	  "sleeping)",
 	  opt_stats },
 	{ "expect-exit-code", NULL,
 	  "exit 125 if the guest ends without "

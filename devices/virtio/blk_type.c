@@ -64,6 +64,18 @@ static void blk_type_stats(void *dev, FILE *out)
 		(unsigned long long)__atomic_load_n(&b->node.errors,
 						    __ATOMIC_RELAXED),
 		(unsigned long long)vblk_merged(b));
+	/* How the queue's thread found its work: rounds found while polling
+	 * (no VM exit, no wake-up) against sleeps in poll(2). */
+	for (unsigned i = 0; i < b->cfg.queues; i++)
+		fprintf(out,
+			"vmm: stats: vd%c-q%u: %llu rounds found by polling, "
+			"%llu sleeps\n",
+			'a' + b->index, i,
+			(unsigned long long)__atomic_load_n(
+				&b->queues[i].worker.poll_hits,
+				__ATOMIC_RELAXED),
+			(unsigned long long)__atomic_load_n(
+				&b->queues[i].worker.sleeps, __ATOMIC_RELAXED));
 }
 
 const struct device_type vblk_device_type = {
