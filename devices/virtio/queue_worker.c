@@ -182,7 +182,8 @@ static bool poll_window(struct vq_worker *w, uint64_t start)
 
 /* QEMU's rule (util/aio-posix.c): a sleep the window would have covered
  * changes nothing; one longer than the maximum closes the window; a
- * shorter one doubles it. */
+ * shorter one opens it at 4 us or doubles it, never beyond the maximum
+ * (which may be under 4 us). */
 static void adapt_window(struct vq_worker *w, uint64_t slept_ns)
 {
 	uint64_t max = w->cfg.poll_max_ns;
@@ -193,7 +194,9 @@ static void adapt_window(struct vq_worker *w, uint64_t slept_ns)
 	if (slept_ns > max)
 		ns = 0;
 	else if (ns < max)
-		ns = ns ? (ns * 2 < max ? ns * 2 : max) : POLL_START_NS;
+		ns = ns ? ns * 2 : POLL_START_NS;
+	if (ns > max)
+		ns = max;
 	__atomic_store_n(&w->poll_ns, (uint32_t)ns, __ATOMIC_RELAXED);
 }
 

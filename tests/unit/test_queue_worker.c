@@ -17,13 +17,19 @@
 #define BUF 0x20000ULL
 
 /* A device that completes each request at once, or holds them "in
- * flight" until the test releases them through its eventfd. */
+ * flight" (in the order taken) until the test completes them: all of them
+ * with release, or those taken before `posted` (a sequence number of
+ * taken), as a completer thread posts them before it writes the device's
+ * eventfd (as io_uring posts a completion, then signals). */
 struct fake {
 	struct virtqueue *vq;
 	struct vq_chain chain;
-	uint16_t held[QSIZE];
-	unsigned n_held;    /* atomic: the test peeks */
-	bool hold, release; /* atomic */
+	uint16_t held[QSIZE]; /* by sequence number */
+	unsigned n_held;      /* atomic: the test peeks */
+	unsigned taken;	      /* atomic: sequence of the next one held */
+	unsigned first;	      /* atomic: sequence of the oldest held */
+	unsigned posted;      /* atomic: those before it completed */
+	bool hold, release;   /* atomic */
 	int done_fd;
 };
 
@@ -41,12 +47,16 @@ static int fake_avail(void *o, struct virtqueue *vq)
 	int r;
 
 	while ((r = vq_pop(vq, &f->chain)) == 1) {
-		if (__atomic_load_n(&f->hold, __ATOMIC_RELAXED))
-			f->held[__atomic_fetch_add(&f->n_held, 1,
-						   __ATOMIC_RELAXED)] =
-				f->chain.head;
-		else
+		unsigned t = f->taken;
+
+		if (!__atomic_load_n(&f->hold, __ATOMIC_RELAXED)) {
 			vq_push(vq, f->chain.head, 0);
+			continue;
+		}
+		f->held[t % QSIZE] = f->chain.head;
+		__atomic_store_n(&f->taken, t + 1, __ATOMIC_RELEASE);
+		__atomic_store_n(&f->n_held, t + 1 - f->first,
+				 __ATOMIC_RELEASE);
 	}
 	return r < 0 ? -EINVAL : 0;
 }
@@ -54,13 +64,15 @@ static int fake_avail(void *o, struct virtqueue *vq)
 static void fake_completions(void *o, bool wait)
 {
 	struct fake *f = o;
-	unsigned n = __atomic_load_n(&f->n_held, __ATOMIC_RELAXED);
+	unsigned end = f->taken;
 
 	if (!wait && !__atomic_load_n(&f->release, __ATOMIC_RELAXED))
-		return;
-	for (unsigned i = 0; i < n; i++)
-		vq_push(f->vq, f->held[i], 0);
-	__atomic_store_n(&f->n_held, 0, __ATOMIC_RELAXED);
+		end = __atomic_load_n(&f->posted, __ATOMIC_ACQUIRE);
+	while ((int)(end - f->first) > 0) {
+		vq_push(f->vq, f->held[f->first % QSIZE], 0);
+		__atomic_store_n(&f->first, f->first + 1, __ATOMIC_RELEASE);
+	}
+	__atomic_store_n(&f->n_held, f->taken - f->first, __ATOMIC_RELEASE);
 }
 
 static unsigned fake_inflight(void *o)
@@ -68,13 +80,15 @@ static unsigned fake_inflight(void *o)
 	return __atomic_load_n(&((struct fake *)o)->n_held, __ATOMIC_RELAXED);
 }
 
-/* Released requests are ready without any eventfd being written. */
+/* Completed requests are ready without any eventfd being written. */
 static bool fake_ready(void *o)
 {
 	struct fake *f = o;
 
-	return __atomic_load_n(&f->release, __ATOMIC_RELAXED) &&
-	       __atomic_load_n(&f->n_held, __ATOMIC_RELAXED);
+	return __atomic_load_n(&f->n_held, __ATOMIC_RELAXED) &&
+	       (__atomic_load_n(&f->release, __ATOMIC_RELAXED) ||
+		(int)(__atomic_load_n(&f->posted, __ATOMIC_ACQUIRE) -
+		      f->first) > 0);
 }
 
 static const struct vq_worker_ops fake_ops = {
@@ -111,7 +125,28 @@ static void status(uint8_t s)
 	pthread_mutex_unlock(&vd.lock);
 }
 
-static void setup_with(uint32_t poll_max_ns)
+/* What the driver does from ACKNOWLEDGE to the queue enabled (before
+ * DRIVER_OK): features word 0 (VIRTIO_F_VERSION_1 always) and queue 0. */
+static void driver_init(uint32_t features_lo)
+{
+	status(VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
+	pthread_mutex_lock(&vd.lock);
+	virtio_set_guest_features_word(&vd, 0, features_lo);
+	virtio_set_guest_features_word(&vd, 1, 1);
+	pthread_mutex_unlock(&vd.lock);
+	status(0x0b);
+	pthread_mutex_lock(&vd.lock);
+	virtio_set_queue_num(&vd, 0, QSIZE);
+	virtio_set_queue_addr(&vd, 0, VIRTIO_RING_DESC, DESC, ~0ULL);
+	virtio_set_queue_addr(&vd, 0, VIRTIO_RING_AVAIL, AVAIL, ~0ULL);
+	virtio_set_queue_addr(&vd, 0, VIRTIO_RING_USED, USED, ~0ULL);
+	virtio_set_queue_ready(&vd, 0, true);
+	pthread_mutex_unlock(&vd.lock);
+}
+
+static bool event_idx; /* VIRTIO_RING_F_EVENT_IDX negotiated */
+
+static void setup_with(uint32_t poll_max_ns, uint32_t features_lo)
 {
 	struct vq_worker_config c = { .ops = &fake_ops,
 				      .opaque = &f,
@@ -129,23 +164,13 @@ static void setup_with(uint32_t poll_max_ns)
 	cr_assert_eq(vq_worker_init(&w, &c), 0);
 	virtio_dev_set_worker(&vd, 0, &w);
 	interrupts = avail_idx = 0;
-	status(VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
-	pthread_mutex_lock(&vd.lock);
-	virtio_set_guest_features_word(&vd, 1, 1);
-	pthread_mutex_unlock(&vd.lock);
-	status(0x0b);
-	pthread_mutex_lock(&vd.lock);
-	virtio_set_queue_num(&vd, 0, QSIZE);
-	virtio_set_queue_addr(&vd, 0, VIRTIO_RING_DESC, DESC, ~0ULL);
-	virtio_set_queue_addr(&vd, 0, VIRTIO_RING_AVAIL, AVAIL, ~0ULL);
-	virtio_set_queue_addr(&vd, 0, VIRTIO_RING_USED, USED, ~0ULL);
-	virtio_set_queue_ready(&vd, 0, true);
-	pthread_mutex_unlock(&vd.lock);
+	event_idx = features_lo & (1u << VIRTIO_RING_F_EVENT_IDX);
+	driver_init(features_lo);
 }
 
 static void setup(void)
 {
-	setup_with(0);
+	setup_with(0, 0);
 }
 
 static void teardown(void)
@@ -192,6 +217,63 @@ static bool wait_used(uint16_t want)
 	for (int i = 0; i < 5000 && used16(2) != want; i++)
 		nanosleep(&ms, NULL);
 	return used16(2) == want;
+}
+
+static uint64_t test_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+static void pause_us(long us)
+{
+	nanosleep(&(struct timespec){ 0, us * 1000 }, NULL);
+}
+
+/* The driver's side of notifications (2.7.13.2): after publishing the
+ * buffers from index old on, and a full barrier, it notifies when the
+ * device asked for it (avail_event with EVENT_IDX, else the used flags). */
+static uint16_t avail_event(void)
+{
+	return used16(4 + 8 * QSIZE);
+}
+
+static bool must_kick(uint16_t old)
+{
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (event_idx)
+		return vring_need_event(avail_event(), avail_idx, old);
+	return !(used16(0) & VRING_USED_F_NO_NOTIFY);
+}
+
+static unsigned kicks; /* by submit */
+
+/* One request (head: its index modulo the size, free as long as at most
+ * QSIZE are outstanding), notified as a driver does. */
+static void submit(void)
+{
+	uint16_t old = avail_idx;
+
+	make_avail(old % QSIZE);
+	if (must_kick(old)) {
+		kicks++;
+		vq_worker_kick(&w);
+	}
+}
+
+/* Waits (up to 5 s) until at most `most` requests are outstanding. */
+static bool wait_outstanding(unsigned most)
+{
+	uint64_t end = test_ns() + 5000000000u;
+
+	while ((uint16_t)(avail_idx - used16(2)) > most)
+		if (test_ns() > end)
+			return false;
+		else
+			pause_us(1);
+	return true;
 }
 
 Test(queue_worker, starts_at_driver_ok_and_serves_from_its_own_copy)
@@ -253,6 +335,20 @@ Test(queue_worker, stop_returns_after_requests_in_flight_completed)
 	cr_assert_eq(f.n_held, 0);
 }
 
+/* Set by the worker (atomically). */
+static bool needs_reset(void)
+{
+	struct timespec ms = { 0, 1000000 };
+
+	for (int i = 0;
+	     i < 5000 && !(__atomic_load_n(&vd.status, __ATOMIC_ACQUIRE) &
+			   VIRTIO_CONFIG_S_NEEDS_RESET);
+	     i++)
+		nanosleep(&ms, NULL);
+	return __atomic_load_n(&vd.status, __ATOMIC_ACQUIRE) &
+	       VIRTIO_CONFIG_S_NEEDS_RESET;
+}
+
 Test(queue_worker, a_broken_queue_needs_reset_and_pops_nothing_more)
 {
 	uint16_t *ring = mem_ptr(&mem, AVAIL, 4 + 2 * QSIZE);
@@ -261,27 +357,13 @@ Test(queue_worker, a_broken_queue_needs_reset_and_pops_nothing_more)
 	ring[2] = QSIZE; /* head out of range */
 	__atomic_store_n(&ring[1], ++avail_idx, __ATOMIC_RELEASE);
 	vq_worker_kick(&w);
-	for (int i = 0; i < 5000 && !(vd.status & VIRTIO_CONFIG_S_NEEDS_RESET);
-	     i++)
-		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
-	cr_assert(vd.status & VIRTIO_CONFIG_S_NEEDS_RESET);
+	cr_assert(needs_reset());
 	cr_assert_eq(used16(2), 0);
 	/* A reset and a new start serve again. */
 	status(0);
 	avail_idx = 0;
 	memset(mem_ptr(&mem, AVAIL, 0x2000), 0, 0x2000);
-	status(0x03);
-	pthread_mutex_lock(&vd.lock);
-	virtio_set_guest_features_word(&vd, 1, 1);
-	pthread_mutex_unlock(&vd.lock);
-	status(0x0b);
-	pthread_mutex_lock(&vd.lock);
-	virtio_set_queue_num(&vd, 0, QSIZE);
-	virtio_set_queue_addr(&vd, 0, VIRTIO_RING_DESC, DESC, ~0ULL);
-	virtio_set_queue_addr(&vd, 0, VIRTIO_RING_AVAIL, AVAIL, ~0ULL);
-	virtio_set_queue_addr(&vd, 0, VIRTIO_RING_USED, USED, ~0ULL);
-	virtio_set_queue_ready(&vd, 0, true);
-	pthread_mutex_unlock(&vd.lock);
+	driver_init(0);
 	status(0x0f);
 	make_avail(0);
 	vq_worker_kick(&w);
@@ -315,7 +397,7 @@ Test(queue_worker, init_and_destroy_leave_no_thread_or_fd)
  * tests miss them. */
 static void setup_poll(void)
 {
-	setup_with(1000000000);
+	setup_with(1000000000, 0);
 }
 
 TestSuite(queue_worker_poll, .init = setup_poll, .fini = teardown);
@@ -431,7 +513,7 @@ Test(queue_worker_poll, a_command_ends_the_window_at_once)
 
 static void setup_short_poll(void)
 {
-	setup_with(20000000);
+	setup_with(20000000, 0);
 }
 
 TestSuite(queue_worker_short_poll, .init = setup_short_poll, .fini = teardown);
@@ -447,4 +529,341 @@ Test(queue_worker_short_poll, a_sleep_longer_than_the_maximum_closes_the_window)
 	for (int i = 0; i < 5000 && window() != 0; i++)
 		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
 	cr_assert_eq(window(), 0, "window %u ns after 100 ms idle", window());
+}
+
+/* A maximum under QEMU's first window of 4 us. */
+static void setup_tiny_poll(void)
+{
+	setup_with(3999, 0);
+}
+
+TestSuite(queue_worker_tiny_poll, .init = setup_tiny_poll, .fini = teardown);
+
+/* The device's eventfd stays signalled (a semaphore eventfd with a large
+ * count: each read takes one): every time the worker goes to sleep it
+ * wakes at once, a sleep far shorter than the maximum, which opens (or
+ * keeps) the window, and each window it polls makes the next sleep longer
+ * than the maximum, which closes it. The window, sampled meanwhile, must
+ * never exceed the maximum. */
+Test(queue_worker_tiny_poll, the_window_never_exceeds_a_maximum_under_4us)
+{
+	int busy = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK | EFD_SEMAPHORE);
+	uint64_t end;
+	uint32_t most = 0;
+
+	/* Before the start: the worker does not wait on the fd yet. */
+	cr_assert_eq(dup2(busy, f.done_fd), f.done_fd);
+	close(busy);
+	eventfd_write(f.done_fd, 1ULL << 40);
+	status(0x0f);
+	end = test_ns() + 300000000;
+	while (most <= 3999 && test_ns() < end) {
+		uint32_t ns = window();
+		most = ns > most ? ns : most;
+	}
+	cr_assert_leq(most, 3999, "a window of %u ns", most);
+}
+
+static uint64_t hits(void)
+{
+	return __atomic_load_n(&w.poll_hits, __ATOMIC_RELAXED);
+}
+
+Test(queue_worker_poll,
+     a_bad_head_found_by_polling_breaks_the_queue_until_reset)
+{
+	uint16_t *ring = mem_ptr(&mem, AVAIL, 4 + 2 * QSIZE);
+	uint64_t h, slept;
+	uint16_t used;
+
+	status(0x0f);
+	grow_window(20, 32768000);
+	used = used16(2);
+	h = hits();
+	slept = sleeps();
+	ring[2 + avail_idx % QSIZE] = QSIZE; /* head out of range, no kick */
+	__atomic_store_n(&ring[1], ++avail_idx, __ATOMIC_RELEASE);
+	cr_assert(needs_reset());
+	cr_assert_gt(hits(), h, "found by polling");
+	cr_assert_eq(sleeps(), slept);
+	/* Broken: neither polling nor a kick pops anything more. */
+	make_avail(1);
+	vq_worker_kick(&w);
+	pause_us(20000);
+	cr_assert_eq(used16(2), used);
+	/* A reset and a new start serve again, and poll again. */
+	status(0);
+	avail_idx = 0;
+	memset(mem_ptr(&mem, AVAIL, 0x2000), 0, 0x2000);
+	driver_init(0);
+	status(0x0f);
+	cr_assert_eq(__atomic_load_n(&w.starts, __ATOMIC_RELAXED), 2);
+	cr_assert_geq(window(), 32768000, "the window was kept");
+	make_avail(avail_idx % QSIZE);
+	vq_worker_kick(&w);
+	cr_assert(wait_used(avail_idx));
+	h = hits();
+	make_avail(avail_idx % QSIZE);
+	cr_assert(wait_used(avail_idx));
+	cr_assert_gt(hits(), h, "found by polling after the restart");
+}
+
+/* The exit that vq_worker_destroy sends ends a window at once and still
+ * waits for what is in flight. */
+Test(queue_worker_poll, exit_while_polling_drains_what_is_in_flight)
+{
+	uint64_t h;
+
+	status(0x0f);
+	grow_window(20, 32768000);
+	h = hits();
+	__atomic_store_n(&f.hold, true, __ATOMIC_RELAXED);
+	make_avail(avail_idx % QSIZE);
+	make_avail(avail_idx % QSIZE);
+	cr_assert(wait_for(&f.n_held, 2));
+	cr_assert_gt(hits(), h, "taken by polling");
+	vq_worker_destroy(&w);
+	cr_assert_eq(used16(2), avail_idx, "completed before the exit");
+	cr_assert_eq(__atomic_load_n(&w.drained, __ATOMIC_RELAXED), 2);
+	cr_assert_eq(__atomic_load_n(&f.n_held, __ATOMIC_RELAXED), 0);
+}
+
+/* A completer thread: what the worker holds completes a while after it
+ * was taken (posted, then the device's eventfd written once). A posted
+ * batch the worker leaves unhandled for 5 s is a lost wake-up. */
+static bool completing, lost_completion; /* atomic */
+
+static void *completer(void *arg)
+{
+	unsigned seed = 1;
+
+	(void)arg;
+	while (__atomic_load_n(&completing, __ATOMIC_ACQUIRE)) {
+		unsigned t = __atomic_load_n(&f.taken, __ATOMIC_ACQUIRE);
+		uint64_t end;
+
+		if (t == __atomic_load_n(&f.posted, __ATOMIC_RELAXED)) {
+			pause_us(1);
+			continue;
+		}
+		end = test_ns() + rand_r(&seed) % 20000;
+		while (test_ns() < end)
+			;
+		__atomic_store_n(&f.posted, t, __ATOMIC_SEQ_CST);
+		eventfd_write(f.done_fd, 1);
+		end = test_ns() + 5000000000u;
+		while ((int)(t - __atomic_load_n(&f.first, __ATOMIC_ACQUIRE)) >
+			       0 &&
+		       __atomic_load_n(&completing, __ATOMIC_ACQUIRE)) {
+			if (test_ns() > end) {
+				__atomic_store_n(&lost_completion, true,
+						 __ATOMIC_RELEASE);
+				return NULL;
+			}
+			pause_us(1);
+		}
+	}
+	return NULL;
+}
+
+static pthread_t completer_thread;
+
+static void start_completer(void)
+{
+	__atomic_store_n(&f.hold, true, __ATOMIC_RELAXED);
+	__atomic_store_n(&completing, true, __ATOMIC_RELEASE);
+	cr_assert_eq(pthread_create(&completer_thread, NULL, completer, NULL),
+		     0);
+}
+
+static void stop_completer(void)
+{
+	__atomic_store_n(&completing, false, __ATOMIC_RELEASE);
+	pthread_join(completer_thread, NULL);
+	cr_assert(!__atomic_load_n(&lost_completion, __ATOMIC_ACQUIRE),
+		  "a completion was left unhandled for 5 s");
+}
+
+/* A driver that notifies only when asked, requests at random gaps (none,
+ * a few us, tens of us, or idle until all are used), completions at random
+ * delays: every buffer and every completion is served without any other
+ * wake-up, whenever it arrives around a window's end, the clearing of the
+ * eventfds or the re-enabling of notifications. */
+static void no_wake_up_is_lost(unsigned n)
+{
+	unsigned seed = 2;
+
+	start_completer();
+	status(0x0f);
+	for (unsigned i = 0; i < n; i++) {
+		unsigned r = rand_r(&seed);
+		uint64_t end;
+
+		cr_assert(wait_outstanding(QSIZE - 1),
+			  "request %u: %u outstanding, %u held, flags %#x "
+			  "avail_event %u",
+			  i, (uint16_t)(avail_idx - used16(2)),
+			  __atomic_load_n(&f.n_held, __ATOMIC_RELAXED),
+			  used16(0), avail_event());
+		submit();
+		switch (r % 8) {
+		case 1:
+		case 2:
+		case 3:
+		case 4:
+			end = test_ns() + (r >> 8) % 20000;
+			while (test_ns() < end)
+				;
+			break;
+		case 5: pause_us((r >> 8) % 50); break;
+		case 6:
+			cr_assert(wait_outstanding(0),
+				  "request %u not served: %u held, flags %#x "
+				  "avail_event %u, window %u ns",
+				  i,
+				  __atomic_load_n(&f.n_held, __ATOMIC_RELAXED),
+				  used16(0), avail_event(), window());
+			if (!((r >> 8) % 4))
+				pause_us(200);
+			break;
+		}
+		cr_assert_leq(window(), w.cfg.poll_max_ns);
+	}
+	cr_assert(wait_outstanding(0), "the last requests not served");
+	stop_completer();
+	cr_assert_eq(used16(2), avail_idx);
+	cr_assert_leq(kicks, n);
+}
+
+/* A maximum of 256 us: on a loaded machine windows still open and close
+ * all the time, and many find work. */
+static void setup_poll_256us(void)
+{
+	setup_with(262144, 0);
+}
+
+TestSuite(queue_worker_poll_256us, .init = setup_poll_256us, .fini = teardown);
+
+Test(queue_worker_poll_256us, no_wake_up_is_lost, .timeout = 120)
+{
+	no_wake_up_is_lost(4000);
+}
+
+static void setup_poll_256us_event_idx(void)
+{
+	setup_with(262144, 1u << VIRTIO_RING_F_EVENT_IDX);
+}
+
+TestSuite(queue_worker_poll_256us_event_idx, .init = setup_poll_256us_event_idx,
+	  .fini = teardown);
+
+Test(queue_worker_poll_256us_event_idx, no_wake_up_is_lost, .timeout = 120)
+{
+	no_wake_up_is_lost(4000);
+}
+
+static void setup_poll_event_idx(void)
+{
+	setup_with(1000000000, 1u << VIRTIO_RING_F_EVENT_IDX);
+}
+
+TestSuite(queue_worker_poll_event_idx, .init = setup_poll_event_idx,
+	  .fini = teardown);
+
+/* With EVENT_IDX the worker turns notifications off by leaving avail_event
+ * behind the buffers it took. */
+Test(queue_worker_poll_event_idx, a_buffer_is_found_by_polling_without_a_kick)
+{
+	uint64_t h, slept;
+	uint16_t old;
+
+	status(0x0f);
+	grow_window(20, 32768000);
+	h = hits();
+	slept = sleeps();
+	old = avail_idx;
+	make_avail(avail_idx % QSIZE);
+	cr_assert(!must_kick(old), "avail_event %u: the driver notifies",
+		  avail_event());
+	cr_assert(wait_used(avail_idx), "not served without a kick");
+	cr_assert_gt(hits(), h);
+	cr_assert_eq(sleeps(), slept, "served from the poll window");
+}
+
+Test(queue_worker_poll_event_idx, an_idle_queue_asks_for_the_next_buffer)
+{
+	uint64_t slept;
+	uint16_t old;
+
+	status(0x0f);
+	grow_window(20, 32768000);
+	/* The worker goes to sleep once the window ran out. */
+	slept = sleeps();
+	for (int i = 0; i < 5000 && sleeps() == slept; i++)
+		pause_us(1000);
+	cr_assert_gt(sleeps(), slept);
+	cr_assert_eq(avail_event(), avail_idx);
+	old = avail_idx;
+	make_avail(avail_idx % QSIZE);
+	cr_assert(must_kick(old));
+	vq_worker_kick(&w);
+	cr_assert(wait_used(avail_idx));
+}
+
+/* A driver thread keeps the ring full (notifying when asked) while the
+ * completer completes: nearly every window finds work. Stops and starts
+ * meanwhile are answered, each stop with nothing in flight and everything
+ * taken pushed, and each start resumes where the stop left the ring. */
+static bool driving; /* atomic */
+
+static unsigned submitted; /* by the driver thread */
+
+static void *driver(void *arg)
+{
+	(void)arg;
+	while (__atomic_load_n(&driving, __ATOMIC_ACQUIRE)) {
+		if ((uint16_t)(avail_idx - used16(2)) >= QSIZE) {
+			pause_us(1);
+			continue;
+		}
+		submit();
+		submitted++;
+	}
+	return NULL;
+}
+
+Test(queue_worker_poll, commands_are_answered_while_every_window_finds_work,
+     .timeout = 120)
+{
+	pthread_t t;
+	uint64_t h;
+
+	start_completer();
+	status(0x0f);
+	__atomic_store_n(&driving, true, __ATOMIC_RELEASE);
+	cr_assert_eq(pthread_create(&t, NULL, driver, NULL), 0);
+	for (int i = 0; i < 100; i++) {
+		struct virtqueue q;
+
+		pause_us(1000 + 100 * (i % 20));
+		pthread_mutex_lock(&vd.lock);
+		vq_worker_stop(&w);
+		pthread_mutex_unlock(&vd.lock);
+		/* Stopped: the worker's copy is the test's to read. */
+		q = w.vq;
+		cr_assert_eq(__atomic_load_n(&f.n_held, __ATOMIC_ACQUIRE), 0);
+		cr_assert_eq(q.used_idx, q.last_avail);
+		cr_assert_eq(used16(2), q.used_idx);
+		pthread_mutex_lock(&vd.lock);
+		cr_assert_eq(vq_worker_start(&w, &q), 0);
+		pthread_mutex_unlock(&vd.lock);
+	}
+	__atomic_store_n(&driving, false, __ATOMIC_RELEASE);
+	pthread_join(t, NULL);
+	h = hits();
+	cr_assert(wait_outstanding(0), "the last requests not served");
+	stop_completer();
+	cr_assert_eq(__atomic_load_n(&w.starts, __ATOMIC_RELAXED), 101);
+	cr_assert_gt(h, 0);
+	cr_assert_gt(submitted, 100);
 }
