@@ -9,7 +9,9 @@
 #include <linux/virtio_ids.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -72,7 +74,7 @@ static void finish(struct vblk_queue *q, struct vblk_slot *s, uint8_t status)
 	const struct vblk_request *p = &s->parsed;
 	const struct guest_mem *mem = q->blk->vdev.mem;
 
-	s->busy = false;
+	q->busy[s->head] = false;
 	if (p->type == VIRTIO_BLK_T_IN || p->type == VIRTIO_BLK_T_GET_ID)
 		vq_mark_dirty(mem, p->iov, p->iovcnt, p->len);
 	*p->status = status;
@@ -123,17 +125,18 @@ static void submit_one(struct vblk_queue *q, struct vblk_slot *s)
 static void merge_done(struct blk_req *req, int result)
 {
 	struct vblk_merge *m = req->opaque;
+	struct vblk_queue *q = m->member[0]->q; /* a merge has 2 or more */
 
 	for (unsigned i = 0; i < m->n; i++)
 		finish(m->member[i]->q, m->member[i],
 		       result ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK);
-	m->busy = false;
+	q->merge_busy[m - q->merges] = false;
 }
 
 static struct vblk_merge *free_merge(struct vblk_queue *q)
 {
 	for (unsigned i = 0; i < VBLK_MERGES; i++)
-		if (!q->merges[i].busy)
+		if (!q->merge_busy[i])
 			return &q->merges[i];
 	return NULL;
 }
@@ -162,7 +165,7 @@ static void flush_group(struct vblk_queue *q)
 		m->member[i] = g->member[i];
 	}
 	m->n = g->n;
-	m->busy = true;
+	q->merge_busy[m - q->merges] = true;
 	m->req = (struct blk_req){
 		.op = op_of(first->type),
 		.offset = first->offset,
@@ -234,12 +237,12 @@ static int take(struct vblk_queue *q, const struct vq_chain *c)
 	struct vblk_slot *s = &q->slots[c->head];
 	int st;
 
-	if (s->busy)
+	if (q->busy[c->head])
 		return -EINVAL;
 	st = vblk_parse(c, &q->blk->limits, &s->parsed);
 	if (st < 0)
 		return -EINVAL;
-	s->busy = true;
+	q->busy[c->head] = true;
 	s->q = q;
 	s->head = c->head;
 	if (st != VIRTIO_BLK_S_OK) {
@@ -277,10 +280,8 @@ static void vblk_start_queue(void *opaque, struct virtqueue *vq)
 	struct vblk_queue *q = opaque;
 
 	q->vq = vq;
-	for (unsigned i = 0; i < VBLK_QUEUE_SIZE; i++)
-		q->slots[i].busy = false;
-	for (unsigned i = 0; i < VBLK_MERGES; i++)
-		q->merges[i].busy = false;
+	memset(q->busy, 0, sizeof(q->busy));
+	memset(q->merge_busy, 0, sizeof(q->merge_busy));
 	q->group.n = 0;
 }
 
@@ -415,6 +416,28 @@ static int open_disk(struct vblk *b, const struct vblk_config *cfg)
 	return blk_open(&b->node, &o);
 }
 
+/* Zeroed, each page allocated when first touched (calloc maps a block
+ * this large on its own), and never as a huge page: one touched slot then
+ * costs 4 KiB of RSS, not 2 MiB. On the heap rather than a mapping of
+ * vmm's own, so that leak checkers see the pointers the queues hold. */
+static struct vblk_queue *alloc_queues(unsigned n)
+{
+	size_t bytes = n * sizeof(struct vblk_queue);
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uint8_t *p = calloc(n, sizeof(struct vblk_queue));
+	uintptr_t from, to;
+
+	if (!p)
+		return NULL;
+	from = ((uintptr_t)p + page - 1) & ~(page - 1);
+	to = ((uintptr_t)p + bytes) & ~(page - 1);
+	/* Only a hint: a kernel without transparent huge pages refuses it
+	 * and has none to avoid. */
+	if (to > from)
+		madvise((void *)from, to - from, MADV_NOHUGEPAGE);
+	return (struct vblk_queue *)p;
+}
+
 int vblk_init(struct vblk *b, const struct vblk_config *cfg, unsigned index,
 	      const struct guest_mem *mem)
 {
@@ -422,11 +445,12 @@ int vblk_init(struct vblk *b, const struct vblk_config *cfg, unsigned index,
 
 	if (!cfg->queues || cfg->queues > VBLK_MAX_QUEUES)
 		return -EINVAL;
-	/* The request slots are not zeroed: a queue's start resets them. */
-	memset(b, 0, offsetof(struct vblk, queues));
-	for (unsigned i = 0; i < VBLK_MAX_QUEUES; i++) {
+	memset(b, 0, sizeof(*b));
+	b->queues = alloc_queues(cfg->queues);
+	if (!b->queues)
+		return -ENOMEM;
+	for (unsigned i = 0; i < cfg->queues; i++) {
 		struct vblk_queue *q = &b->queues[i];
-		memset(q, 0, offsetof(struct vblk_queue, slots));
 		q->blk = b;
 		q->index = i;
 		q->kick_fd = q->done_fd = -1;
@@ -434,8 +458,11 @@ int vblk_init(struct vblk *b, const struct vblk_config *cfg, unsigned index,
 	b->cfg = *cfg;
 	b->index = index;
 	r = open_disk(b, cfg);
-	if (r)
+	if (r) {
+		free(b->queues);
+		b->queues = NULL;
 		return r;
+	}
 	b->limits = (struct vblk_limits){
 		.capacity = b->node.size / VBLK_SECTOR,
 		.readonly = cfg->readonly,
@@ -447,6 +474,8 @@ int vblk_init(struct vblk *b, const struct vblk_config *cfg, unsigned index,
 	r = virtio_dev_init(&b->vdev, &vblk_ops, b, cfg->queues, mem);
 	if (r) {
 		blk_close(&b->node);
+		free(b->queues);
+		b->queues = NULL;
 		return r;
 	}
 	r = sandbox_filter_build(&b->sandbox, &vblk_queue_role, cfg->seccomp);
@@ -462,7 +491,7 @@ int vblk_init(struct vblk *b, const struct vblk_config *cfg, unsigned index,
 
 void vblk_destroy(struct vblk *b)
 {
-	for (unsigned i = 0; i < b->cfg.queues; i++) {
+	for (unsigned i = 0; b->queues && i < b->cfg.queues; i++) {
 		struct vblk_queue *q = &b->queues[i];
 		/* The worker first: it drains what is in flight on the ring. */
 		if (q->have_worker)
@@ -476,4 +505,6 @@ void vblk_destroy(struct vblk *b)
 	}
 	sandbox_filter_free(&b->sandbox);
 	blk_close(&b->node);
+	free(b->queues);
+	b->queues = NULL;
 }

@@ -47,7 +47,6 @@ struct vblk_slot {
 	struct iovec io_iov[VQ_MAX_SEGS]; /* the block layer advances these */
 	uint16_t head;
 	uint32_t written;
-	bool busy; /* a driver that reuses a busy head breaks the queue */
 };
 
 #define VBLK_MERGE_MAX_IOV 256
@@ -62,7 +61,6 @@ struct vblk_merge {
 	struct iovec iov[VBLK_MERGE_MAX_IOV];
 	struct vblk_slot *member[VBLK_MERGE_MAX_REQS];
 	unsigned n;
-	bool busy;
 };
 
 /* The requests of the current batch that may still merge. */
@@ -88,8 +86,14 @@ struct vblk_queue {
 	struct virtqueue *vq; /* the worker's copy of the queue */
 	struct vq_chain chain;
 	struct vblk_group group;
+	/* Apart from the slots and merges, so that a start clears them
+	 * without touching the pages of slots the driver never used: the
+	 * queue's memory is mapped lazily (see vblk_init). A driver that
+	 * reuses a busy head breaks the queue. */
+	bool busy[VBLK_QUEUE_SIZE];
+	bool merge_busy[VBLK_MERGES];
 	struct vblk_merge merges[VBLK_MERGES];
-	struct vblk_slot slots[VBLK_QUEUE_SIZE]; /* last: not zeroed at init */
+	struct vblk_slot slots[VBLK_QUEUE_SIZE];
 };
 
 struct vblk {
@@ -98,7 +102,10 @@ struct vblk {
 	struct vblk_limits limits;
 	struct virtio_dev vdev;
 	struct sandbox_filter sandbox; /* of the queue threads */
-	struct vblk_queue queues[VBLK_MAX_QUEUES];
+	/* cfg.queues of them, without huge pages: each is about 2 MiB,
+	 * nearly all of it request slots that only the heads a driver uses
+	 * ever touch. */
+	struct vblk_queue *queues;
 	unsigned index; /* vda = 0 */
 };
 
