@@ -88,7 +88,7 @@ struct vblk_queue {
 	struct vblk_group group;
 	/* Apart from the slots and merges, so that a start clears them
 	 * without touching the pages of slots the driver never used: the
-	 * queue's memory is mapped lazily (see vblk_init). A driver that
+	 * queue's pages are allocated on first touch (alloc_queues). A driver that
 	 * reuses a busy head breaks the queue. */
 	bool busy[VBLK_QUEUE_SIZE];
 	bool merge_busy[VBLK_MERGES];

@@ -62,6 +62,13 @@ static void serve(struct vq_worker *w)
 		virtio_queue_interrupt(vd, w->cfg.index);
 }
 
+/* Work found without sleeping: whatever completed, then the ring. */
+static void serve_ready(struct vq_worker *w)
+{
+	w->cfg.ops->handle_completions(w->cfg.opaque, false);
+	serve(w);
+}
+
 /* Stops at a safe point: nothing more is popped, and every request in
  * flight completes (its host I/O done, pushed on the rings the device
  * still owns until the caller is answered) before the queue is given
@@ -133,9 +140,7 @@ static unsigned poll_set(const struct vq_worker *w, struct pollfd *fds)
 
 int vq_worker_rules(scmp_filter_ctx ctx)
 {
-	int r = sandbox_rules_eventfd_poll(ctx);
-
-	return r ? r : sandbox_allow(ctx, SCMP_SYS(clock_gettime));
+	return sandbox_rules_eventfd_poll(ctx);
 }
 
 static bool command_pending(const struct vq_worker *w)
@@ -247,15 +252,13 @@ static void *worker_main(void *arg)
 		    poll_window(w, start)) {
 			if (command_pending(w))
 				continue;
-			w->cfg.ops->handle_completions(w->cfg.opaque, false);
-			serve(w);
+			serve_ready(w);
 			w->fds_stale = true;
 			__atomic_add_fetch(&w->poll_hits, 1, __ATOMIC_RELAXED);
 			continue;
 		}
 		if (w->serving && !ready_to_sleep(w)) {
-			w->cfg.ops->handle_completions(w->cfg.opaque, false);
-			serve(w);
+			serve_ready(w);
 			continue;
 		}
 		n = poll_set(w, fds);

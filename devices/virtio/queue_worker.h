@@ -77,8 +77,8 @@ struct vq_worker_config {
 };
 
 /* What the worker itself does, for the device's sandbox role: eventfd
- * reads and writes, poll(2), and clock_gettime (the vDSO's fallback) for
- * the poll window. */
+ * reads and writes and poll(2) (clock_gettime, which the poll window reads,
+ * is in every role's base rules). */
 int vq_worker_rules(scmp_filter_ctx ctx);
 
 enum vqw_cmd { VQW_NONE, VQW_START, VQW_STOP, VQW_EXIT, VQW_SANDBOX };
