@@ -9,6 +9,7 @@
 #   make valgrind   the unit tests under valgrind memcheck
 #   make nonroot-check  the guest suites as an unprivileged user
 #   make cli-check  bad arguments and input files
+#   make img-check  qcow2 images against qemu-img and qemu-io (tests/img)
 #   make guest-check  the test guest on this machine's /dev/kvm
 #   make lab-check  stock-Linux guest tests inside the lab host
 #   make format     format every C file with .clang-format
@@ -22,7 +23,7 @@ CFLAGS ?= -O2 -g
 override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -MMD -MP -D_GNU_SOURCE -I. -iquote arch/$(ARCH)
 # liburing and libseccomp linked in: the dynamic loader's work for them
 # was 4 to 8 % of vmm's start-up (bench/boot direct, README).
-override LDLIBS += -lpthread -Wl,-Bstatic -luring -lseccomp -Wl,-Bdynamic
+override LDLIBS += -lpthread -Wl,-Bstatic -luring -lseccomp -lz -Wl,-Bdynamic
 BUILD := build
 # SANITIZE=address,undefined: vmm and the unit tests built with those
 # sanitizers, in build-san/ (the guest's static init is built plain).
@@ -161,6 +162,9 @@ nonroot-check: all kernel
 cli-check: all kernel
 	$(SAN_RUN) tests/cli/check
 
+img-check: all
+	$(SAN_RUN) tests/img/interop
+
 guest-check: all
 	$(SAN_RUN) tests/guest/check
 
@@ -186,6 +190,7 @@ check: deps
 	$(MAKE) all
 	$(MAKE) unit
 	$(MAKE) cli-check
+	$(MAKE) img-check
 	$(MAKE) guest-check
 	$(MAKE) lab-check
 
@@ -197,6 +202,6 @@ run: deps
 clean:
 	rm -rf $(BUILD)/vmm $(BUILD)/obj $(BUILD)/tests $(BUILD)/guest
 
-.PHONY: all deps kernel unit cli-check guest-check lab-check check run clean \
+.PHONY: all deps kernel unit cli-check img-check guest-check lab-check check run clean \
 	format format-check layout-check fuzz fuzz-build valgrind nonroot-check
 -include $(OBJS:.o=.d) $(TEST_BINS:=.d) $(GUEST_OBJS:.o=.d) $(FUZZ_BINS:=.d)

@@ -6,6 +6,7 @@
 
 #include <valgrind/memcheck.h>
 
+#include "co.h"
 #include "ctx.h"
 #include "driver.h"
 #include "lib/checked.h"
@@ -43,7 +44,8 @@ static int check(const struct blk_node *node, const struct blk_req *req)
 	if (rw && req->len != iov_total(req->iov, req->iovcnt))
 		return -EINVAL;
 	if (req->op != BLK_OP_FLUSH &&
-	    !range_within(req->offset, req->len, node->size))
+	    !range_within(req->offset, req->len,
+			  node->growable ? UINT64_MAX : node->size))
 		return -EINVAL;
 	if (req->op != BLK_OP_READ && node->readonly)
 		return -EROFS;
@@ -112,26 +114,44 @@ static void note_read_data(const struct blk_req *req, int res)
 	}
 }
 
+/* While coroutines wait for wakes from other threads, which are not
+ * completions, look at them every millisecond. */
+static int wait_cqe(struct blk_ctx *ctx, struct io_uring_cqe **cqe)
+{
+	struct __kernel_timespec ms = { .tv_nsec = 1000000 };
+
+	if (!ctx->co.blocked)
+		return io_uring_wait_cqe(&ctx->ring, cqe);
+	return io_uring_wait_cqe_timeout(&ctx->ring, cqe, &ms);
+}
+
 int blk_ctx_reap(struct blk_ctx *ctx, bool wait)
 {
 	struct io_uring_cqe *cqe;
 	int n = 0;
 
+	blk_co_remote_wakes(ctx);
 	blk_ctx_kick(ctx);
 	for (;;) {
 		int r = (wait && !n && ctx->inflight)
-				? io_uring_wait_cqe(&ctx->ring, &cqe)
+				? wait_cqe(ctx, &cqe)
 				: io_uring_peek_cqe(&ctx->ring, &cqe);
+		if (r == -ETIME) {
+			n += blk_co_remote_wakes(ctx);
+			blk_ctx_kick(ctx);
+			continue;
+		}
 		if (r == -EINTR)
 			continue;
 		if (r < 0)
 			break;
-		struct blk_req *req = io_uring_cqe_get_data(cqe);
+		void *data = io_uring_cqe_get_data(cqe);
+		struct blk_req *req = data;
 		int res = cqe->res;
 		io_uring_cqe_seen(&ctx->ring, cqe);
+		n++;
 		note_read_data(req, res);
 		req->io_node->drv->cqe(req->io_node, ctx, req, res);
-		n++;
 		blk_ctx_kick(ctx); /* resubmissions of short I/O */
 	}
 	return n;
@@ -139,5 +159,6 @@ int blk_ctx_reap(struct blk_ctx *ctx, bool wait)
 
 bool blk_ctx_has_completions(const struct blk_ctx *ctx)
 {
-	return io_uring_cq_ready(&ctx->ring) > 0;
+	return io_uring_cq_ready(&ctx->ring) > 0 ||
+	       __atomic_load_n(&ctx->co.remote_pending, __ATOMIC_ACQUIRE);
 }

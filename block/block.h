@@ -16,10 +16,12 @@
 #define BLOCK_BLOCK_H
 
 #include <liburing.h>
+#include <pthread.h>
 #include <seccomp.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 
 enum blk_op {
@@ -55,6 +57,8 @@ struct blk_node {
 	uint32_t block_size; /* logical block size the guest sees */
 	bool readonly;
 	bool can_discard;
+	/* Writes past size extend it (an image format's file child). */
+	bool growable;
 	uint64_t errors;       /* requests completed with an error (atomic) */
 	void *priv;	       /* the driver's */
 	int fd;		       /* protocol nodes: the host file; else -1 */
@@ -76,6 +80,13 @@ struct blk_opts {
 	unsigned n;
 	uint32_t used; /* bit i: kv[i] was read by a driver */
 	char why[192]; /* out: the failure blk_open logged */
+	/* A backing chain being opened: this image's depth below the top
+	 * and the files above it (and itself), to refuse a loop. */
+	unsigned depth;
+	struct {
+		dev_t dev;
+		ino_t ino;
+	} chain[16];
 };
 
 /* Appends key=val (the strings must outlive blk_open). -E2BIG when full,
@@ -100,6 +111,20 @@ struct blk_ctx_node {
 	bool has_file; /* its fd is registered at this slot's index */
 };
 
+/* A ctx's coroutines (block/co.c). */
+struct blk_ctx_co {
+	struct blk_co *all, *free;
+	struct blk_co *ready, *ready_tail; /* due to run, in order */
+	struct blk_co *running;		   /* entered now, or NULL */
+	unsigned blocked;		   /* in a blk_co_wait */
+	/* Wakes from other threads: the list (remote_mu), a flag for a
+	 * polling owner (atomic), and the owner's completion eventfd. */
+	pthread_mutex_t remote_mu;
+	struct blk_co *remote;
+	bool remote_pending;
+	int event_fd; /* -1: none (one ctx per node, e.g. vmm img) */
+};
+
 struct blk_ctx {
 	struct io_uring ring;
 	unsigned pending;  /* SQEs prepared but not yet submitted */
@@ -108,14 +133,20 @@ struct blk_ctx {
 	unsigned nnodes;
 	size_t state_size; /* largest per-request state attached */
 	struct blk_state *free_states;
+	struct blk_ctx_co co;
 };
 
 /* Creates the ring: disabled, a sparse table of BLK_CTX_NODES registered
  * files, restricted to the SQE opcodes and flags block drivers declare
  * (fixed files required) and to the register operations
- * IORING_REGISTER_EVENTFD (the caller may add one afterwards) and
+ * IORING_REGISTER_EVENTFD (blk_ctx_set_event_fd) and
  * IORING_REGISTER_FILES_UPDATE (attaching nodes), then enabled. */
 int blk_ctx_init(struct blk_ctx *ctx, unsigned depth);
+/* Signals fd (an eventfd the owner thread polls, then calls
+ * blk_ctx_reap) on each completion and on each wake of one of ctx's
+ * coroutines from another thread. Needed when a node is used from
+ * several contexts. 0 or -errno. */
+int blk_ctx_set_event_fd(struct blk_ctx *ctx, int fd);
 /* Requests must have been reaped (inflight == 0). */
 void blk_ctx_destroy(struct blk_ctx *ctx);
 /* The system calls of a thread that submits and reaps a ring's requests,
@@ -142,8 +173,8 @@ int blk_ctx_kick(struct blk_ctx *ctx);
  * requests are in flight. Returns the number of completions handled. */
 int blk_ctx_reap(struct blk_ctx *ctx, bool wait);
 
-/* True when completions wait to be reaped: a read of the completion
- * ring's tail, no system call, for a thread polling it. */
+/* True when completions (or wakes) wait to be reaped: a read of the
+ * completion ring's tail, no system call, for a thread polling it. */
 bool blk_ctx_has_completions(const struct blk_ctx *ctx);
 
 #endif

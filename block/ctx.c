@@ -8,6 +8,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "co.h"
 #include "ctx.h"
 #include "drivers.h"
 
@@ -85,6 +86,7 @@ int blk_ctx_init(struct blk_ctx *ctx, unsigned depth)
 	int r;
 
 	memset(ctx, 0, sizeof(*ctx));
+	ctx->co.event_fd = -1;
 	r = io_uring_queue_init(depth, &ctx->ring, IORING_SETUP_R_DISABLED);
 	if (r)
 		return r;
@@ -95,8 +97,20 @@ int blk_ctx_init(struct blk_ctx *ctx, unsigned depth)
 	if (!r)
 		r = ring_register(&ctx->ring, IORING_REGISTER_ENABLE_RINGS,
 				  NULL, 0);
-	if (r)
+	if (r) {
 		io_uring_queue_exit(&ctx->ring);
+		return r;
+	}
+	pthread_mutex_init(&ctx->co.remote_mu, NULL);
+	return 0;
+}
+
+int blk_ctx_set_event_fd(struct blk_ctx *ctx, int fd)
+{
+	int r = io_uring_register_eventfd(&ctx->ring, fd);
+
+	if (!r)
+		ctx->co.event_fd = fd;
 	return r;
 }
 
@@ -109,6 +123,8 @@ void blk_ctx_destroy(struct blk_ctx *ctx)
 		free(s);
 	}
 	io_uring_queue_exit(&ctx->ring);
+	blk_co_pool_free(ctx);
+	pthread_mutex_destroy(&ctx->co.remote_mu);
 }
 
 static int find(const struct blk_ctx *ctx, const struct blk_node *node)

@@ -29,11 +29,11 @@ struct coro {
 	coro_fn fn;
 	void *arg;
 	bool finished;
-	void *map;	   /* guard page + stack */
+	void *map; /* guard page + stack */
 	size_t map_size;
 	unsigned valgrind_id;
 #ifdef CORO_ASAN
-	void *fake_stack;	  /* ASan's, of the side switched away from */
+	void *fake_stack;	   /* ASan's, of the side switched away from */
 	const void *caller_bottom; /* the enterer's stack, for switching back */
 	size_t caller_size;
 #endif
@@ -46,8 +46,8 @@ static void switch_to(struct coro *co, void **save, void *to, bool into,
 	void *fake = NULL;
 	const void *bottom = into ? (char *)co->map + (size_t)getpagesize()
 				  : co->caller_bottom;
-	size_t size = into ? co->map_size - (size_t)getpagesize()
-			   : co->caller_size;
+	size_t size =
+		into ? co->map_size - (size_t)getpagesize() : co->caller_size;
 
 	__sanitizer_start_switch_fiber(exiting ? NULL : &fake, bottom, size);
 	coro_arch_switch(save, to);

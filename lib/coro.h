@@ -9,7 +9,7 @@
  * coroutine must always be entered by the same thread: the compiler may
  * keep a thread-local address (errno's, pthread_self) across a yield.
  * The context switch
- * itself is per architecture (coro_arch_* below; arch/x86/coro_switch.c). */
+ * itself is per architecture (coro_arch_* below, in each arch folder). */
 #ifndef LIB_CORO_H
 #define LIB_CORO_H
 

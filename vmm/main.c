@@ -7,10 +7,17 @@
 #include "lib/log.h"
 #include "run.h"
 #include "serve9p.h"
+#include "img.h"
 
 #ifndef VMM_VERSION
 #define VMM_VERSION "0.1"
 #endif
+
+static int cmd_img(int argc, char **argv, uint64_t start_ns)
+{
+	(void)start_ns;
+	return img_command(argc, argv);
+}
 
 static int cmd_run(int argc, char **argv, uint64_t start_ns)
 {
@@ -34,6 +41,8 @@ static const struct {
 	{ "run", cmd_run, "boot a kernel in a new VM (vmm run --help)" },
 	{ "9p-serve", serve9p_command,
 	  "serve a directory over 9P2000.L on a socket (vmm 9p-serve --help)" },
+	{ "img", cmd_img,
+	  "create, inspect and convert disk images (vmm img --help)" },
 };
 
 static void usage(FILE *out)

@@ -53,12 +53,12 @@ void *coro_arch_prepare(void *top, void (*entry)(void *), void *arg)
 	uint64_t *sp = (uint64_t *)((uintptr_t)top & ~(uintptr_t)15);
 
 	*--sp = (uint64_t)(uintptr_t)coro_arch_start; /* return address */
-	*--sp = 0;				 /* rbp */
-	*--sp = 0;				 /* rbx */
-	*--sp = (uint64_t)(uintptr_t)entry;	 /* r12 */
-	*--sp = (uint64_t)(uintptr_t)arg;	 /* r13 */
-	*--sp = 0;				 /* r14 */
-	*--sp = 0;				 /* r15 */
+	*--sp = 0;				      /* rbp */
+	*--sp = 0;				      /* rbx */
+	*--sp = (uint64_t)(uintptr_t)entry;	      /* r12 */
+	*--sp = (uint64_t)(uintptr_t)arg;	      /* r13 */
+	*--sp = 0;				      /* r14 */
+	*--sp = 0;				      /* r15 */
 	/* The ABI's initial MXCSR (all exceptions masked) and x87 control
 	 * word (extended precision, all masked). */
 	*--sp = 0x1f80ull | (0x037full << 32);

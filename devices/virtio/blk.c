@@ -388,7 +388,7 @@ static int setup_queue(struct vblk *b, unsigned i)
 	q->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (q->done_fd < 0)
 		return -errno;
-	r = io_uring_register_eventfd(&q->ctx.ring, q->done_fd);
+	r = blk_ctx_set_event_fd(&q->ctx, q->done_fd);
 	if (r)
 		return r;
 	snprintf(name, sizeof(name), "vd%c-q%u", 'a' + b->index % 26, i);

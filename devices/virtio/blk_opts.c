@@ -17,6 +17,8 @@ static int fail(const char **why, const char *msg)
 static int parse_format(const char *val, struct vblk_config *cfg,
 			const char **why)
 {
+	if (cfg->format)
+		return fail(why, "format given twice");
 	if (!blk_driver_find(val, BLK_DRV_FORMAT))
 		return fail(why, "format must be one of: " BLK_FORMAT_NAMES);
 	cfg->format = val;

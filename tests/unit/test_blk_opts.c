@@ -47,7 +47,7 @@ Test(blk_opts, bad_options)
 	static const char *bad[] = {
 		"",
 		",readonly",
-		"d.img,format=qcow2",
+		"d.img,format=vmdk",
 		"d.img,cache=unsafe",
 		"d.img,queues=0",
 		"d.img,queues=9",
@@ -80,19 +80,19 @@ Test(blk_opts, bad_options)
 Test(blk_opts, format_errors_name_the_known_formats)
 {
 	static const char *bad[] = {
-		"d.img,format=qcow2",
+		"d.img,format=vmdk",
 		"d.img,format=file",
 		"d.img,format=",
-		"d.img,format=RAW",
-		"d.img,format=raw,format=vmdk",
+		"d.img,format=QCOW2",
+		"d.img,readonly,format=vmdk",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct vblk_config c;
 		const char *why = NULL;
 		cr_assert_eq(parse(bad[i], &c, &why), -EINVAL, "'%s' accepted",
 			     bad[i]);
-		cr_assert_str_eq(why, "format must be one of: raw", "'%s'",
-				 bad[i]);
+		cr_assert_str_eq(why, "format must be one of: raw, qcow2",
+				 "'%s'", bad[i]);
 	}
 }
 
@@ -106,4 +106,14 @@ Test(blk_opts, format_raw_is_accepted_anywhere)
 		     "%s", why);
 	cr_assert(c.readonly);
 	cr_assert_eq(c.queues, 2);
+}
+
+Test(blk_opts, format_qcow2_is_accepted)
+{
+	struct vblk_config c;
+	const char *why = NULL;
+
+	cr_assert_eq(parse("d.qcow2,format=qcow2,queues=2", &c, &why), 0, "%s",
+		     why);
+	cr_assert_str_eq(c.format, "qcow2");
 }

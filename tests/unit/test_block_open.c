@@ -74,8 +74,10 @@ Test(block_open, bad_options)
 		int err;
 		const char *why;
 	} bad[] = {
-		{ "format=qcow2;path=$", -EINVAL,
-		  ": unknown format 'qcow2' (known: raw)" },
+		{ "format=vmdk;path=$", -EINVAL,
+		  ": unknown format 'vmdk' (known: raw, qcow2)" },
+		/* $ is a raw file of zeroes, no qcow2 header */
+		{ "format=qcow2;path=$", -EINVAL, ": not a qcow2 image" },
 		{ "format=file;path=$", -EINVAL, "unknown format 'file'" },
 		{ "format=;path=$", -EINVAL, "unknown format ''" },
 		{ "path=$;bogus=1", -EINVAL, ": unknown option 'bogus'" },

@@ -1,0 +1,776 @@
+/* The qcow2 format driver (versions 2 and 3) over its file child, with
+ * an optional backing node of any format. Open and close run on the main
+ * thread with plain reads; requests run as coroutines (block/co.h) on
+ * the ctx's thread, one cluster at a time: a read maps the cluster
+ * through L1 and the cached L2 table and reads the file, the backing
+ * node, zeroes or a compressed cluster; a write to a cluster it owns
+ * (COPIED) goes in place, any other write allocates a cluster, fills the
+ * rest of it from the old contents (copy-on-write), writes it, and only
+ * then points the L2 entry at it. Shared state: struct qcow2 under its
+ * mu (block/qcow2.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "driver.h"
+#include "lib/bytes.h"
+#include "lib/checked.h"
+#include "qcow2.h"
+
+#define ALIGN 4096
+#define HEADER_READ (2u << 20) /* the largest cluster */
+#define L2_CACHE_BYTES (8u << 20)
+#define MAX_CHAIN 16
+
+/* --- Requests --- */
+
+/* Where one guest cluster's bytes are. */
+enum kind { UNALLOCATED, ZERO, NORMAL, COMPRESSED };
+
+static enum kind kind_of(const struct qcow2 *s, uint64_t entry)
+{
+	if (entry & QCOW2_COMPRESSED)
+		return COMPRESSED;
+	if (s->h.version >= 3 && (entry & QCOW2_ZERO))
+		return ZERO;
+	return entry & QCOW2_OFFSET_MASK ? NORMAL : UNALLOCATED;
+}
+
+/* A compressed entry's file offset and byte count (QEMU's layout: the
+ * offset in the low bits, then the count of further 512 B sectors). */
+static void compressed_range(const struct qcow2 *s, uint64_t entry,
+			     uint64_t *off, uint64_t *len)
+{
+	unsigned shift = 62 - (s->cluster_bits - 8);
+	uint64_t sectors = ((entry >> shift) &
+			    ((1ull << (s->cluster_bits - 8)) - 1)) + 1;
+
+	*off = entry & ((1ull << shift) - 1);
+	*len = sectors * 512 - (*off & 511);
+}
+
+/* The L2 entry of guest offset g, with its table pinned (*t NULL when
+ * the L1 entry is empty). mu held. */
+static int lookup(struct blk_co *co, struct blk_node *node, uint64_t g,
+		  struct qcow2_table **t, size_t *pos, uint64_t *entry)
+{
+	struct qcow2 *s = node->priv;
+	uint64_t l1i = g >> (s->cluster_bits + s->l2_bits);
+	uint64_t l2 = get_be64(s->l1.data + l1i * 8) & QCOW2_OFFSET_MASK;
+	int r;
+
+	*t = NULL;
+	*entry = 0;
+	*pos = ((g >> s->cluster_bits) & ((1ull << s->l2_bits) - 1)) * 8;
+	if (!l2)
+		return 0;
+	if (l2 & (s->cluster - 1))
+		return -EIO; /* corrupt: unaligned L2 table */
+	r = qcow2_table_get(co, node, &s->l2, l2, t);
+	if (!r)
+		*entry = get_be64((*t)->data + *pos);
+	return r;
+}
+
+/* The iovecs covering [off, off + len) of the request's data. */
+static unsigned slice(const struct blk_req *req, uint64_t off, uint64_t len,
+		      struct iovec *out)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < req->iovcnt && len; i++) {
+		uint64_t l = req->iov[i].iov_len;
+
+		if (off >= l) {
+			off -= l;
+			continue;
+		}
+		out[n].iov_base = (uint8_t *)req->iov[i].iov_base + off;
+		out[n].iov_len = l - off < len ? l - off : len;
+		len -= out[n].iov_len;
+		off = 0;
+		n++;
+	}
+	return n;
+}
+
+static void zero_iov(struct iovec *iov, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		memset(iov[i].iov_base, 0, iov[i].iov_len);
+}
+
+static void copy_to_iov(struct iovec *iov, unsigned n, const uint8_t *src)
+{
+	for (unsigned i = 0; i < n; i++) {
+		memcpy(iov[i].iov_base, src, iov[i].iov_len);
+		src += iov[i].iov_len;
+	}
+}
+
+/* Inflates a compressed cluster into out (one cluster). */
+static int read_compressed(struct blk_co *co, struct blk_node *node,
+			   uint64_t entry, uint8_t *out)
+{
+	struct qcow2 *s = node->priv;
+	uint64_t off, len, start, span;
+	z_stream z = { 0 };
+	uint8_t *buf;
+	int r;
+
+	compressed_range(s, entry, &off, &len);
+	start = off & ~511ull;
+	span = align_up(off + len, 512) - start;
+	if (span > 2 * s->cluster + 1024 || off < s->cluster)
+		return -EIO; /* corrupt: no compressed cluster is that big */
+	if (start + span > node->file->size)
+		span = align_up(node->file->size, 512) - start;
+	if (posix_memalign((void **)&buf, ALIGN, align_up(span, ALIGN)))
+		return -ENOMEM;
+	r = blk_co_pread(co, node->file, start, buf,
+			 align_up(span, node->file->block_size));
+	if (!r) {
+		z.next_in = buf + (off - start);
+		z.avail_in = (uInt)(span - (off - start));
+		z.next_out = out;
+		z.avail_out = (uInt)s->cluster;
+		if (inflateInit2(&z, -12) != Z_OK) {
+			r = -ENOMEM;
+		} else {
+			int zr = inflate(&z, Z_FINISH);
+
+			/* A complete cluster; trailing sector padding is
+			 * allowed. */
+			if ((zr != Z_STREAM_END && zr != Z_BUF_ERROR) ||
+			    z.avail_out)
+				r = -EIO;
+			inflateEnd(&z);
+		}
+	}
+	free(buf);
+	return r;
+}
+
+/* Reads guest [g, g + len) of the backing node into iov; past its end,
+ * zeroes. */
+static int read_backing(struct blk_co *co, struct blk_node *node, uint64_t g,
+			uint64_t len, struct iovec *iov, unsigned n)
+{
+	struct blk_node *b = node->backing;
+	uint64_t have = b && g < b->size ? b->size - g : 0;
+	unsigned i;
+
+	if (have >= len)
+		return blk_co_rwv(co, b, BLK_OP_READ, g, iov, n);
+	/* Split the iovecs at the backing node's end. */
+	zero_iov(iov, n);
+	if (!have)
+		return 0;
+	for (i = 0; i < n && iov[i].iov_len <= have; i++)
+		have -= iov[i].iov_len;
+	{
+		struct iovec part[i + 1];
+		unsigned m = i;
+
+		memcpy(part, iov, i * sizeof(*iov));
+		if (have) {
+			part[m].iov_base = iov[i].iov_base;
+			part[m].iov_len = have;
+			m++;
+		}
+		return blk_co_rwv(co, b, BLK_OP_READ, g, part, m);
+	}
+}
+
+/* Reads the bytes of one guest cluster's kind into iov. */
+static int read_kind(struct blk_co *co, struct blk_node *node, uint64_t g,
+		     uint64_t len, uint64_t entry, struct iovec *iov,
+		     unsigned n)
+{
+	struct qcow2 *s = node->priv;
+	uint64_t in = g & (s->cluster - 1);
+	uint8_t *buf;
+	int r;
+
+	switch (kind_of(s, entry)) {
+	case UNALLOCATED: return read_backing(co, node, g, len, iov, n);
+	case ZERO: zero_iov(iov, n); return 0;
+	case NORMAL:
+		if ((entry & QCOW2_OFFSET_MASK) & (s->cluster - 1))
+			return -EIO; /* corrupt: unaligned data cluster */
+		return blk_co_rwv(co, node->file, BLK_OP_READ,
+				  (entry & QCOW2_OFFSET_MASK) + in, iov, n);
+	case COMPRESSED:
+		if (posix_memalign((void **)&buf, ALIGN, s->cluster))
+			return -ENOMEM;
+		r = read_compressed(co, node, entry, buf);
+		if (!r)
+			copy_to_iov(iov, n, buf + in);
+		free(buf);
+		return r;
+	}
+	return -EIO;
+}
+
+static int co_read(struct blk_co *co)
+{
+	struct blk_node *node = co->node;
+	struct qcow2 *s = node->priv;
+	struct blk_req *req = co->req;
+	struct iovec *iov = malloc((req->iovcnt + 1) * sizeof(*iov));
+	uint64_t done = 0;
+	int r = iov ? 0 : -ENOMEM;
+
+	while (!r && done < req->len) {
+		uint64_t g = req->offset + done;
+		uint64_t len = s->cluster - (g & (s->cluster - 1));
+		struct qcow2_table *t;
+		uint64_t entry;
+		size_t pos;
+		unsigned n;
+
+		len = len < req->len - done ? len : req->len - done;
+		pthread_mutex_lock(&s->mu);
+		r = lookup(co, node, g, &t, &pos, &entry);
+		if (t)
+			qcow2_table_put(co, &s->l2, t);
+		pthread_mutex_unlock(&s->mu);
+		if (r)
+			break;
+		n = slice(req, done, len, iov);
+		r = read_kind(co, node, g, len, entry, iov, n);
+		done += len;
+	}
+	free(iov);
+	return r;
+}
+
+/* --- Writes --- */
+
+static struct qcow2_inflight *inflight_find(struct qcow2 *s, uint64_t gc)
+{
+	for (struct qcow2_inflight *f = s->inflight; f; f = f->next)
+		if (f->guest_cluster == gc)
+			return f;
+	return NULL;
+}
+
+/* The L2 table of guest offset g, owned by this image (a new one, or a
+ * copy of one shared with a snapshot), pinned. mu held. */
+static int own_l2(struct blk_co *co, struct blk_node *node, uint64_t g,
+		  struct qcow2_table **out)
+{
+	struct qcow2 *s = node->priv;
+	uint64_t l1i = g >> (s->cluster_bits + s->l2_bits);
+	uint64_t e, old, off;
+	struct qcow2_table *t, *ot;
+	int r;
+
+	for (;;) {
+		e = get_be64(s->l1.data + l1i * 8);
+		if (e & QCOW2_COPIED) {
+			off = e & QCOW2_OFFSET_MASK;
+			if (!off || off & (s->cluster - 1))
+				return -EIO;
+			return qcow2_table_get(co, node, &s->l2, off, out);
+		}
+		if (!s->l2_busy)
+			break;
+		blk_co_wait(co, &s->l2_wq, &s->mu);
+	}
+	/* One new L2 table at a time, so two writes under one L1 entry do
+	 * not both make one. */
+	s->l2_busy = true;
+	old = e & QCOW2_OFFSET_MASK;
+	r = qcow2_alloc_cluster(co, node, &off);
+	if (r)
+		goto out;
+	r = qcow2_table_new(co, node, &s->l2, off, &t);
+	if (r)
+		goto out;
+	/* Read back as the old table or zeroes: fill it before anyone can
+	 * find it through L1. */
+	if (old) {
+		r = qcow2_table_get(co, node, &s->l2, old, &ot);
+		if (!r) {
+			memcpy(t->data, ot->data, s->cluster);
+			qcow2_table_put(co, &s->l2, ot);
+		}
+	} else {
+		memset(t->data, 0, s->cluster);
+	}
+	if (!r) {
+		t->writing = true;
+		pthread_mutex_unlock(&s->mu);
+		r = blk_co_pwrite(co, node->file, off, t->data, s->cluster);
+		pthread_mutex_lock(&s->mu);
+		t->writing = false;
+		blk_co_wake_all(co, &t->wq);
+	}
+	if (!r) {
+		put_be64(s->l1.data + l1i * 8, off | QCOW2_COPIED);
+		r = qcow2_table_store(co, node, &s->l1, l1i * 8);
+	}
+	if (!r && old)
+		r = qcow2_unref(co, node, old, s->cluster);
+	if (r) {
+		qcow2_table_put(co, &s->l2, t);
+		goto out;
+	}
+	*out = t;
+out:
+	s->l2_busy = false;
+	blk_co_wake_all(co, &s->l2_wq);
+	return r;
+}
+
+/* The old contents of a cluster being replaced, whole, into buf. */
+static int cow_source(struct blk_co *co, struct blk_node *node, uint64_t gc,
+		      uint64_t entry, uint8_t *buf)
+{
+	struct qcow2 *s = node->priv;
+	struct iovec v = { .iov_base = buf, .iov_len = s->cluster };
+	uint64_t g = gc << s->cluster_bits;
+
+	if (kind_of(s, entry) == UNALLOCATED && !node->backing) {
+		memset(buf, 0, s->cluster);
+		return 0;
+	}
+	return read_kind(co, node, g, s->cluster, entry, &v, 1);
+}
+
+/* Writes [g, g + len) (inside one cluster) into a newly allocated
+ * cluster with the rest copied from the old contents, then points the L2
+ * entry at it and drops the old cluster's reference. mu held; the
+ * cluster is marked in flight by the caller. */
+static int write_alloc(struct blk_co *co, struct blk_node *node,
+		       struct qcow2_table *t, size_t pos, uint64_t entry,
+		       uint64_t g, uint64_t len, struct iovec *data,
+		       unsigned n)
+{
+	struct qcow2 *s = node->priv;
+	uint64_t in = g & (s->cluster - 1), host, old_off = 0, old_len = 0;
+	enum kind k = kind_of(s, entry);
+	struct iovec *v = malloc((n + 2) * sizeof(*v));
+	uint8_t *buf = NULL;
+	unsigned m = 0;
+	int r;
+
+	if (!v)
+		return -ENOMEM;
+	r = qcow2_alloc_cluster(co, node, &host);
+	if (r)
+		goto out;
+	pthread_mutex_unlock(&s->mu);
+	if (len < s->cluster) {
+		r = posix_memalign((void **)&buf, ALIGN, s->cluster) ? -ENOMEM
+		    : cow_source(co, node, g >> s->cluster_bits, entry, buf);
+	}
+	if (!r) {
+		if (in)
+			v[m++] = (struct iovec){ buf, in };
+		memcpy(v + m, data, n * sizeof(*v));
+		m += n;
+		if (in + len < s->cluster)
+			v[m++] = (struct iovec){ buf + in + len,
+						 s->cluster - in - len };
+		r = blk_co_rwv(co, node->file, BLK_OP_WRITE, host, v, m);
+	}
+	pthread_mutex_lock(&s->mu);
+	if (r)
+		goto out; /* host stays referenced: a leak, not corruption */
+	if (k == NORMAL || (k == ZERO && (entry & QCOW2_OFFSET_MASK))) {
+		old_off = entry & QCOW2_OFFSET_MASK;
+		old_len = s->cluster;
+	} else if (k == COMPRESSED) {
+		compressed_range(s, entry, &old_off, &old_len);
+	}
+	put_be64(t->data + pos, host | QCOW2_COPIED);
+	r = qcow2_table_store(co, node, t, pos);
+	if (!r && old_len)
+		r = qcow2_unref(co, node, old_off, old_len);
+out:
+	free(buf);
+	free(v);
+	return r;
+}
+
+/* Overwriting metadata through a data cluster would corrupt the image;
+ * QEMU's overlap check refuses it too. */
+static bool overlaps_metadata(const struct qcow2 *s, uint64_t host)
+{
+	return host < s->cluster ||
+	       ranges_overlap(host, s->cluster, s->l1.offset, s->l1.size) ||
+	       ranges_overlap(host, s->cluster, s->reftable.offset,
+			      s->reftable.size);
+}
+
+static int write_cluster(struct blk_co *co, struct blk_node *node,
+			 uint64_t g, uint64_t len, struct iovec *data,
+			 unsigned n)
+{
+	struct qcow2 *s = node->priv;
+	uint64_t gc = g >> s->cluster_bits, entry, host;
+	struct qcow2_inflight self = { .guest_cluster = gc }, **pp;
+	struct qcow2_table *t;
+	struct qcow2_inflight *f;
+	size_t pos;
+	int r;
+
+	pthread_mutex_lock(&s->mu);
+	for (;;) {
+		while ((f = inflight_find(s, gc)))
+			blk_co_wait(co, &f->wq, &s->mu);
+		r = own_l2(co, node, g, &t);
+		if (r) {
+			pthread_mutex_unlock(&s->mu);
+			return r;
+		}
+		/* own_l2 may have waited: another write may have started
+		 * allocating this cluster meanwhile. */
+		if (!inflight_find(s, gc))
+			break;
+		qcow2_table_put(co, &s->l2, t);
+	}
+	pos = (gc & ((1ull << s->l2_bits) - 1)) * 8;
+	entry = get_be64(t->data + pos);
+	host = entry & QCOW2_OFFSET_MASK;
+	if ((entry & QCOW2_COPIED) && kind_of(s, entry) == NORMAL) {
+		qcow2_table_put(co, &s->l2, t);
+		pthread_mutex_unlock(&s->mu);
+		if (host & (s->cluster - 1) || overlaps_metadata(s, host))
+			return -EIO;
+		return blk_co_rwv(co, node->file, BLK_OP_WRITE,
+				  host + (g & (s->cluster - 1)), data, n);
+	}
+	self.next = s->inflight;
+	s->inflight = &self;
+	r = write_alloc(co, node, t, pos, entry, g, len, data, n);
+	for (pp = &s->inflight; *pp != &self; pp = &(*pp)->next)
+		;
+	*pp = self.next;
+	blk_co_wake_all(co, &self.wq);
+	qcow2_table_put(co, &s->l2, t);
+	pthread_mutex_unlock(&s->mu);
+	return r;
+}
+
+static int co_write(struct blk_co *co)
+{
+	struct blk_node *node = co->node;
+	struct qcow2 *s = node->priv;
+	struct blk_req *req = co->req;
+	struct iovec *iov = malloc((req->iovcnt + 1) * sizeof(*iov));
+	uint8_t *zeroes = NULL;
+	uint64_t done = 0;
+	int r = iov ? 0 : -ENOMEM;
+
+	if (!r && req->op == BLK_OP_WRITE_ZEROES &&
+	    posix_memalign((void **)&zeroes, ALIGN, s->cluster))
+		r = -ENOMEM;
+	if (zeroes)
+		memset(zeroes, 0, s->cluster);
+	while (!r && done < req->len) {
+		uint64_t g = req->offset + done;
+		uint64_t len = s->cluster - (g & (s->cluster - 1));
+		unsigned n = 1;
+
+		len = len < req->len - done ? len : req->len - done;
+		if (zeroes)
+			iov[0] = (struct iovec){ zeroes, len };
+		else
+			n = slice(req, done, len, iov);
+		r = write_cluster(co, node, g, len, iov, n);
+		done += len;
+	}
+	free(zeroes);
+	free(iov);
+	return r;
+}
+
+static int co_flush(struct blk_co *co)
+{
+	return blk_co_range(co, co->node->file, BLK_OP_FLUSH, 0, 0);
+}
+
+static int qcow2_submit(struct blk_node *node, struct blk_ctx *ctx,
+			struct blk_req *req)
+{
+	switch (req->op) {
+	case BLK_OP_READ: return blk_co_submit(node, ctx, req, co_read);
+	case BLK_OP_WRITE:
+	case BLK_OP_WRITE_ZEROES:
+		return blk_co_submit(node, ctx, req, co_write);
+	case BLK_OP_FLUSH: return blk_co_submit(node, ctx, req, co_flush);
+	case BLK_OP_DISCARD: return -EOPNOTSUPP;
+	}
+	return -EINVAL;
+}
+
+/* --- Open and close (main thread) --- */
+
+/* A whole-cluster table read at open. */
+static int load_table(struct blk_node *node, struct blk_opts *o,
+		      struct qcow2_table *t, uint64_t off, uint64_t bytes,
+		      const char *what)
+{
+	struct qcow2 *s = node->priv;
+	ssize_t n;
+	int r;
+
+	t->offset = off;
+	t->size = align_up(bytes ? bytes : 1, s->cluster);
+	if (posix_memalign((void **)&t->data, ALIGN, t->size))
+		return blk_open_fail(o, -ENOMEM, "out of memory");
+	memset(t->data, 0, t->size);
+	if (!bytes)
+		return 0;
+	/* The table's last cluster may run past the end of the file: a
+	 * short read is fine as long as it holds the table. */
+	n = pread(node->file->fd, t->data, t->size, (off_t)off);
+	r = n < 0 ? -errno : (uint64_t)n < bytes ? -EIO : 0;
+	if (r)
+		return blk_open_fail(o, r, "reading the %s at %#llx: %s", what,
+				     (unsigned long long)off, strerror(-r));
+	return 0;
+}
+
+static int read_header(struct blk_node *node, struct blk_opts *o)
+{
+	struct qcow2 *s = node->priv;
+	uint64_t fsize = node->file->size;
+	size_t len = (size_t)align_up(fsize < HEADER_READ ? fsize : HEADER_READ,
+				      ALIGN);
+	char why[160];
+	uint8_t *buf;
+	ssize_t n;
+	int r;
+
+	if (posix_memalign((void **)&buf, ALIGN, len ? len : ALIGN))
+		return blk_open_fail(o, -ENOMEM, "out of memory");
+	memset(buf, 0, len);
+	n = pread(node->file->fd, buf, len, 0);
+	if (n < 0) {
+		r = -errno;
+		free(buf);
+		return blk_open_fail(o, r, "reading the header: %s",
+				     strerror(-r));
+	}
+	r = qcow2_header_parse(buf, (size_t)n, fsize, &s->h, why, sizeof(why));
+	if (!r) {
+		s->header = buf;
+		return 0;
+	}
+	free(buf);
+	return blk_open_fail(o, r, "%s", why);
+}
+
+/* The backing file's path: relative names are relative to the image's
+ * directory, as in QEMU. */
+static int backing_path(const char *image, const char *name, char *out,
+			size_t len)
+{
+	char dir[PATH_MAX];
+	int n;
+
+	if (name[0] == '/')
+		n = snprintf(out, len, "%s", name);
+	else {
+		snprintf(dir, sizeof(dir), "%s", image);
+		n = snprintf(out, len, "%s/%s", dirname(dir), name);
+	}
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+/* No format recorded: only qcow2 or raw, and the backing node is always
+ * read-only, so a raw guess cannot write anything. */
+static const char *probe_format(const char *path)
+{
+	uint8_t magic[4];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, magic, sizeof(magic)) : -1;
+
+	if (fd >= 0)
+		close(fd);
+	return n == 4 && get_be32(magic) == QCOW2_MAGIC ? "qcow2" : "raw";
+}
+
+static int open_backing(struct blk_node *node, struct blk_opts *o)
+{
+	struct qcow2 *s = node->priv;
+	const char *image = blk_opt(o, "path", NULL);
+	const char *cache = blk_opt(o, "cache", NULL);
+	struct blk_opts bo = { .depth = o->depth + 1 };
+	char path[PATH_MAX];
+	struct stat st;
+	int r;
+
+	if (o->depth + 1 >= MAX_CHAIN)
+		return blk_open_fail(o, -ELOOP,
+				     "backing chain deeper than %d images",
+				     MAX_CHAIN);
+	if (backing_path(image, s->h.backing, path, sizeof(path)))
+		return blk_open_fail(o, -ENAMETOOLONG,
+				     "backing file name too long");
+	if (stat(path, &st))
+		return blk_open_fail(o, -errno, "backing file %s: %s", path,
+				     strerror(errno));
+	memcpy(bo.chain, o->chain, sizeof(o->chain));
+	for (unsigned i = 0; i <= o->depth && i < MAX_CHAIN; i++)
+		if (o->chain[i].dev == st.st_dev &&
+		    o->chain[i].ino == st.st_ino)
+			return blk_open_fail(o, -ELOOP,
+					     "backing chain loops back to %s",
+					     path);
+	if (blk_opts_add(&bo, "path", path) ||
+	    blk_opts_add(&bo, "format",
+			 s->h.backing_format[0] ? s->h.backing_format
+						: probe_format(path)) ||
+	    blk_opts_add(&bo, "readonly", "on") ||
+	    (cache && blk_opts_add(&bo, "cache", cache)))
+		return blk_open_fail(o, -EINVAL, "backing options");
+	r = blk_open_child(&node->backing, NULL, &bo);
+	if (r)
+		return blk_open_fail(o, r, "backing file: %s", bo.why);
+	return 0;
+}
+
+/* Clears what a writer that does not know them must clear: unknown
+ * autoclear bits (and bitmaps, bit 0, which vmm does not keep). */
+static int clear_autoclear(struct blk_node *node, struct blk_opts *o)
+{
+	struct qcow2 *s = node->priv;
+
+	if (!s->writable || s->h.version < 3 || !s->h.autoclear)
+		return 0;
+	s->h.autoclear = 0;
+	put_be64(s->header + 88, 0);
+	if (pwrite(node->file->fd, s->header, s->granule, 0) !=
+	    (ssize_t)s->granule)
+		return blk_open_fail(o, -EIO, "writing the header: %s",
+				     strerror(errno));
+	return 0;
+}
+
+static int check_flags(struct blk_node *node, struct blk_opts *o)
+{
+	struct qcow2 *s = node->priv;
+
+	if (!s->writable)
+		return 0;
+	if (s->h.incompatible & QCOW2_INCOMPAT_CORRUPT)
+		return blk_open_fail(o, -EIO,
+				     "the image is marked corrupt; open it "
+				     "read-only or repair it");
+	if (s->h.incompatible & QCOW2_INCOMPAT_DIRTY)
+		return blk_open_fail(o, -EIO,
+				     "the image is dirty (lazy refcounts, "
+				     "not closed cleanly); repair it with "
+				     "'qemu-img check -r all' first");
+	return 0;
+}
+
+static int setup(struct blk_node *node, struct blk_opts *o)
+{
+	struct qcow2 *s = node->priv;
+	uint64_t tables;
+	unsigned n;
+	int r;
+
+	s->cluster_bits = s->h.cluster_bits;
+	s->cluster = 1ull << s->cluster_bits;
+	s->l2_bits = s->cluster_bits - 3;
+	s->rb_bits = s->cluster_bits + 3 - s->h.refcount_order;
+	s->granule = node->file->block_size > 512 ? node->file->block_size
+						  : 512;
+	if (s->granule > s->cluster)
+		return blk_open_fail(o, -EINVAL,
+				     "clusters of %llu bytes are smaller than "
+				     "the disk's %u byte blocks",
+				     (unsigned long long)s->cluster,
+				     s->granule);
+	s->reserve_batch = (unsigned)((1u << 20) >> s->cluster_bits);
+	s->reserve_batch = s->reserve_batch < 32 ? 32 : s->reserve_batch;
+	if (s->reserve_batch > QCOW2_RESERVE_MAX)
+		s->reserve_batch = QCOW2_RESERVE_MAX;
+	if ((r = load_table(node, o, &s->l1, s->h.l1_offset,
+			    (uint64_t)s->h.l1_size * 8, "L1 table")) ||
+	    (r = load_table(node, o, &s->reftable, s->h.reftable_offset,
+			    (uint64_t)s->h.reftable_clusters << s->cluster_bits,
+			    "refcount table")))
+		return r;
+	/* Enough L2 tables for the whole disk, up to 8 MiB of them. */
+	tables = qcow2_l1_entries(s->h.size, s->cluster_bits);
+	n = (unsigned)(L2_CACHE_BYTES >> s->cluster_bits);
+	n = tables < n ? (unsigned)tables : n;
+	n = n < 4 ? 4 : n;
+	if (qcow2_cache_init(&s->l2, n, s->cluster) ||
+	    qcow2_cache_init(&s->rb, 4, s->cluster))
+		return blk_open_fail(o, -ENOMEM, "out of memory");
+	return 0;
+}
+
+static void qcow2_close(struct blk_node *node)
+{
+	struct qcow2 *s = node->priv;
+
+	if (!s)
+		return;
+	if (s->writable && node->file)
+		qcow2_release_reserved(node);
+	qcow2_cache_free(&s->l2);
+	qcow2_cache_free(&s->rb);
+	free(s->l1.data);
+	free(s->reftable.data);
+	free(s->header);
+	pthread_mutex_destroy(&s->mu);
+	free(s);
+	node->priv = NULL;
+}
+
+static int qcow2_open(struct blk_node *node, struct blk_opts *o)
+{
+	struct qcow2 *s = calloc(1, sizeof(*s));
+	struct stat st;
+	int r;
+
+	if (!s)
+		return blk_open_fail(o, -ENOMEM, "out of memory");
+	pthread_mutex_init(&s->mu, NULL);
+	node->priv = s;
+	r = blk_open_child(&node->file, "file", o);
+	if (r)
+		return r;
+	s->writable = !node->file->readonly;
+	node->file->growable = true; /* clusters are allocated past its end */
+	/* This image's place in its chain, for its backing file's check. */
+	if (o->depth < MAX_CHAIN && !fstat(node->file->fd, &st)) {
+		o->chain[o->depth].dev = st.st_dev;
+		o->chain[o->depth].ino = st.st_ino;
+	}
+	if ((r = read_header(node, o)) || (r = check_flags(node, o)) ||
+	    (r = setup(node, o)) || (r = clear_autoclear(node, o)))
+		return r;
+	if (s->h.backing[0] && (r = open_backing(node, o)))
+		return r;
+	node->size = s->h.size;
+	node->block_size = node->file->block_size;
+	node->readonly = !s->writable;
+	node->can_discard = false;
+	return 0;
+}
+
+const struct blk_driver blk_qcow2_driver = {
+	.name = "qcow2",
+	.kind = BLK_DRV_FORMAT,
+	.open = qcow2_open,
+	.submit = qcow2_submit,
+	.close = qcow2_close,
+};

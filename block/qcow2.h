@@ -1,0 +1,116 @@
+/* Inside the qcow2 driver: the state its files share. One struct qcow2
+ * per open image (node->priv), used by the coroutines of every ctx the
+ * node is attached to. mu guards every field below it that changes
+ * while requests run; it is never held across I/O (a coroutine that
+ * must wait drops it in blk_co_wait). */
+#ifndef BLOCK_QCOW2_H
+#define BLOCK_QCOW2_H
+
+#include <pthread.h>
+
+#include "co.h"
+#include "qcow2_format.h"
+
+/* One table in memory: an L2 table or refcount block in a cache, or the
+ * L1 table or refcount table (always present). Its bytes are as on disk
+ * (big-endian). A change is written back through table_store, which
+ * writes one granule at a time, one write per table at a time. */
+struct qcow2_table {
+	uint64_t offset; /* in the file; 0: a free cache slot */
+	uint8_t *data;	 /* bytes, aligned for O_DIRECT */
+	size_t size;
+	unsigned users; /* pins: not evicted while > 0 */
+	uint64_t used;	/* LRU tick */
+	bool loading, writing;
+	struct blk_waitq wq; /* loading or writing finished */
+};
+
+struct qcow2_cache {
+	struct qcow2_table *t;
+	unsigned n;
+	uint64_t tick;
+	struct blk_waitq wq; /* a table was unpinned */
+};
+
+/* A guest cluster whose allocation is in flight: later writes to it wait
+ * (QEMU's handle_dependencies). */
+struct qcow2_inflight {
+	uint64_t guest_cluster;
+	struct blk_waitq wq;
+	struct qcow2_inflight *next;
+};
+
+#define QCOW2_RESERVE_MAX 2048
+
+struct qcow2 {
+	struct qcow2_header h;
+	uint64_t cluster;	   /* bytes */
+	unsigned cluster_bits;
+	unsigned l2_bits;	   /* log2 entries per L2 table */
+	unsigned rb_bits;	   /* log2 refcounts per refcount block */
+	uint32_t granule;	   /* smallest metadata write */
+	bool writable;
+	pthread_mutex_t mu;
+	struct qcow2_table l1;
+	struct qcow2_table reftable; /* size: its clusters */
+	struct qcow2_cache l2, rb;
+	struct qcow2_inflight *inflight;
+	/* A new L2 table is made one coroutine at a time. */
+	bool l2_busy;
+	struct blk_waitq l2_wq;
+	/* Allocation (refcount changes) is one coroutine at a time. */
+	bool alloc_busy;
+	struct blk_waitq alloc_wq;
+	uint64_t free_hint; /* no free cluster below it */
+	/* Clusters whose refcount 1 is on disk, not yet in use: a batch is
+	 * reserved with one flush so that an L2 entry never reaches the
+	 * disk before its cluster's refcount. Given back at close. */
+	uint64_t reserved[QCOW2_RESERVE_MAX];
+	unsigned nreserved, reserved_next;
+	unsigned reserve_batch;
+	/* The header's first granule as on disk (refcount table moves). */
+	uint8_t *header;
+};
+
+/* --- block/qcow2_meta.c: tables, refcounts, allocation --- */
+
+int qcow2_cache_init(struct qcow2_cache *c, unsigned n, size_t size);
+void qcow2_cache_free(struct qcow2_cache *c);
+
+/* Pins the table at offset in c, reading it on a miss. mu held on entry
+ * and on return. 0 or -errno. */
+int qcow2_table_get(struct blk_co *co, struct blk_node *node,
+		    struct qcow2_cache *c, uint64_t offset,
+		    struct qcow2_table **out);
+/* The same for a table new on disk: pinned, its bytes the caller's to
+ * fill, nothing read. */
+int qcow2_table_new(struct blk_co *co, struct blk_node *node,
+		    struct qcow2_cache *c, uint64_t offset,
+		    struct qcow2_table **out);
+/* mu held. */
+void qcow2_table_put(struct blk_co *co, struct qcow2_cache *c,
+		     struct qcow2_table *t);
+/* Writes the granule of t holding byte pos (after the caller changed
+ * it). mu held on entry and on return. */
+int qcow2_table_store(struct blk_co *co, struct blk_node *node,
+		      struct qcow2_table *t, size_t pos);
+
+/* One new cluster (refcount 1, durable); its file offset. Takes the
+ * allocation lock; mu held on entry and on return. */
+int qcow2_alloc_cluster(struct blk_co *co, struct blk_node *node,
+			uint64_t *offset);
+/* Drops one reference from each cluster of [offset, offset + len).
+ * mu held on entry and on return. */
+int qcow2_unref(struct blk_co *co, struct blk_node *node, uint64_t offset,
+		uint64_t len);
+/* Synchronous, at close (no request in flight): gives back the reserved
+ * clusters. 0 or -errno. */
+int qcow2_release_reserved(struct blk_node *node);
+
+/* The largest refcount 2^order bits hold. */
+uint64_t qcow2_rc_max(unsigned order);
+/* Refcount entry i of a refcount block with 2^order bits per entry. */
+uint64_t qcow2_rc_get(const uint8_t *rb, uint64_t i, unsigned order);
+void qcow2_rc_set(uint8_t *rb, uint64_t i, unsigned order, uint64_t v);
+
+#endif

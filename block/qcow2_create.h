@@ -1,0 +1,25 @@
+/* Creating an empty qcow2 image (block/qcow2_create.c). */
+#ifndef BLOCK_QCOW2_CREATE_H
+#define BLOCK_QCOW2_CREATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct qcow2_create_opts {
+	uint64_t size;		    /* virtual bytes */
+	unsigned version;	    /* 2 or 3 */
+	unsigned cluster_bits;	    /* 9..21 */
+	unsigned refcount_order;    /* 0..6 (version 3; 2 uses 4) */
+	bool lazy_refcounts;	    /* version 3 */
+	const char *backing;	    /* name as stored, or NULL */
+	const char *backing_format; /* or NULL */
+};
+
+/* Writes the image into fd (truncated first) and syncs it. 0, or -errno
+ * with why filled in. */
+int qcow2_create(int fd, const struct qcow2_create_opts *c, char *why,
+		 size_t why_len);
+
+#endif

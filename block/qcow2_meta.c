@@ -1,0 +1,529 @@
+/* qcow2 metadata: cached tables written back a granule at a time,
+ * refcounts of any width, cluster allocation with batched reservation,
+ * and growth of the refcount table. Runs in request coroutines on any
+ * ctx's thread, under the image's mu (dropped around every I/O); every
+ * refcount change also holds the allocation lock (alloc_busy). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "driver.h"
+#include "lib/bytes.h"
+#include "qcow2.h"
+
+#define ALIGN 4096
+
+uint64_t qcow2_rc_get(const uint8_t *rb, uint64_t i, unsigned order)
+{
+	unsigned bits;
+
+	switch (order) {
+	case 3: return rb[i];
+	case 4: return get_be16(rb + 2 * i);
+	case 5: return get_be32(rb + 4 * i);
+	case 6: return get_be64(rb + 8 * i);
+	}
+	/* Narrower than a byte: the lowest index in the lowest bits. */
+	bits = 1u << order;
+	return (rb[i * bits / 8] >> (i * bits % 8)) & ((1u << bits) - 1);
+}
+
+void qcow2_rc_set(uint8_t *rb, uint64_t i, unsigned order, uint64_t v)
+{
+	unsigned bits, shift;
+	uint8_t mask;
+
+	switch (order) {
+	case 3: rb[i] = (uint8_t)v; return;
+	case 4: put_be16(rb + 2 * i, (uint16_t)v); return;
+	case 5: put_be32(rb + 4 * i, (uint32_t)v); return;
+	case 6: put_be64(rb + 8 * i, v); return;
+	}
+	bits = 1u << order;
+	shift = i * bits % 8;
+	mask = (uint8_t)(((1u << bits) - 1) << shift);
+	rb[i * bits / 8] = (uint8_t)((rb[i * bits / 8] & ~mask) |
+				     ((v << shift) & mask));
+}
+
+static uint64_t rc_max(unsigned order)
+{
+	return order == 6 ? UINT64_MAX : (1ull << (1u << order)) - 1;
+}
+
+int qcow2_cache_init(struct qcow2_cache *c, unsigned n, size_t size)
+{
+	memset(c, 0, sizeof(*c));
+	c->t = calloc(n, sizeof(*c->t));
+	if (!c->t)
+		return -ENOMEM;
+	c->n = n;
+	for (unsigned i = 0; i < n; i++) {
+		if (posix_memalign((void **)&c->t[i].data, ALIGN, size))
+			return -ENOMEM;
+		c->t[i].size = size;
+	}
+	return 0;
+}
+
+void qcow2_cache_free(struct qcow2_cache *c)
+{
+	for (unsigned i = 0; c->t && i < c->n; i++)
+		free(c->t[i].data);
+	free(c->t);
+	c->t = NULL;
+}
+
+static struct qcow2_table *find(struct qcow2_cache *c, uint64_t offset)
+{
+	for (unsigned i = 0; i < c->n; i++)
+		if (c->t[i].offset == offset)
+			return &c->t[i];
+	return NULL;
+}
+
+/* The least recently used unpinned slot, or NULL. */
+static struct qcow2_table *victim(struct qcow2_cache *c)
+{
+	struct qcow2_table *v = NULL;
+
+	for (unsigned i = 0; i < c->n; i++) {
+		struct qcow2_table *t = &c->t[i];
+
+		if (t->users || t->loading || t->writing)
+			continue;
+		if (!v || t->used < v->used)
+			v = t;
+	}
+	return v;
+}
+
+/* A slot for offset, pinned, its contents left to the caller (fresh
+ * tables) or read (fill). */
+static int slot_for(struct blk_co *co, struct blk_node *node,
+		    struct qcow2_cache *c, uint64_t offset, bool fill,
+		    struct qcow2_table **out)
+{
+	struct qcow2 *s = node->priv;
+	struct qcow2_table *t;
+	int r;
+
+	for (;;) {
+		t = find(c, offset);
+		if (t && t->loading) {
+			blk_co_wait(co, &t->wq, &s->mu);
+			continue;
+		}
+		if (t) {
+			t->users++;
+			t->used = ++c->tick;
+			*out = t;
+			return 0;
+		}
+		t = victim(c);
+		if (t)
+			break;
+		blk_co_wait(co, &c->wq, &s->mu);
+	}
+	t->offset = offset;
+	t->users = 1;
+	t->used = ++c->tick;
+	if (!fill) {
+		*out = t;
+		return 0;
+	}
+	t->loading = true;
+	pthread_mutex_unlock(&s->mu);
+	r = blk_co_pread(co, node->file, offset, t->data, t->size);
+	pthread_mutex_lock(&s->mu);
+	t->loading = false;
+	blk_co_wake_all(co, &t->wq);
+	if (r) {
+		t->offset = 0;
+		t->users = 0;
+		blk_co_wake_all(co, &c->wq);
+		return r;
+	}
+	*out = t;
+	return 0;
+}
+
+int qcow2_table_get(struct blk_co *co, struct blk_node *node,
+		    struct qcow2_cache *c, uint64_t offset,
+		    struct qcow2_table **out)
+{
+	return slot_for(co, node, c, offset, true, out);
+}
+
+int qcow2_table_new(struct blk_co *co, struct blk_node *node,
+		    struct qcow2_cache *c, uint64_t offset,
+		    struct qcow2_table **out)
+{
+	return slot_for(co, node, c, offset, false, out);
+}
+
+void qcow2_table_put(struct blk_co *co, struct qcow2_cache *c,
+		     struct qcow2_table *t)
+{
+	if (!--t->users)
+		blk_co_wake_all(co, &c->wq);
+}
+
+/* Writes [start, start + len) of t as it is now; one write per table at
+ * a time, so that a later change never lands before an earlier one. */
+static int store_range(struct blk_co *co, struct blk_node *node,
+		       struct qcow2_table *t, size_t start, size_t len)
+{
+	struct qcow2 *s = node->priv;
+	uint8_t *buf;
+	int r;
+
+	while (t->writing)
+		blk_co_wait(co, &t->wq, &s->mu);
+	if (posix_memalign((void **)&buf, ALIGN, len))
+		return -ENOMEM;
+	t->writing = true;
+	memcpy(buf, t->data + start, len);
+	pthread_mutex_unlock(&s->mu);
+	r = blk_co_pwrite(co, node->file, t->offset + start, buf, len);
+	pthread_mutex_lock(&s->mu);
+	t->writing = false;
+	blk_co_wake_all(co, &t->wq);
+	free(buf);
+	return r;
+}
+
+int qcow2_table_store(struct blk_co *co, struct blk_node *node,
+		      struct qcow2_table *t, size_t pos)
+{
+	struct qcow2 *s = node->priv;
+	size_t start = pos & ~((size_t)s->granule - 1);
+
+	return store_range(co, node, t, start, s->granule);
+}
+
+static void alloc_lock(struct blk_co *co, struct qcow2 *s)
+{
+	while (s->alloc_busy)
+		blk_co_wait(co, &s->alloc_wq, &s->mu);
+	s->alloc_busy = true;
+}
+
+static void alloc_unlock(struct blk_co *co, struct qcow2 *s)
+{
+	s->alloc_busy = false;
+	blk_co_wake_all(co, &s->alloc_wq);
+}
+
+static uint64_t reftable_entries(const struct qcow2 *s)
+{
+	return s->reftable.size / 8;
+}
+
+/* Writes a whole new cluster's bytes (not yet referenced by anything). */
+static int write_new(struct blk_co *co, struct blk_node *node, uint64_t off,
+		     const void *buf, size_t len)
+{
+	struct qcow2 *s = node->priv;
+	int r;
+
+	pthread_mutex_unlock(&s->mu);
+	r = blk_co_pwrite(co, node->file, off, buf, len);
+	pthread_mutex_lock(&s->mu);
+	return r;
+}
+
+static int flush_file(struct blk_co *co, struct blk_node *node)
+{
+	struct qcow2 *s = node->priv;
+	int r;
+
+	pthread_mutex_unlock(&s->mu);
+	r = blk_co_range(co, node->file, BLK_OP_FLUSH, 0, 0);
+	pthread_mutex_lock(&s->mu);
+	return r;
+}
+
+/* The refcount table grows into the uncovered space past its last
+ * block's range, where every cluster is free: [new table][the refcount
+ * blocks that cover the table and themselves]. Written and flushed, then
+ * the header points to it, then the old table is freed. */
+static int unref_locked(struct blk_co *co, struct blk_node *node,
+			uint64_t offset, uint64_t len);
+
+static int grow_reftable(struct blk_co *co, struct blk_node *node,
+			 uint64_t need)
+{
+	struct qcow2 *s = node->priv;
+	uint64_t per_rb = 1ull << s->rb_bits, old_n = reftable_entries(s);
+	uint64_t p = old_n << s->rb_bits; /* first uncovered cluster */
+	uint64_t clusters = s->reftable.size / s->cluster * 2, k = 0, last;
+	uint64_t old_off = s->reftable.offset, old_size = s->reftable.size;
+	uint8_t *table = NULL, *rb = NULL, hdr[12];
+	int r;
+
+	for (;;) {
+		uint64_t entries = clusters * s->cluster / 8, k2;
+
+		last = (p + clusters + k - 1) >> s->rb_bits;
+		k2 = last - (p >> s->rb_bits) + 1;
+		if (entries <= need || entries <= last) {
+			clusters *= 2;
+			continue;
+		}
+		if (k2 == k)
+			break;
+		k = k2;
+	}
+	if (clusters * s->cluster > QCOW2_MAX_REFTABLE_BYTES)
+		return -EFBIG;
+	if (posix_memalign((void **)&table, ALIGN, clusters * s->cluster) ||
+	    posix_memalign((void **)&rb, ALIGN, s->cluster)) {
+		free(table);
+		return -ENOMEM;
+	}
+	memset(table, 0, clusters * s->cluster);
+	memcpy(table, s->reftable.data, old_size);
+	for (uint64_t j = 0; j < k; j++) {
+		uint64_t rt = (p >> s->rb_bits) + j, first = rt << s->rb_bits;
+		uint64_t rb_off = (p + clusters + j) << s->cluster_bits;
+
+		memset(rb, 0, s->cluster);
+		for (uint64_t c = p; c < p + clusters + k; c++)
+			if (c >= first && c < first + per_rb)
+				qcow2_rc_set(rb, c - first, s->h.refcount_order,
+					     1);
+		put_be64(table + rt * 8, rb_off);
+		r = write_new(co, node, rb_off, rb, s->cluster);
+		if (r)
+			goto out;
+	}
+	r = write_new(co, node, p << s->cluster_bits, table,
+		      clusters * s->cluster);
+	if (!r)
+		r = flush_file(co, node);
+	if (r)
+		goto out;
+	/* The header's refcount table offset and size, in one granule. */
+	put_be64(hdr, p << s->cluster_bits);
+	put_be32(hdr + 8, (uint32_t)clusters);
+	memcpy(s->header + 48, hdr, 12);
+	r = write_new(co, node, 0, s->header, s->granule);
+	if (!r)
+		r = flush_file(co, node);
+	if (r)
+		goto out;
+	free(s->reftable.data);
+	s->reftable.data = table;
+	s->reftable.size = clusters * s->cluster;
+	s->reftable.offset = p << s->cluster_bits;
+	s->h.reftable_offset = s->reftable.offset;
+	s->h.reftable_clusters = (uint32_t)clusters;
+	table = NULL;
+	r = unref_locked(co, node, old_off, old_size);
+out:
+	free(table);
+	free(rb);
+	return r;
+}
+
+/* The refcount block of table entry rt, pinned; with create, a missing
+ * one is made at the first cluster of its range (free, as the whole
+ * range is: it had no block). *out NULL when missing and !create. */
+static int get_rb(struct blk_co *co, struct blk_node *node, uint64_t rt,
+		  bool create, struct qcow2_table **out)
+{
+	struct qcow2 *s = node->priv;
+	uint64_t off = get_be64(s->reftable.data + rt * 8) & QCOW2_OFFSET_MASK;
+	struct qcow2_table *t;
+	int r;
+
+	*out = NULL;
+	if (off) {
+		if (off & (s->cluster - 1))
+			return -EIO; /* corrupt: unaligned refcount block */
+		return qcow2_table_get(co, node, &s->rb, off, out);
+	}
+	if (!create)
+		return 0;
+	off = rt << s->rb_bits << s->cluster_bits;
+	r = slot_for(co, node, &s->rb, off, false, &t);
+	if (r)
+		return r;
+	memset(t->data, 0, t->size);
+	qcow2_rc_set(t->data, 0, s->h.refcount_order, 1);
+	t->writing = true; /* nobody reads it from disk before it is there */
+	r = write_new(co, node, off, t->data, t->size);
+	t->writing = false;
+	blk_co_wake_all(co, &t->wq);
+	if (!r) {
+		put_be64(s->reftable.data + rt * 8, off);
+		r = qcow2_table_store(co, node, &s->reftable, rt * 8);
+	}
+	if (r) {
+		t->offset = 0;
+		qcow2_table_put(co, &s->rb, t);
+		return r;
+	}
+	*out = t;
+	return 0;
+}
+
+/* Stores the granules of t that [first, last] (refcount indexes)
+ * touch. */
+static int store_entries(struct blk_co *co, struct blk_node *node,
+			 struct qcow2_table *t, uint64_t first, uint64_t last)
+{
+	struct qcow2 *s = node->priv;
+	size_t g = s->granule, a, b;
+	unsigned bits = 1u << s->h.refcount_order;
+
+	a = (size_t)(first * bits / 8) & ~(g - 1);
+	b = ((size_t)(last * bits / 8) & ~(g - 1)) + g;
+	return store_range(co, node, t, a, b - a);
+}
+
+/* Reserves a batch of free clusters: refcount 1 written and flushed. */
+static int reserve(struct blk_co *co, struct blk_node *node)
+{
+	struct qcow2 *s = node->priv;
+	uint64_t per_rb = 1ull << s->rb_bits, c = s->free_hint;
+	unsigned order = s->h.refcount_order;
+	int r;
+
+	while (s->nreserved < s->reserve_batch) {
+		uint64_t rt = c >> s->rb_bits, i, first = UINT64_MAX, last = 0;
+		struct qcow2_table *t;
+
+		if (rt >= reftable_entries(s)) {
+			r = grow_reftable(co, node, rt);
+			if (r)
+				return r;
+			continue;
+		}
+		r = get_rb(co, node, rt, true, &t);
+		if (r)
+			return r;
+		for (i = c & (per_rb - 1);
+		     i < per_rb && s->nreserved < s->reserve_batch; i++, c++) {
+			if (qcow2_rc_get(t->data, i, order))
+				continue;
+			qcow2_rc_set(t->data, i, order, 1);
+			s->reserved[s->nreserved++] = c << s->cluster_bits;
+			first = first < i ? first : i;
+			last = i;
+		}
+		r = first == UINT64_MAX ? 0
+					: store_entries(co, node, t, first, last);
+		qcow2_table_put(co, &s->rb, t);
+		if (r)
+			return r;
+	}
+	s->free_hint = c;
+	s->reserved_next = 0;
+	return flush_file(co, node);
+}
+
+int qcow2_alloc_cluster(struct blk_co *co, struct blk_node *node,
+			uint64_t *offset)
+{
+	struct qcow2 *s = node->priv;
+	int r = 0;
+
+	alloc_lock(co, s);
+	if (s->reserved_next == s->nreserved) {
+		s->nreserved = 0;
+		r = reserve(co, node);
+	}
+	if (!r)
+		*offset = s->reserved[s->reserved_next++];
+	alloc_unlock(co, s);
+	return r;
+}
+
+static int unref_locked(struct blk_co *co, struct blk_node *node,
+			uint64_t offset, uint64_t len)
+{
+	struct qcow2 *s = node->priv;
+	uint64_t c = offset >> s->cluster_bits;
+	uint64_t end = (offset + len + s->cluster - 1) >> s->cluster_bits;
+	unsigned order = s->h.refcount_order;
+
+	for (; c < end; c++) {
+		uint64_t rt = c >> s->rb_bits, i = c & ((1ull << s->rb_bits) - 1);
+		struct qcow2_table *t;
+		uint64_t v;
+		int r;
+
+		if (rt >= reftable_entries(s))
+			return -EIO;
+		r = get_rb(co, node, rt, false, &t);
+		if (r || !t)
+			return r ? r : -EIO;
+		v = qcow2_rc_get(t->data, i, order);
+		if (!v) {
+			qcow2_table_put(co, &s->rb, t);
+			return -EIO; /* corrupt: it would go below zero */
+		}
+		qcow2_rc_set(t->data, i, order, v - 1);
+		r = store_entries(co, node, t, i, i);
+		qcow2_table_put(co, &s->rb, t);
+		if (r)
+			return r;
+		if (v == 1 && c < s->free_hint)
+			s->free_hint = c;
+	}
+	return 0;
+}
+
+int qcow2_unref(struct blk_co *co, struct blk_node *node, uint64_t offset,
+		uint64_t len)
+{
+	struct qcow2 *s = node->priv;
+	int r;
+
+	alloc_lock(co, s);
+	r = unref_locked(co, node, offset, len);
+	alloc_unlock(co, s);
+	return r;
+}
+
+int qcow2_release_reserved(struct blk_node *node)
+{
+	struct qcow2 *s = node->priv;
+	size_t g = s->granule;
+	unsigned bits = 1u << s->h.refcount_order;
+	uint8_t *buf;
+	int fd = node->file->fd, r = 0;
+
+	if (s->reserved_next == s->nreserved)
+		return 0;
+	if (posix_memalign((void **)&buf, ALIGN, g))
+		return -ENOMEM;
+	for (unsigned j = s->reserved_next; j < s->nreserved && !r; j++) {
+		uint64_t c = s->reserved[j] >> s->cluster_bits;
+		uint64_t rt = c >> s->rb_bits, i = c & ((1ull << s->rb_bits) - 1);
+		uint64_t rb = get_be64(s->reftable.data + rt * 8) &
+			      QCOW2_OFFSET_MASK;
+		size_t at = (size_t)(i * bits / 8) & ~(g - 1);
+
+		if (pread(fd, buf, g, (off_t)(rb + at)) != (ssize_t)g) {
+			r = -EIO;
+			break;
+		}
+		qcow2_rc_set(buf, i - at * 8 / bits, s->h.refcount_order, 0);
+		if (pwrite(fd, buf, g, (off_t)(rb + at)) != (ssize_t)g)
+			r = -EIO;
+	}
+	free(buf);
+	s->nreserved = s->reserved_next = 0;
+	if (!r && fdatasync(fd))
+		r = -errno;
+	return r;
+}
+
+uint64_t qcow2_rc_max(unsigned order)
+{
+	return rc_max(order);
+}

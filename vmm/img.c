@@ -1,0 +1,508 @@
+/* `vmm img` subcommands (vmm/img.h). Runs on the main thread only: the
+ * block layer's requests on one blk_ctx of its own, reaped here. Errors
+ * name the file and what is wrong, one line, exit status 1. */
+#include "img.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "block/block.h"
+#include "block/qcow2_create.h"
+#include "block/qcow2_format.h"
+#include "lib/bytes.h"
+#include "lib/log.h"
+#include "lib/parse.h"
+
+#define CHUNK (1u << 20)
+#define DEPTH 8
+
+/* --- Running requests on the main thread --- */
+
+struct img_io {
+	struct blk_req req;
+	struct iovec iov;
+	uint8_t *buf;
+	bool busy;
+	int result;
+};
+
+static void io_done(struct blk_req *req, int result)
+{
+	struct img_io *io = req->opaque;
+
+	io->result = result;
+	io->busy = false;
+}
+
+static int start(struct blk_ctx *ctx, struct blk_node *node,
+		 struct img_io *io, enum blk_op op, uint64_t off, uint64_t len)
+{
+	io->iov = (struct iovec){ io->buf, len };
+	io->req = (struct blk_req){ .op = op, .offset = off, .len = len,
+				    .iov = &io->iov, .iovcnt = 1,
+				    .complete = io_done, .opaque = io };
+	io->busy = true;
+	io->result = 0;
+	int r = blk_submit(node, ctx, &io->req);
+	if (r)
+		io->busy = false;
+	return r;
+}
+
+static int wait_io(struct blk_ctx *ctx, struct img_io *io)
+{
+	while (io->busy)
+		blk_ctx_reap(ctx, true);
+	return io->result;
+}
+
+/* --- Formats --- */
+
+static const char *probe(const char *path)
+{
+	uint8_t magic[4];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, magic, 4) : -1;
+
+	if (fd >= 0)
+		close(fd);
+	return n == 4 && get_be32(magic) == QCOW2_MAGIC ? "qcow2" : "raw";
+}
+
+static int open_image(struct blk_node *node, const char *path,
+		      const char *fmt, bool writable)
+{
+	struct blk_opts o = { 0 };
+
+	if (!fmt)
+		fmt = probe(path);
+	blk_opts_add(&o, "path", path);
+	blk_opts_add(&o, "format", fmt);
+	if (!writable)
+		blk_opts_add(&o, "readonly", "on");
+	return blk_open(node, &o) ? -1 : 0;
+}
+
+struct create_args {
+	const char *fmt, *backing, *backing_fmt, *options;
+	uint64_t size;
+	bool have_size;
+};
+
+/* -o key=value,...: cluster_size, lazy_refcounts, compat, refcount_bits,
+ * preallocation (off only). */
+static int parse_create_options(const char *options,
+				struct qcow2_create_opts *c)
+{
+	char *copy = strdup(options ? options : ""), *save = NULL, *kv;
+	int r = 0;
+
+	for (kv = strtok_r(copy, ",", &save); kv && !r;
+	     kv = strtok_r(NULL, ",", &save)) {
+		char *v = strchr(kv, '=');
+		uint64_t n;
+
+		if (!v) {
+			log_error("img: option '%s' needs a value", kv);
+			r = -EINVAL;
+			break;
+		}
+		*v++ = 0;
+		if (!strcmp(kv, "cluster_size")) {
+			if (parse_size(v, 1, &n) || n < 512 || n > (2u << 20) ||
+			    (n & (n - 1))) {
+				log_error("img: cluster_size must be a power "
+					  "of two from 512 to 2M");
+				r = -EINVAL;
+			}
+			c->cluster_bits = (unsigned)__builtin_ctzll(n);
+		} else if (!strcmp(kv, "lazy_refcounts")) {
+			c->lazy_refcounts = !strcmp(v, "on");
+		} else if (!strcmp(kv, "compat")) {
+			if (!strcmp(v, "0.10") || !strcmp(v, "v2"))
+				c->version = 2;
+			else if (!strcmp(v, "1.1") || !strcmp(v, "v3"))
+				c->version = 3;
+			else {
+				log_error("img: compat must be 0.10 or 1.1");
+				r = -EINVAL;
+			}
+		} else if (!strcmp(kv, "refcount_bits")) {
+			if (parse_uint(v, 1, 64, &n) || (n & (n - 1))) {
+				log_error("img: refcount_bits must be a power "
+					  "of two from 1 to 64");
+				r = -EINVAL;
+			}
+			c->refcount_order = (unsigned)__builtin_ctzll(n);
+		} else if (!strcmp(kv, "preallocation")) {
+			if (strcmp(v, "off")) {
+				log_error("img: only preallocation=off is "
+					  "supported");
+				r = -ENOTSUP;
+			}
+		} else {
+			log_error("img: unknown option '%s'", kv);
+			r = -EINVAL;
+		}
+	}
+	free(copy);
+	return r;
+}
+
+static int backing_size(const char *path, const char *backing,
+			const char *fmt, uint64_t *size)
+{
+	struct blk_node b;
+	char full[4096];
+
+	if (backing[0] == '/')
+		snprintf(full, sizeof(full), "%s", backing);
+	else {
+		const char *slash = strrchr(path, '/');
+		int dir = slash ? (int)(slash - path) : 1;
+
+		snprintf(full, sizeof(full), "%.*s/%s", dir,
+			 slash ? path : ".", backing);
+	}
+	if (open_image(&b, full, fmt, false))
+		return -1;
+	*size = b.size;
+	blk_close(&b);
+	return 0;
+}
+
+static int create(const char *path, struct create_args *a)
+{
+	struct qcow2_create_opts c = { .version = 3, .cluster_bits = 16,
+				       .refcount_order = 4 };
+	char why[160];
+	int fd, r;
+
+	if (!a->have_size && a->backing &&
+	    backing_size(path, a->backing, a->backing_fmt, &a->size))
+		return 1;
+	if (!a->have_size && !a->backing) {
+		log_error("img create: no size given");
+		return 1;
+	}
+	if (strcmp(a->fmt, "raw") && strcmp(a->fmt, "qcow2")) {
+		log_error("img create: unknown format '%s' (raw, qcow2)",
+			  a->fmt);
+		return 1;
+	}
+	if (!strcmp(a->fmt, "raw") && (a->backing || a->options)) {
+		log_error("img create: raw images take no backing file or "
+			  "options");
+		return 1;
+	}
+	if (!strcmp(a->fmt, "qcow2") && parse_create_options(a->options, &c))
+		return 1;
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		log_error("img create: %s: %s", path, strerror(errno));
+		return 1;
+	}
+	if (!strcmp(a->fmt, "raw")) {
+		r = ftruncate(fd, (off_t)a->size) ? -errno : 0;
+		snprintf(why, sizeof(why), "%s", strerror(-r));
+	} else {
+		c.size = a->size;
+		c.backing = a->backing;
+		c.backing_format = a->backing_fmt;
+		r = qcow2_create(fd, &c, why, sizeof(why));
+	}
+	close(fd);
+	if (r) {
+		log_error("img create: %s: %s", path, why);
+		return 1;
+	}
+	return 0;
+}
+
+/* --- info --- */
+
+static int info(const char *path, const char *fmt, bool json)
+{
+	struct blk_node node;
+	struct qcow2_header h = { 0 };
+	struct stat st;
+	bool is_qcow2;
+	char why[160];
+
+	if (open_image(&node, path, fmt, false))
+		return 1;
+	is_qcow2 = !strcmp(node.drv ? fmt ? fmt : probe(path) : "raw",
+			   "qcow2");
+	if (is_qcow2) {
+		uint8_t *buf = malloc(2u << 20);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		ssize_t n = fd >= 0 && buf ? pread(fd, buf, 2u << 20, 0) : -1;
+
+		if (fd >= 0)
+			fstat(fd, &st);
+		if (n < 0 || qcow2_header_parse(buf, (size_t)n,
+						(uint64_t)st.st_size, &h, why,
+						sizeof(why)))
+			is_qcow2 = false;
+		if (fd >= 0)
+			close(fd);
+		free(buf);
+	}
+	stat(path, &st);
+	if (json) {
+		printf("{\n    \"virtual-size\": %" PRIu64 ",\n"
+		       "    \"filename\": \"%s\",\n",
+		       node.size, path);
+		if (is_qcow2)
+			printf("    \"cluster-size\": %llu,\n",
+			       1ull << h.cluster_bits);
+		printf("    \"format\": \"%s\",\n", is_qcow2 ? "qcow2" : "raw");
+		if (is_qcow2 && h.backing[0])
+			printf("    \"backing-filename\": \"%s\",\n"
+			       "    \"backing-filename-format\": \"%s\",\n",
+			       h.backing,
+			       h.backing_format[0] ? h.backing_format : "");
+		if (is_qcow2)
+			printf("    \"format-specific\": {\n"
+			       "        \"type\": \"qcow2\",\n"
+			       "        \"data\": {\n"
+			       "            \"compat\": \"%s\",\n"
+			       "            \"lazy-refcounts\": %s,\n"
+			       "            \"refcount-bits\": %u,\n"
+			       "            \"corrupt\": %s\n"
+			       "        }\n    },\n",
+			       h.version == 2 ? "0.10" : "1.1",
+			       h.compatible & QCOW2_COMPAT_LAZY_REFCOUNTS
+				       ? "true"
+				       : "false",
+			       1u << h.refcount_order,
+			       h.incompatible & QCOW2_INCOMPAT_CORRUPT
+				       ? "true"
+				       : "false");
+		printf("    \"actual-size\": %llu,\n    \"dirty-flag\": %s\n}\n",
+		       (unsigned long long)st.st_blocks * 512,
+		       h.incompatible & QCOW2_INCOMPAT_DIRTY ? "true"
+							     : "false");
+	} else {
+		printf("image: %s\nfile format: %s\nvirtual size: %" PRIu64
+		       " bytes\ndisk size: %llu bytes\n",
+		       path, is_qcow2 ? "qcow2" : "raw", node.size,
+		       (unsigned long long)st.st_blocks * 512);
+		if (is_qcow2) {
+			printf("cluster_size: %llu\n", 1ull << h.cluster_bits);
+			if (h.backing[0])
+				printf("backing file: %s\nbacking file "
+				       "format: %s\n",
+				       h.backing,
+				       h.backing_format[0] ? h.backing_format
+							   : "(probed)");
+			printf("Format specific information:\n"
+			       "    compat: %s\n    lazy refcounts: %s\n"
+			       "    refcount bits: %u\n    corrupt: %s\n",
+			       h.version == 2 ? "0.10" : "1.1",
+			       h.compatible & QCOW2_COMPAT_LAZY_REFCOUNTS
+				       ? "true"
+				       : "false",
+			       1u << h.refcount_order,
+			       h.incompatible & QCOW2_INCOMPAT_CORRUPT
+				       ? "true"
+				       : "false");
+		}
+	}
+	blk_close(&node);
+	return 0;
+}
+
+/* --- convert --- */
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+	return !n || (!p[0] && !memcmp(p, p + 1, n - 1));
+}
+
+static void progress(bool on, uint64_t done, uint64_t total)
+{
+	if (on)
+		fprintf(stderr, "    (%.2f/100%%)\r",
+			total ? 100.0 * (double)done / (double)total : 100.0);
+}
+
+/* Copies src to dst with DEPTH chunks in flight: each chunk is read,
+ * then written unless it is all zeroes (the new image reads zeroes
+ * there already). */
+static int copy_image(struct blk_ctx *ctx, struct blk_node *src,
+		      struct blk_node *dst, const char *dst_path, bool show)
+{
+	struct img_io io[DEPTH] = { 0 };
+	uint64_t next = 0, done = 0;
+	int r = 0;
+
+	for (unsigned i = 0; i < DEPTH; i++)
+		if (posix_memalign((void **)&io[i].buf, 4096, CHUNK))
+			return -ENOMEM;
+	/* Rounds: read DEPTH chunks, then write the non-zero ones. */
+	while (!r && next < src->size) {
+		uint64_t off[DEPTH], len[DEPTH];
+		unsigned n = 0;
+
+		for (; n < DEPTH && next < src->size; n++) {
+			off[n] = next;
+			len[n] = src->size - next < CHUNK ? src->size - next
+							  : CHUNK;
+			next += len[n];
+			r = start(ctx, src, &io[n], BLK_OP_READ, off[n],
+				  len[n]);
+			if (r)
+				break;
+		}
+		for (unsigned i = 0; i < n; i++) {
+			int e = wait_io(ctx, &io[i]);
+
+			r = r ? r : e;
+		}
+		for (unsigned i = 0; i < n && !r; i++)
+			if (!all_zero(io[i].buf, len[i]))
+				r = start(ctx, dst, &io[i], BLK_OP_WRITE,
+					  off[i], len[i]);
+		for (unsigned i = 0; i < n; i++) {
+			int e = wait_io(ctx, &io[i]);
+
+			r = r ? r : e;
+		}
+		done = next;
+		progress(show, done, src->size);
+	}
+	if (!r)
+		r = start(ctx, dst, &io[0], BLK_OP_FLUSH, 0, 0) ?:
+			wait_io(ctx, &io[0]);
+	if (show)
+		fprintf(stderr, "\n");
+	for (unsigned i = 0; i < DEPTH; i++)
+		free(io[i].buf);
+	if (r)
+		log_error("img convert: %s: %s", dst_path, strerror(-r));
+	return r;
+}
+
+static int convert(const char *src_path, const char *dst_path,
+		   const char *fmt, struct create_args *out, bool show)
+{
+	struct blk_node src, dst;
+	struct blk_ctx ctx;
+	int r;
+
+	if (open_image(&src, src_path, fmt, false))
+		return 1;
+	out->size = src.size;
+	out->have_size = true;
+	if (create(dst_path, out)) {
+		blk_close(&src);
+		return 1;
+	}
+	if (open_image(&dst, dst_path, out->fmt, true)) {
+		blk_close(&src);
+		return 1;
+	}
+	r = blk_ctx_init(&ctx, 2 * DEPTH * 4);
+	if (r) {
+		log_error("img convert: io_uring: %s", strerror(-r));
+	} else {
+		r = copy_image(&ctx, &src, &dst, dst_path, show);
+		blk_ctx_destroy(&ctx);
+	}
+	blk_close(&dst);
+	blk_close(&src);
+	return r ? 1 : 0;
+}
+
+/* --- Command line --- */
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: vmm img create [-f qcow2|raw] [-b BACKING [-F FMT]] "
+		"[-o OPTIONS] FILE [SIZE]\n"
+		"       vmm img info [-f FMT] [--output=human|json] FILE\n"
+		"       vmm img convert [-f FMT] [-O qcow2|raw] [-o OPTIONS] "
+		"[-p] SRC DST\n"
+		"qcow2 OPTIONS: cluster_size=SIZE, compat=0.10|1.1, "
+		"lazy_refcounts=on|off, refcount_bits=N, preallocation=off\n");
+}
+
+int img_command(int argc, char **argv)
+{
+	static const struct option longs[] = {
+		{ "output", required_argument, NULL, 'J' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct create_args a = { .fmt = "raw" };
+	const char *cmd, *in_fmt = NULL;
+	bool json = false, show = false;
+	int c;
+
+	if (argc < 2) {
+		usage(stderr);
+		return 1;
+	}
+	cmd = argv[1];
+	if (!strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+		usage(stdout);
+		return 0;
+	}
+	argc--;
+	argv++;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "f:O:b:F:o:ph", longs, NULL)) !=
+	       -1) {
+		switch (c) {
+		case 'f':
+			if (!strcmp(cmd, "create"))
+				a.fmt = optarg;
+			else
+				in_fmt = optarg;
+			break;
+		case 'O': a.fmt = optarg; break;
+		case 'b': a.backing = optarg; break;
+		case 'F': a.backing_fmt = optarg; break;
+		case 'o': a.options = optarg; break;
+		case 'p': show = true; break;
+		case 'J':
+			if (strcmp(optarg, "json") && strcmp(optarg, "human")) {
+				log_error("img: --output must be human or "
+					  "json");
+				return 1;
+			}
+			json = !strcmp(optarg, "json");
+			break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 1;
+		}
+	}
+	if (!strcmp(cmd, "create") && (argc - optind == 1 ||
+				       argc - optind == 2)) {
+		if (argc - optind == 2) {
+			if (parse_size(argv[optind + 1], 1, &a.size)) {
+				log_error("img create: bad size '%s'",
+					  argv[optind + 1]);
+				return 1;
+			}
+			a.have_size = true;
+		}
+		return create(argv[optind], &a) ? 1 : 0;
+	}
+	if (!strcmp(cmd, "info") && argc - optind == 1)
+		return info(argv[optind], in_fmt, json);
+	if (!strcmp(cmd, "convert") && argc - optind == 2)
+		return convert(argv[optind], argv[optind + 1], in_fmt, &a,
+			       show);
+	usage(stderr);
+	return 1;
+}
