@@ -100,8 +100,13 @@ int blk_opts_add(struct blk_opts *o, const char *key, const char *val);
 int blk_open(struct blk_node *node, struct blk_opts *opts);
 
 /* Closes node and its children. Every blk_ctx it was used on must be
- * destroyed first (the rings hold its registered files). */
+ * destroyed first (the rings hold its registered files). A format may
+ * write to its image on the way (qcow2 gives back the clusters it had
+ * reserved), with plain system calls on the closing thread. */
 void blk_close(struct blk_node *node);
+/* The system calls blk_close needs, for the sandbox role of the thread
+ * that closes nodes: pread64, pwrite64, fdatasync. */
+int blk_close_rules(scmp_filter_ctx ctx);
 
 /* The files of up to BLK_CTX_NODES nodes (whole stacks) per context. */
 #define BLK_CTX_NODES 16

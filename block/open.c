@@ -177,6 +177,18 @@ static void close_child(struct blk_node **slot)
 	}
 }
 
+int blk_close_rules(scmp_filter_ctx ctx)
+{
+	int r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(pread64), 0);
+
+	if (!r)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(pwrite64), 0);
+	if (!r)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fdatasync),
+				     0);
+	return r;
+}
+
 void blk_close(struct blk_node *node)
 {
 	if (node->drv && node->drv->close)

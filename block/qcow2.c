@@ -23,6 +23,7 @@
 #include "lib/bytes.h"
 #include "lib/checked.h"
 #include "qcow2.h"
+#include "qcow2_check.h"
 
 #define ALIGN 4096
 #define HEADER_READ (2u << 20) /* the largest cluster */
@@ -669,12 +670,52 @@ static int check_flags(struct blk_node *node, struct blk_opts *o)
 		return blk_open_fail(o, -EIO,
 				     "the image is marked corrupt; open it "
 				     "read-only or repair it");
-	if (s->h.incompatible & QCOW2_INCOMPAT_DIRTY)
-		return blk_open_fail(o, -EIO,
-				     "the image is dirty (lazy refcounts, "
-				     "not closed cleanly); repair it with "
-				     "'qemu-img check -r all' first");
 	return 0;
+}
+
+/* Sets or clears the dirty bit (lazy refcounts) in the header, durably. */
+static int set_dirty(struct blk_node *node, bool dirty)
+{
+	struct qcow2 *s = node->priv;
+	int fd = node->file->fd;
+
+	if (dirty)
+		s->h.incompatible |= QCOW2_INCOMPAT_DIRTY;
+	else
+		s->h.incompatible &= ~QCOW2_INCOMPAT_DIRTY;
+	put_be64(s->header + 72, s->h.incompatible);
+	if (pwrite(fd, s->header, s->granule, 0) != (ssize_t)s->granule)
+		return errno ? -errno : -EIO;
+	return fdatasync(fd) ? -errno : 0;
+}
+
+/* An image left dirty by lazy refcounts has refcounts that lag behind
+ * its tables: recount them (as qemu-img check -r all would) before
+ * anything is allocated. Its own descriptor: the node's may be O_DIRECT. */
+static int repair_dirty(struct blk_node *node, struct blk_opts *o)
+{
+	struct qcow2_check_result res;
+	const char *path = blk_opt(o, "path", NULL);
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	char why[160];
+	int r;
+
+	if (fd < 0)
+		return blk_open_fail(o, -errno, "%s", strerror(errno));
+	r = qcow2_check(fd, QCOW2_FIX_LEAKS | QCOW2_FIX_ERRORS, NULL, &res,
+			why, sizeof(why));
+	if (!r && fdatasync(fd))
+		r = -errno;
+	close(fd);
+	if (r)
+		return blk_open_fail(o, r, "repairing the dirty image: %s",
+				     why);
+	if (res.corruptions)
+		return blk_open_fail(o, -EIO,
+				     "the dirty image has %llu errors that "
+				     "could not be repaired",
+				     (unsigned long long)res.corruptions);
+	return set_dirty(node, false);
 }
 
 static int setup(struct blk_node *node, struct blk_opts *o)
@@ -723,8 +764,11 @@ static void qcow2_close(struct blk_node *node)
 
 	if (!s)
 		return;
-	if (s->writable && node->file)
-		qcow2_release_reserved(node);
+	/* A failure leaves leaks (or, lazy, a dirty image): repaired by the
+	 * next check or open, never corruption. */
+	if (s->writable && node->file && s->header &&
+	    !qcow2_release_reserved(node) && s->lazy)
+		set_dirty(node, false);
 	qcow2_cache_free(&s->l2);
 	qcow2_cache_free(&s->rb);
 	free(s->l1.data);
@@ -755,9 +799,24 @@ static int qcow2_open(struct blk_node *node, struct blk_opts *o)
 		o->chain[o->depth].dev = st.st_dev;
 		o->chain[o->depth].ino = st.st_ino;
 	}
-	if ((r = read_header(node, o)) || (r = check_flags(node, o)) ||
-	    (r = setup(node, o)) || (r = clear_autoclear(node, o)))
+	if ((r = read_header(node, o)) || (r = check_flags(node, o)))
 		return r;
+	/* The granule, for header writes, before setup computes the rest. */
+	s->granule = node->file->block_size > 512 ? node->file->block_size
+						  : 512;
+	if (s->writable && (s->h.incompatible & QCOW2_INCOMPAT_DIRTY) &&
+	    (r = repair_dirty(node, o)))
+		return r;
+	if ((r = setup(node, o)) || (r = clear_autoclear(node, o)))
+		return r;
+	/* Lazy refcounts: the dirty bit stays set while the image is open,
+	 * so refcount writes need no flush before the L2 entries that use
+	 * them; a crash is repaired at the next open. */
+	s->lazy = s->writable && s->h.version >= 3 &&
+		  (s->h.compatible & QCOW2_COMPAT_LAZY_REFCOUNTS);
+	if (s->lazy && (r = set_dirty(node, true)))
+		return blk_open_fail(o, r, "setting the dirty bit: %s",
+				     strerror(-r));
 	if (s->h.backing[0] && (r = open_backing(node, o)))
 		return r;
 	node->size = s->h.size;

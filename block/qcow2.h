@@ -50,6 +50,7 @@ struct qcow2 {
 	unsigned rb_bits;	   /* log2 refcounts per refcount block */
 	uint32_t granule;	   /* smallest metadata write */
 	bool writable;
+	bool lazy; /* lazy refcounts: dirty bit set while open */
 	pthread_mutex_t mu;
 	struct qcow2_table l1;
 	struct qcow2_table reftable; /* size: its clusters */

@@ -422,7 +422,8 @@ static int reserve(struct blk_co *co, struct blk_node *node)
 	}
 	s->free_hint = c;
 	s->reserved_next = 0;
-	return flush_file(co, node);
+	/* Lazy refcounts: no ordering needed, the open repairs a crash. */
+	return s->lazy ? 0 : flush_file(co, node);
 }
 
 int qcow2_alloc_cluster(struct blk_co *co, struct blk_node *node,

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "block/block.h"
+#include "block/qcow2_check.h"
 #include "block/qcow2_create.h"
 #include "block/qcow2_format.h"
 #include "lib/bytes.h"
@@ -422,6 +423,84 @@ static int convert(const char *src_path, const char *dst_path,
 	return r ? 1 : 0;
 }
 
+/* --- check --- */
+
+static void summary(const struct qcow2_check_result *r)
+{
+	if (!r->corruptions && !r->leaks)
+		printf("No errors were found on the image.\n");
+	if (r->corruptions)
+		printf("\n%llu errors were found on the image.\nData may be "
+		       "corrupted, or further writes to the image may corrupt "
+		       "it.\n",
+		       (unsigned long long)r->corruptions);
+	if (r->leaks)
+		printf("\n%llu leaked clusters were found on the image.\nThis "
+		       "means waste of disk space, but no harm to data.\n",
+		       (unsigned long long)r->leaks);
+	if (r->total)
+		printf("%llu/%llu = %.2f%% allocated, %.2f%% fragmented, %.2f%% "
+		       "compressed clusters\n",
+		       (unsigned long long)r->allocated,
+		       (unsigned long long)r->total,
+		       100.0 * (double)r->allocated / (double)r->total,
+		       r->allocated ? 100.0 * (double)r->fragmented /
+					      (double)r->allocated
+				    : 0.0,
+		       r->allocated ? 100.0 * (double)r->compressed /
+					      (double)r->allocated
+				    : 0.0);
+	printf("Image end offset: %llu\n", (unsigned long long)r->image_end);
+}
+
+/* qemu-img's exit statuses: 0 clean, 2 corruptions, 3 leaks only, 1 the
+ * check could not run. */
+static int check(const char *path, const char *fmt, const char *repair)
+{
+	struct qcow2_check_result res;
+	int fix = 0, fd, r;
+	char why[160];
+
+	if (fmt && strcmp(fmt, "qcow2")) {
+		log_error("img check: %s: only qcow2 images can be checked",
+			  path);
+		return 1;
+	}
+	if (repair && !strcmp(repair, "leaks"))
+		fix = QCOW2_FIX_LEAKS;
+	else if (repair && !strcmp(repair, "all"))
+		fix = QCOW2_FIX_LEAKS | QCOW2_FIX_ERRORS;
+	else if (repair) {
+		log_error("img check: -r must be leaks or all");
+		return 1;
+	}
+	fd = open(path, (fix ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	if (fd < 0) {
+		log_error("img check: %s: %s", path, strerror(errno));
+		return 1;
+	}
+	r = qcow2_check(fd, fix, stdout, &res, why, sizeof(why));
+	if (!r && (res.leaks_fixed || res.corruptions_fixed)) {
+		printf("The following inconsistencies were found and "
+		       "repaired:\n\n    %llu leaked clusters\n    %llu "
+		       "corruptions\n\nDouble checking the fixed image "
+		       "now...\n",
+		       (unsigned long long)res.leaks_fixed,
+		       (unsigned long long)res.corruptions_fixed);
+		if (!fsync(fd))
+			r = qcow2_check(fd, 0, stdout, &res, why, sizeof(why));
+		else
+			snprintf(why, sizeof(why), "%s", strerror(errno));
+	}
+	close(fd);
+	if (r) {
+		log_error("img check: %s: %s", path, why);
+		return 1;
+	}
+	summary(&res);
+	return res.corruptions ? 2 : res.leaks ? 3 : 0;
+}
+
 /* --- Command line --- */
 
 static void usage(FILE *out)
@@ -430,6 +509,7 @@ static void usage(FILE *out)
 		"usage: vmm img create [-f qcow2|raw] [-b BACKING [-F FMT]] "
 		"[-o OPTIONS] FILE [SIZE]\n"
 		"       vmm img info [-f FMT] [--output=human|json] FILE\n"
+		"       vmm img check [-f qcow2] [-r leaks|all] FILE\n"
 		"       vmm img convert [-f FMT] [-O qcow2|raw] [-o OPTIONS] "
 		"[-p] SRC DST\n"
 		"qcow2 OPTIONS: cluster_size=SIZE, compat=0.10|1.1, "
@@ -444,7 +524,7 @@ int img_command(int argc, char **argv)
 		{ 0 },
 	};
 	struct create_args a = { .fmt = "raw" };
-	const char *cmd, *in_fmt = NULL;
+	const char *cmd, *in_fmt = NULL, *repair = NULL;
 	bool json = false, show = false;
 	int c;
 
@@ -460,7 +540,7 @@ int img_command(int argc, char **argv)
 	argc--;
 	argv++;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "f:O:b:F:o:ph", longs, NULL)) !=
+	while ((c = getopt_long(argc, argv, "f:O:b:F:o:r:ph", longs, NULL)) !=
 	       -1) {
 		switch (c) {
 		case 'f':
@@ -474,6 +554,7 @@ int img_command(int argc, char **argv)
 		case 'F': a.backing_fmt = optarg; break;
 		case 'o': a.options = optarg; break;
 		case 'p': show = true; break;
+		case 'r': repair = optarg; break;
 		case 'J':
 			if (strcmp(optarg, "json") && strcmp(optarg, "human")) {
 				log_error("img: --output must be human or "
@@ -498,6 +579,8 @@ int img_command(int argc, char **argv)
 		}
 		return create(argv[optind], &a) ? 1 : 0;
 	}
+	if (!strcmp(cmd, "check") && argc - optind == 1)
+		return check(argv[optind], in_fmt, repair);
 	if (!strcmp(cmd, "info") && argc - optind == 1)
 		return info(argv[optind], in_fmt, json);
 	if (!strcmp(cmd, "convert") && argc - optind == 2)

@@ -16,6 +16,7 @@
 
 #include "devices/console.h"
 #include "arch/arch.h"
+#include "block/block.h"
 #include "lib/log.h"
 #include "vcpu.h"
 
@@ -199,7 +200,8 @@ static int main_rules(scmp_filter_ctx ctx)
 
 const struct sandbox_role vm_main_role = {
 	.name = "main",
-	.rules = { main_rules },
+	/* The disks are closed at teardown (block/block.h). */
+	.rules = { main_rules, blk_close_rules },
 };
 
 static int setup(struct vm *vm, const struct vm_config *cfg)
