@@ -9,7 +9,8 @@
 #   make valgrind   the unit tests under valgrind memcheck
 #   make nonroot-check  the guest suites as an unprivileged user
 #   make cli-check  bad arguments and input files
-#   make img-check  qcow2 images against qemu-img and qemu-io (tests/img)
+#   make img-check  qcow2 and QED images against qemu-img and qemu-io, crash
+#                   consistency under SIGKILL (tests/img)
 #   make guest-check  the test guest on this machine's /dev/kvm
 #   make lab-check  stock-Linux guest tests inside the lab host
 #   make format     format every C file with .clang-format
@@ -68,7 +69,11 @@ GUEST_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -MMD -MP \
 GUEST := $(BUILD)/guest/testguest.elf
 
 all: $(BUILD)/vmm $(GUEST) $(BUILD)/runstat $(BUILD)/kvm-floor \
-	$(BUILD)/kvm-hold $(BUILD)/fsops $(BUILD)/stamp-img
+	$(BUILD)/kvm-hold $(BUILD)/fsops $(BUILD)/stamp-img $(BUILD)/img-writer
+
+# tests/img/crash's writer and verifier, on the block layer.
+$(BUILD)/img-writer: tests/img/writer.c $(LIB_OBJS)
+	$(CC) $(CFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS)
 
 $(BUILD)/runstat: bench/runstat.c
 	$(CC) $(CFLAGS) -o $@ $<
@@ -164,6 +169,8 @@ cli-check: all kernel
 
 img-check: all
 	$(SAN_RUN) tests/img/interop
+	$(SAN_RUN) tests/img/qed-interop
+	$(SAN_RUN) TRIALS=3 tests/img/crash
 
 guest-check: all
 	$(SAN_RUN) tests/guest/check

@@ -34,7 +34,7 @@ struct blk_co {
 	bool busy;    /* serving a request (else in the ctx's free pool) */
 	bool running; /* inside coro_enter now */
 	bool queued;  /* on ctx's ready list */
-	bool remote_queued; /* on ctx's remote list (ctx's remote_mu) */
+	bool remote_queued;	    /* on ctx's remote list (ctx's remote_mu) */
 	struct blk_co *next;	    /* free or ready list */
 	struct blk_co *remote_next; /* remote list */
 	struct blk_co *all_next;    /* every coroutine of the ctx */
@@ -70,8 +70,7 @@ struct blk_waitq {
 };
 
 /* With mu held: joins q, releases mu, waits to be woken, retakes mu. */
-void blk_co_wait(struct blk_co *co, struct blk_waitq *q,
-		 pthread_mutex_t *mu);
+void blk_co_wait(struct blk_co *co, struct blk_waitq *q, pthread_mutex_t *mu);
 /* From inside coroutine self, with the mutex of q held: wakes everyone
  * waiting on q. They run once self yields or ends, or on their own
  * ctx's thread. */

@@ -8,11 +8,13 @@
 extern const struct blk_driver blk_raw_driver;	 /* block/raw.c */
 extern const struct blk_driver blk_file_driver;	 /* block/file.c */
 extern const struct blk_driver blk_qcow2_driver; /* block/qcow2.c */
+extern const struct blk_driver blk_qed_driver;	 /* block/qed.c */
 
 static const struct blk_driver *const drivers[] = {
 	&blk_raw_driver,
 	&blk_file_driver,
 	&blk_qcow2_driver,
+	&blk_qed_driver,
 };
 
 const struct blk_driver *blk_driver_at(unsigned i)

@@ -6,7 +6,7 @@
 
 /* The format names, for messages such as the --disk parser's. A unit test
  * (test_drivers) checks it names exactly the formats in the table. */
-#define BLK_FORMAT_NAMES "raw, qcow2"
+#define BLK_FORMAT_NAMES "raw, qcow2, qed"
 
 /* The driver called name of that kind, or NULL. */
 const struct blk_driver *blk_driver_find(const char *name,

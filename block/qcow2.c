@@ -50,8 +50,8 @@ static void compressed_range(const struct qcow2 *s, uint64_t entry,
 			     uint64_t *off, uint64_t *len)
 {
 	unsigned shift = 62 - (s->cluster_bits - 8);
-	uint64_t sectors = ((entry >> shift) &
-			    ((1ull << (s->cluster_bits - 8)) - 1)) + 1;
+	uint64_t sectors =
+		((entry >> shift) & ((1ull << (s->cluster_bits - 8)) - 1)) + 1;
 
 	*off = entry & ((1ull << shift) - 1);
 	*len = sectors * 512 - (*off & 511);
@@ -353,8 +353,7 @@ static int cow_source(struct blk_co *co, struct blk_node *node, uint64_t gc,
  * cluster is marked in flight by the caller. */
 static int write_alloc(struct blk_co *co, struct blk_node *node,
 		       struct qcow2_table *t, size_t pos, uint64_t entry,
-		       uint64_t g, uint64_t len, struct iovec *data,
-		       unsigned n)
+		       uint64_t g, uint64_t len, struct iovec *data, unsigned n)
 {
 	struct qcow2 *s = node->priv;
 	uint64_t in = g & (s->cluster - 1), host, old_off = 0, old_len = 0;
@@ -371,8 +370,10 @@ static int write_alloc(struct blk_co *co, struct blk_node *node,
 		goto out;
 	pthread_mutex_unlock(&s->mu);
 	if (len < s->cluster) {
-		r = posix_memalign((void **)&buf, ALIGN, s->cluster) ? -ENOMEM
-		    : cow_source(co, node, g >> s->cluster_bits, entry, buf);
+		r = posix_memalign((void **)&buf, ALIGN, s->cluster)
+			    ? -ENOMEM
+			    : cow_source(co, node, g >> s->cluster_bits, entry,
+					 buf);
 	}
 	if (!r) {
 		if (in)
@@ -413,9 +414,8 @@ static bool overlaps_metadata(const struct qcow2 *s, uint64_t host)
 			      s->reftable.size);
 }
 
-static int write_cluster(struct blk_co *co, struct blk_node *node,
-			 uint64_t g, uint64_t len, struct iovec *data,
-			 unsigned n)
+static int write_cluster(struct blk_co *co, struct blk_node *node, uint64_t g,
+			 uint64_t len, struct iovec *data, unsigned n)
 {
 	struct qcow2 *s = node->priv;
 	uint64_t gc = g >> s->cluster_bits, entry, host;
@@ -702,8 +702,8 @@ static int repair_dirty(struct blk_node *node, struct blk_opts *o)
 
 	if (fd < 0)
 		return blk_open_fail(o, -errno, "%s", strerror(errno));
-	r = qcow2_check(fd, QCOW2_FIX_LEAKS | QCOW2_FIX_ERRORS, NULL, &res,
-			why, sizeof(why));
+	r = qcow2_check(fd, QCOW2_FIX_LEAKS | QCOW2_FIX_ERRORS, NULL, &res, why,
+			sizeof(why));
 	if (!r && fdatasync(fd))
 		r = -errno;
 	close(fd);
@@ -729,8 +729,8 @@ static int setup(struct blk_node *node, struct blk_opts *o)
 	s->cluster = 1ull << s->cluster_bits;
 	s->l2_bits = s->cluster_bits - 3;
 	s->rb_bits = s->cluster_bits + 3 - s->h.refcount_order;
-	s->granule = node->file->block_size > 512 ? node->file->block_size
-						  : 512;
+	s->granule =
+		node->file->block_size > 512 ? node->file->block_size : 512;
 	if (s->granule > s->cluster)
 		return blk_open_fail(o, -EINVAL,
 				     "clusters of %llu bytes are smaller than "
@@ -802,8 +802,8 @@ static int qcow2_open(struct blk_node *node, struct blk_opts *o)
 	if ((r = read_header(node, o)) || (r = check_flags(node, o)))
 		return r;
 	/* The granule, for header writes, before setup computes the rest. */
-	s->granule = node->file->block_size > 512 ? node->file->block_size
-						  : 512;
+	s->granule =
+		node->file->block_size > 512 ? node->file->block_size : 512;
 	if (s->writable && (s->h.incompatible & QCOW2_INCOMPAT_DIRTY) &&
 	    (r = repair_dirty(node, o)))
 		return r;

@@ -44,11 +44,11 @@ struct qcow2_inflight {
 
 struct qcow2 {
 	struct qcow2_header h;
-	uint64_t cluster;	   /* bytes */
+	uint64_t cluster; /* bytes */
 	unsigned cluster_bits;
-	unsigned l2_bits;	   /* log2 entries per L2 table */
-	unsigned rb_bits;	   /* log2 refcounts per refcount block */
-	uint32_t granule;	   /* smallest metadata write */
+	unsigned l2_bits; /* log2 entries per L2 table */
+	unsigned rb_bits; /* log2 refcounts per refcount block */
+	uint32_t granule; /* smallest metadata write */
 	bool writable;
 	bool lazy; /* lazy refcounts: dirty bit set while open */
 	pthread_mutex_t mu;

@@ -33,12 +33,12 @@ struct chk {
 	uint64_t last_data; /* for fragmentation: previous data cluster */
 	uint8_t *rt;	    /* the refcount table */
 	uint64_t rt_entries;
-	uint8_t *rb;	    /* one refcount block, at rb_off */
+	uint8_t *rb; /* one refcount block, at rb_off */
 	uint64_t rb_off;
 };
 
 __attribute__((format(printf, 2, 3))) static void report(struct chk *c,
-							const char *fmt, ...)
+							 const char *fmt, ...)
 {
 	va_list ap;
 
@@ -69,8 +69,7 @@ static int write_at(struct chk *c, uint64_t off, const void *buf, size_t len)
 }
 
 /* Counts one reference to each cluster of [off, off + len). */
-static void add_ref(struct chk *c, uint64_t off, uint64_t len,
-		    const char *what)
+static void add_ref(struct chk *c, uint64_t off, uint64_t len, const char *what)
 {
 	uint64_t end;
 
@@ -82,9 +81,8 @@ static void add_ref(struct chk *c, uint64_t off, uint64_t len,
 		c->res->corruptions++;
 		return;
 	}
-	for (uint64_t i = off / c->cluster; i < (end + c->cluster - 1) /
-							 c->cluster;
-	     i++)
+	for (uint64_t i = off / c->cluster;
+	     i < (end + c->cluster - 1) / c->cluster; i++)
 		if (c->ref[i] != UINT32_MAX)
 			c->ref[i]++;
 }
@@ -104,19 +102,25 @@ static void walk_l2(struct chk *c, const uint8_t *l2, bool active)
 {
 	unsigned shift = 62 - (c->cb - 8);
 
+	c->last_data =
+		0; /* fragmentation is counted per table, as qemu-img does */
 	for (uint64_t i = 0; i < c->cluster / 8; i++) {
 		uint64_t e = get_be64(l2 + i * 8), off, len;
 
 		if (e & QCOW2_COMPRESSED) {
 			uint64_t sectors =
-				((e >> shift) & ((1ull << (c->cb - 8)) - 1)) + 1;
+				((e >> shift) & ((1ull << (c->cb - 8)) - 1)) +
+				1;
 
 			off = e & ((1ull << shift) - 1);
 			len = sectors * 512 - (off & 511);
 			add_ref(c, off, len, "compressed cluster");
+			/* As qemu-img counts them: compressed clusters are
+			 * fragmented by nature. */
 			if (active) {
 				c->res->allocated++;
 				c->res->compressed++;
+				c->res->fragmented++;
 			}
 			continue;
 		}
@@ -244,28 +248,40 @@ static int compare(struct chk *c, uint8_t *rt, uint64_t entries, int fix)
 
 		if (rb && (rb & (c->cluster - 1) || rb >= c->file_size))
 			rb = 0; /* reported by walk_refcounts / add_ref */
+		/* No block: every count is 0, and only the clusters of the
+		 * file need a look (a table can cover far more). */
+		if (!rb && t * per_rb >= c->nclusters)
+			continue;
 		if (rb)
 			r = read_at(c, rb, c->buf, c->cluster);
 		else
 			memset(c->buf, 0, c->cluster);
 		for (uint64_t i = 0; !r && i < per_rb; i++) {
+			if (!rb && t * per_rb + i >= c->nclusters)
+				break;
 			uint64_t cl = t * per_rb + i;
 			uint64_t want = cl < c->nclusters ? c->ref[cl] : 0;
 			uint64_t disk = qcow2_rc_get(c->buf, i, order);
 
+			/* qemu-img's image end: past the last cluster of the
+			 * file in use or counted. */
+			if ((disk || want) && cl < c->nclusters)
+				c->res->image_end = (cl + 1) * c->cluster;
 			if (disk == want)
 				continue;
 			if (want > max) {
-				report(c, "ERROR cluster %llu: %llu references "
-					  "overflow the refcount width",
+				report(c,
+				       "ERROR cluster %llu: %llu references "
+				       "overflow the refcount width",
 				       (unsigned long long)cl,
 				       (unsigned long long)want);
 				c->res->corruptions++;
 				continue;
 			}
 			if (disk > want && (fix & QCOW2_FIX_LEAKS) && rb) {
-				report(c, "Repairing cluster %llu refcount=%llu "
-					  "reference=%llu",
+				report(c,
+				       "Repairing cluster %llu refcount=%llu "
+				       "reference=%llu",
 				       (unsigned long long)cl,
 				       (unsigned long long)disk,
 				       (unsigned long long)want);
@@ -273,15 +289,17 @@ static int compare(struct chk *c, uint8_t *rt, uint64_t entries, int fix)
 				c->res->leaks_fixed++;
 				dirty = true;
 			} else if (disk > want) {
-				report(c, "Leaked cluster %llu refcount=%llu "
-					  "reference=%llu",
+				report(c,
+				       "Leaked cluster %llu refcount=%llu "
+				       "reference=%llu",
 				       (unsigned long long)cl,
 				       (unsigned long long)disk,
 				       (unsigned long long)want);
 				c->res->leaks++;
 			} else if ((fix & QCOW2_FIX_ERRORS) && rb) {
-				report(c, "Repairing cluster %llu refcount=%llu "
-					  "reference=%llu",
+				report(c,
+				       "Repairing cluster %llu refcount=%llu "
+				       "reference=%llu",
 				       (unsigned long long)cl,
 				       (unsigned long long)disk,
 				       (unsigned long long)want);
@@ -289,8 +307,9 @@ static int compare(struct chk *c, uint8_t *rt, uint64_t entries, int fix)
 				c->res->corruptions_fixed++;
 				dirty = true;
 			} else {
-				report(c, "ERROR cluster %llu refcount=%llu "
-					  "reference=%llu",
+				report(c,
+				       "ERROR cluster %llu refcount=%llu "
+				       "reference=%llu",
 				       (unsigned long long)cl,
 				       (unsigned long long)disk,
 				       (unsigned long long)want);
@@ -303,8 +322,10 @@ static int compare(struct chk *c, uint8_t *rt, uint64_t entries, int fix)
 	/* Referenced clusters that no refcount block covers. */
 	for (uint64_t cl = entries * per_rb; cl < c->nclusters; cl++)
 		if (c->ref[cl]) {
-			report(c, "ERROR cluster %llu refcount=0 reference=%u "
-				  "(no refcount block covers it)",
+			c->res->image_end = (cl + 1) * c->cluster;
+			report(c,
+			       "ERROR cluster %llu refcount=0 reference=%u "
+			       "(no refcount block covers it)",
 			       (unsigned long long)cl, c->ref[cl]);
 			c->res->corruptions++;
 		}
@@ -383,8 +404,8 @@ static int check_copied(struct chk *c, int fix)
 
 		if (!l2 || l2 & (c->cluster - 1) || l2 >= c->file_size)
 			continue;
-		snprintf(where, sizeof(where), "l1_index=%llu l1_entry=",
-			 (unsigned long long)i);
+		snprintf(where, sizeof(where),
+			 "l1_index=%llu l1_entry=", (unsigned long long)i);
 		r = copied_ok(c, &e, "L2 cluster", where, fix, &l1_changed);
 		put_be64(l1 + i * 8, e);
 		if (!r)
@@ -484,9 +505,9 @@ int qcow2_check(int fd, int fix, FILE *out, struct qcow2_check_result *res,
 		if (!r)
 			report(&c, "Cleared the dirty bit");
 	}
-	res->total = qcow2_l1_entries(c.h.size, c.cb) ? c.h.size / c.cluster +
-		     !!(c.h.size % c.cluster) : 0;
-	res->image_end = c.file_size;
+	res->total = qcow2_l1_entries(c.h.size, c.cb)
+			     ? c.h.size / c.cluster + !!(c.h.size % c.cluster)
+			     : 0;
 	if (r)
 		snprintf(why, why_len, "%s", strerror(-r));
 out:

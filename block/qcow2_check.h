@@ -14,17 +14,17 @@
 #define QCOW2_FIX_ERRORS 2
 
 struct qcow2_check_result {
-	uint64_t corruptions, leaks;	       /* still there */
+	uint64_t corruptions, leaks; /* still there */
 	uint64_t corruptions_fixed, leaks_fixed;
 	uint64_t allocated, total, compressed, fragmented; /* clusters */
-	uint64_t image_end;			 /* bytes */
+	uint64_t image_end; /* bytes: past the last cluster in use */
 };
 
 /* Checks the image in fd (read-write when fix is not 0), printing one
  * line per problem to report (NULL: none). 0 when the check ran (the
  * result says what it found), or -errno with why filled in when the
  * image could not be checked at all. */
-int qcow2_check(int fd, int fix, FILE *report,
-		struct qcow2_check_result *res, char *why, size_t why_len);
+int qcow2_check(int fd, int fix, FILE *report, struct qcow2_check_result *res,
+		char *why, size_t why_len);
 
 #endif

@@ -76,16 +76,17 @@ int qcow2_create(int fd, const struct qcow2_create_opts *c, char *why,
 		return -ENOMEM;
 	r = qcow2_header_write(&h, buf, cluster);
 	if (r) {
-		snprintf(why, why_len, "backing file name too long for the "
-				       "header cluster");
+		snprintf(why, why_len,
+			 "backing file name too long for the "
+			 "header cluster");
 		free(buf);
 		return r;
 	}
 	for (uint64_t i = 0; i < rbc; i++)
 		put_be64(buf + cluster + i * 8, (1 + rtc + i) * cluster);
 	for (uint64_t i = 0; i < m; i++)
-		qcow2_rc_set(buf + (1 + rtc + i / per_rb) * cluster,
-			     i % per_rb, order, 1);
+		qcow2_rc_set(buf + (1 + rtc + i / per_rb) * cluster, i % per_rb,
+			     order, 1);
 	r = ftruncate(fd, 0) ? -errno : write_all(fd, buf, total, 0);
 	if (!r && fsync(fd))
 		r = -errno;

@@ -91,8 +91,8 @@ static int check_features(struct qcow2_header *h, char *why, size_t why_len)
 	return 0;
 }
 
-static int parse_fields(const uint8_t *buf, size_t len,
-			struct qcow2_header *h, char *why, size_t why_len)
+static int parse_fields(const uint8_t *buf, size_t len, struct qcow2_header *h,
+			char *why, size_t why_len)
 {
 	memset(h, 0, sizeof(*h));
 	if (len < QCOW2_V2_HEADER_LEN || get_be32(buf) != QCOW2_MAGIC)
@@ -128,8 +128,8 @@ static int parse_fields(const uint8_t *buf, size_t len,
 	h->refcount_order = get_be32(buf + 96);
 	h->header_length = get_be32(buf + 100);
 	if (h->header_length < QCOW2_V3_HEADER_LEN || h->header_length % 8)
-		return fail(why, why_len, -EINVAL,
-			    "bad header length %u", h->header_length);
+		return fail(why, why_len, -EINVAL, "bad header length %u",
+			    h->header_length);
 	if (len < h->header_length)
 		return fail(why, why_len, -EINVAL,
 			    "truncated header: %zu of %u bytes", len,
@@ -184,8 +184,7 @@ static int check_layout(const uint8_t *buf, size_t len, uint64_t file_size,
 			    "L1 table and refcount table overlap");
 	if (h->nb_snapshots &&
 	    (h->snapshots_offset & (cluster - 1) ||
-	     h->snapshots_offset < cluster ||
-	     h->snapshots_offset >= file_size))
+	     h->snapshots_offset < cluster || h->snapshots_offset >= file_size))
 		return fail(why, why_len, -EINVAL,
 			    "snapshot table at %#llx is unaligned, in the "
 			    "header or past the end of the file",
@@ -228,11 +227,10 @@ int qcow2_header_parse(const uint8_t *buf, size_t len, uint64_t file_size,
 	return check_layout(buf, len, file_size, h, why, why_len);
 }
 
-int qcow2_header_write(const struct qcow2_header *h, uint8_t *buf,
-		       size_t len)
+int qcow2_header_write(const struct qcow2_header *h, uint8_t *buf, size_t len)
 {
-	size_t hlen = h->version == 2 ? QCOW2_V2_HEADER_LEN
-				      : QCOW2_V3_HEADER_LEN;
+	size_t hlen =
+		h->version == 2 ? QCOW2_V2_HEADER_LEN : QCOW2_V3_HEADER_LEN;
 	size_t off = hlen, fmt_len = strlen(h->backing_format);
 	size_t name_len = strlen(h->backing);
 

@@ -67,7 +67,6 @@ uint64_t qcow2_l1_entries(uint64_t size, uint32_t cluster_bits);
 /* Encodes h (version 2 or 3) into buf (one cluster, zeroed first), with
  * a backing format extension when h->backing_format is set and the
  * backing name after the extensions. -EINVAL when it does not fit. */
-int qcow2_header_write(const struct qcow2_header *h, uint8_t *buf,
-		       size_t len);
+int qcow2_header_write(const struct qcow2_header *h, uint8_t *buf, size_t len);
 
 #endif

@@ -43,8 +43,8 @@ void qcow2_rc_set(uint8_t *rb, uint64_t i, unsigned order, uint64_t v)
 	bits = 1u << order;
 	shift = i * bits % 8;
 	mask = (uint8_t)(((1u << bits) - 1) << shift);
-	rb[i * bits / 8] = (uint8_t)((rb[i * bits / 8] & ~mask) |
-				     ((v << shift) & mask));
+	rb[i * bits / 8] =
+		(uint8_t)((rb[i * bits / 8] & ~mask) | ((v << shift) & mask));
 }
 
 static uint64_t rc_max(unsigned order)
@@ -414,8 +414,9 @@ static int reserve(struct blk_co *co, struct blk_node *node)
 			first = first < i ? first : i;
 			last = i;
 		}
-		r = first == UINT64_MAX ? 0
-					: store_entries(co, node, t, first, last);
+		r = first == UINT64_MAX
+			    ? 0
+			    : store_entries(co, node, t, first, last);
 		qcow2_table_put(co, &s->rb, t);
 		if (r)
 			return r;
@@ -452,7 +453,8 @@ static int unref_locked(struct blk_co *co, struct blk_node *node,
 	unsigned order = s->h.refcount_order;
 
 	for (; c < end; c++) {
-		uint64_t rt = c >> s->rb_bits, i = c & ((1ull << s->rb_bits) - 1);
+		uint64_t rt = c >> s->rb_bits,
+			 i = c & ((1ull << s->rb_bits) - 1);
 		struct qcow2_table *t;
 		uint64_t v;
 		int r;
@@ -504,9 +506,10 @@ int qcow2_release_reserved(struct blk_node *node)
 		return -ENOMEM;
 	for (unsigned j = s->reserved_next; j < s->nreserved && !r; j++) {
 		uint64_t c = s->reserved[j] >> s->cluster_bits;
-		uint64_t rt = c >> s->rb_bits, i = c & ((1ull << s->rb_bits) - 1);
-		uint64_t rb = get_be64(s->reftable.data + rt * 8) &
-			      QCOW2_OFFSET_MASK;
+		uint64_t rt = c >> s->rb_bits,
+			 i = c & ((1ull << s->rb_bits) - 1);
+		uint64_t rb =
+			get_be64(s->reftable.data + rt * 8) & QCOW2_OFFSET_MASK;
 		size_t at = (size_t)(i * bits / 8) & ~(g - 1);
 
 		if (pread(fd, buf, g, (off_t)(rb + at)) != (ssize_t)g) {

@@ -17,6 +17,7 @@
 #include "block/qcow2_check.h"
 #include "block/qcow2_create.h"
 #include "block/qcow2_format.h"
+#include "block/qed_format.h"
 #include "lib/bytes.h"
 #include "lib/log.h"
 #include "lib/parse.h"
@@ -42,13 +43,17 @@ static void io_done(struct blk_req *req, int result)
 	io->busy = false;
 }
 
-static int start(struct blk_ctx *ctx, struct blk_node *node,
-		 struct img_io *io, enum blk_op op, uint64_t off, uint64_t len)
+static int start(struct blk_ctx *ctx, struct blk_node *node, struct img_io *io,
+		 enum blk_op op, uint64_t off, uint64_t len)
 {
 	io->iov = (struct iovec){ io->buf, len };
-	io->req = (struct blk_req){ .op = op, .offset = off, .len = len,
-				    .iov = &io->iov, .iovcnt = 1,
-				    .complete = io_done, .opaque = io };
+	io->req = (struct blk_req){ .op = op,
+				    .offset = off,
+				    .len = len,
+				    .iov = &io->iov,
+				    .iovcnt = 1,
+				    .complete = io_done,
+				    .opaque = io };
 	io->busy = true;
 	io->result = 0;
 	int r = blk_submit(node, ctx, &io->req);
@@ -74,11 +79,13 @@ static const char *probe(const char *path)
 
 	if (fd >= 0)
 		close(fd);
+	if (n == 4 && !memcmp(magic, "QED", 4))
+		return "qed";
 	return n == 4 && get_be32(magic) == QCOW2_MAGIC ? "qcow2" : "raw";
 }
 
-static int open_image(struct blk_node *node, const char *path,
-		      const char *fmt, bool writable)
+static int open_image(struct blk_node *node, const char *path, const char *fmt,
+		      bool writable)
 {
 	struct blk_opts o = { 0 };
 
@@ -157,8 +164,34 @@ static int parse_create_options(const char *options,
 	return r;
 }
 
-static int backing_size(const char *path, const char *backing,
-			const char *fmt, uint64_t *size)
+/* QED -o: cluster_size=SIZE, table_size=N (qemu-img's defaults). */
+static int parse_qed_options(const char *options, uint64_t *cs, uint64_t *ts)
+{
+	char *copy = strdup(options ? options : ""), *save = NULL, *kv, *v;
+	int r = 0;
+
+	for (kv = strtok_r(copy, ",", &save); kv && !r;
+	     kv = strtok_r(NULL, ",", &save)) {
+		if ((v = strchr(kv, '=')))
+			*v++ = 0;
+		if (v && !strcmp(kv, "cluster_size"))
+			r = parse_size(v, 1, cs) || *cs > UINT32_MAX ? -EINVAL
+								     : 0;
+		else if (v && !strcmp(kv, "table_size"))
+			r = parse_uint(v, 1, 16, ts);
+		else
+			r = -EINVAL;
+		if (r)
+			log_error("img: bad QED option '%s' (cluster_size, "
+				  "table_size)",
+				  kv);
+	}
+	free(copy);
+	return r;
+}
+
+static int backing_size(const char *path, const char *backing, const char *fmt,
+			uint64_t *size)
 {
 	struct blk_node b;
 	char full[4096];
@@ -169,8 +202,8 @@ static int backing_size(const char *path, const char *backing,
 		const char *slash = strrchr(path, '/');
 		int dir = slash ? (int)(slash - path) : 1;
 
-		snprintf(full, sizeof(full), "%.*s/%s", dir,
-			 slash ? path : ".", backing);
+		snprintf(full, sizeof(full), "%.*s/%s", dir, slash ? path : ".",
+			 backing);
 	}
 	if (open_image(&b, full, fmt, false))
 		return -1;
@@ -181,8 +214,10 @@ static int backing_size(const char *path, const char *backing,
 
 static int create(const char *path, struct create_args *a)
 {
-	struct qcow2_create_opts c = { .version = 3, .cluster_bits = 16,
+	struct qcow2_create_opts c = { .version = 3,
+				       .cluster_bits = 16,
 				       .refcount_order = 4 };
+	uint64_t qed_cs = 65536, qed_ts = 4;
 	char why[160];
 	int fd, r;
 
@@ -193,8 +228,9 @@ static int create(const char *path, struct create_args *a)
 		log_error("img create: no size given");
 		return 1;
 	}
-	if (strcmp(a->fmt, "raw") && strcmp(a->fmt, "qcow2")) {
-		log_error("img create: unknown format '%s' (raw, qcow2)",
+	if (strcmp(a->fmt, "raw") && strcmp(a->fmt, "qcow2") &&
+	    strcmp(a->fmt, "qed")) {
+		log_error("img create: unknown format '%s' (raw, qcow2, qed)",
 			  a->fmt);
 		return 1;
 	}
@@ -205,6 +241,9 @@ static int create(const char *path, struct create_args *a)
 	}
 	if (!strcmp(a->fmt, "qcow2") && parse_create_options(a->options, &c))
 		return 1;
+	if (!strcmp(a->fmt, "qed") &&
+	    parse_qed_options(a->options, &qed_cs, &qed_ts))
+		return 1;
 	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		log_error("img create: %s: %s", path, strerror(errno));
@@ -213,6 +252,9 @@ static int create(const char *path, struct create_args *a)
 	if (!strcmp(a->fmt, "raw")) {
 		r = ftruncate(fd, (off_t)a->size) ? -errno : 0;
 		snprintf(why, sizeof(why), "%s", strerror(-r));
+	} else if (!strcmp(a->fmt, "qed")) {
+		r = qed_create(fd, a->size, (uint32_t)qed_cs, (uint32_t)qed_ts,
+			       a->backing, a->backing_fmt, why, sizeof(why));
 	} else {
 		c.size = a->size;
 		c.backing = a->backing;
@@ -239,8 +281,9 @@ static int info(const char *path, const char *fmt, bool json)
 
 	if (open_image(&node, path, fmt, false))
 		return 1;
-	is_qcow2 = !strcmp(node.drv ? fmt ? fmt : probe(path) : "raw",
-			   "qcow2");
+	if (!fmt)
+		fmt = probe(path);
+	is_qcow2 = !strcmp(fmt, "qcow2");
 	if (is_qcow2) {
 		uint8_t *buf = malloc(2u << 20);
 		int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -248,9 +291,9 @@ static int info(const char *path, const char *fmt, bool json)
 
 		if (fd >= 0)
 			fstat(fd, &st);
-		if (n < 0 || qcow2_header_parse(buf, (size_t)n,
-						(uint64_t)st.st_size, &h, why,
-						sizeof(why)))
+		if (n < 0 ||
+		    qcow2_header_parse(buf, (size_t)n, (uint64_t)st.st_size, &h,
+				       why, sizeof(why)))
 			is_qcow2 = false;
 		if (fd >= 0)
 			close(fd);
@@ -264,7 +307,7 @@ static int info(const char *path, const char *fmt, bool json)
 		if (is_qcow2)
 			printf("    \"cluster-size\": %llu,\n",
 			       1ull << h.cluster_bits);
-		printf("    \"format\": \"%s\",\n", is_qcow2 ? "qcow2" : "raw");
+		printf("    \"format\": \"%s\",\n", fmt);
 		if (is_qcow2 && h.backing[0])
 			printf("    \"backing-filename\": \"%s\",\n"
 			       "    \"backing-filename-format\": \"%s\",\n",
@@ -294,7 +337,7 @@ static int info(const char *path, const char *fmt, bool json)
 	} else {
 		printf("image: %s\nfile format: %s\nvirtual size: %" PRIu64
 		       " bytes\ndisk size: %llu bytes\n",
-		       path, is_qcow2 ? "qcow2" : "raw", node.size,
+		       path, fmt, node.size,
 		       (unsigned long long)st.st_blocks * 512);
 		if (is_qcow2) {
 			printf("cluster_size: %llu\n", 1ull << h.cluster_bits);
@@ -381,8 +424,8 @@ static int copy_image(struct blk_ctx *ctx, struct blk_node *src,
 		progress(show, done, src->size);
 	}
 	if (!r)
-		r = start(ctx, dst, &io[0], BLK_OP_FLUSH, 0, 0) ?:
-			wait_io(ctx, &io[0]);
+		r = start(ctx, dst, &io[0], BLK_OP_FLUSH, 0, 0)
+			    ?: wait_io(ctx, &io[0]);
 	if (show)
 		fprintf(stderr, "\n");
 	for (unsigned i = 0; i < DEPTH; i++)
@@ -392,8 +435,8 @@ static int copy_image(struct blk_ctx *ctx, struct blk_node *src,
 	return r;
 }
 
-static int convert(const char *src_path, const char *dst_path,
-		   const char *fmt, struct create_args *out, bool show)
+static int convert(const char *src_path, const char *dst_path, const char *fmt,
+		   struct create_args *out, bool show)
 {
 	struct blk_node src, dst;
 	struct blk_ctx ctx;
@@ -506,14 +549,15 @@ static int check(const char *path, const char *fmt, const char *repair)
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: vmm img create [-f qcow2|raw] [-b BACKING [-F FMT]] "
+		"usage: vmm img create [-f qcow2|qed|raw] [-b BACKING [-F FMT]] "
 		"[-o OPTIONS] FILE [SIZE]\n"
 		"       vmm img info [-f FMT] [--output=human|json] FILE\n"
 		"       vmm img check [-f qcow2] [-r leaks|all] FILE\n"
-		"       vmm img convert [-f FMT] [-O qcow2|raw] [-o OPTIONS] "
+		"       vmm img convert [-f FMT] [-O qcow2|qed|raw] [-o OPTIONS] "
 		"[-p] SRC DST\n"
 		"qcow2 OPTIONS: cluster_size=SIZE, compat=0.10|1.1, "
-		"lazy_refcounts=on|off, refcount_bits=N, preallocation=off\n");
+		"lazy_refcounts=on|off, refcount_bits=N, preallocation=off\n"
+		"qed OPTIONS: cluster_size=SIZE, table_size=N\n");
 }
 
 int img_command(int argc, char **argv)
@@ -567,8 +611,8 @@ int img_command(int argc, char **argv)
 		default: usage(stderr); return 1;
 		}
 	}
-	if (!strcmp(cmd, "create") && (argc - optind == 1 ||
-				       argc - optind == 2)) {
+	if (!strcmp(cmd, "create") &&
+	    (argc - optind == 1 || argc - optind == 2)) {
 		if (argc - optind == 2) {
 			if (parse_size(argv[optind + 1], 1, &a.size)) {
 				log_error("img create: bad size '%s'",

@@ -91,7 +91,7 @@ Test(blk_opts, format_errors_name_the_known_formats)
 		const char *why = NULL;
 		cr_assert_eq(parse(bad[i], &c, &why), -EINVAL, "'%s' accepted",
 			     bad[i]);
-		cr_assert_str_eq(why, "format must be one of: raw, qcow2",
+		cr_assert_str_eq(why, "format must be one of: raw, qcow2, qed",
 				 "'%s'", bad[i]);
 	}
 }

@@ -75,7 +75,7 @@ Test(block_open, bad_options)
 		const char *why;
 	} bad[] = {
 		{ "format=vmdk;path=$", -EINVAL,
-		  ": unknown format 'vmdk' (known: raw, qcow2)" },
+		  ": unknown format 'vmdk' (known: raw, qcow2, qed)" },
 		/* $ is a raw file of zeroes, no qcow2 header */
 		{ "format=qcow2;path=$", -EINVAL, ": not a qcow2 image" },
 		{ "format=file;path=$", -EINVAL, "unknown format 'file'" },

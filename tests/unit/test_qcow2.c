@@ -72,9 +72,9 @@ static void teardown(void)
 }
 
 struct writer {
-	unsigned parity;	/* writes sectors with this index parity */
-	unsigned *order, n;	/* its sectors, in random order */
-	uint8_t (*buf)[512];	/* one buffer per slot */
+	unsigned parity;     /* writes sectors with this index parity */
+	unsigned *order, n;  /* its sectors, in random order */
+	uint8_t (*buf)[512]; /* one buffer per slot */
 	struct blk_req req[QD];
 	struct iovec iov[QD];
 	bool busy[QD];
@@ -117,8 +117,8 @@ static void *writer_thread(void *arg)
 					.opaque = w,
 				};
 				w->busy[i] = true;
-				cr_assert_eq(blk_submit(&node, &ctx, &w->req[i]),
-					     0);
+				cr_assert_eq(
+					blk_submit(&node, &ctx, &w->req[i]), 0);
 			}
 			busy += w->busy[i];
 		}
@@ -155,8 +155,11 @@ static void read_all(uint8_t *out)
 	struct blk_ctx ctx;
 	struct iovec v = { out, SIZE };
 	int result = 1;
-	struct blk_req req = { .op = BLK_OP_READ, .len = SIZE, .iov = &v,
-			       .iovcnt = 1, .complete = done_read,
+	struct blk_req req = { .op = BLK_OP_READ,
+			       .len = SIZE,
+			       .iov = &v,
+			       .iovcnt = 1,
+			       .complete = done_read,
 			       .opaque = &result };
 
 	cr_assert_eq(blk_ctx_init(&ctx, 64), 0);
@@ -211,7 +214,8 @@ Test(qcow2, two_contexts_allocate_the_same_clusters, .init = setup,
 	sh("qemu-img check -q %s", img);
 	sh("qemu-img convert -O raw %s %s", img, raw);
 	read_file(raw, qemu, SIZE);
-	cr_assert_eq(memcmp(qemu, shadow, SIZE), 0, "qemu-img reads other data");
+	cr_assert_eq(memcmp(qemu, shadow, SIZE), 0,
+		     "qemu-img reads other data");
 	/* The snapshot still holds what it held. */
 	sh("qemu-img snapshot -a snap %s && qemu-img check -q %s", img, img);
 	sh("qemu-io -c 'read -P 0x71 0 1M' %s | grep -q 'read 1048576'", img);
@@ -223,8 +227,7 @@ Test(qcow2, two_contexts_allocate_the_same_clusters, .init = setup,
 	free(qemu);
 }
 
-Test(qcow2, refuses_a_backing_chain_that_loops, .init = setup,
-     .fini = teardown)
+Test(qcow2, refuses_a_backing_chain_that_loops, .init = setup, .fini = teardown)
 {
 	struct blk_opts o = { 0 };
 	char a[80];
