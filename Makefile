@@ -171,6 +171,7 @@ img-check: all
 	$(SAN_RUN) tests/img/interop
 	$(SAN_RUN) tests/img/qed-interop
 	$(SAN_RUN) TRIALS=3 tests/img/crash
+	$(SAN_RUN) tests/img/events
 
 guest-check: all
 	$(SAN_RUN) tests/guest/check

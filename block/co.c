@@ -265,6 +265,21 @@ void blk_co_wake_all(struct blk_co *self, struct blk_waitq *q)
 	}
 }
 
+void blk_co_wake_all_remote(struct blk_waitq *q)
+{
+	struct blk_waiter *w = q->head;
+
+	q->head = NULL;
+	while (w) {
+		struct blk_waiter *next = w->next;
+		struct blk_co *co = w->co;
+
+		__atomic_store_n(&w->woken, true, __ATOMIC_RELEASE);
+		wake_remote(co);
+		w = next;
+	}
+}
+
 int blk_co_remote_wakes(struct blk_ctx *ctx)
 {
 	struct blk_co *list, *co;

@@ -76,6 +76,10 @@ void blk_co_wait(struct blk_co *co, struct blk_waitq *q, pthread_mutex_t *mu);
  * ctx's thread. */
 void blk_co_wake_all(struct blk_co *self, struct blk_waitq *q);
 
+/* The same from outside any coroutine (a test's thread): the woken run
+ * on their ctx's next blk_ctx_reap. */
+void blk_co_wake_all_remote(struct blk_waitq *q);
+
 /* For blk_ctx_reap: runs the coroutines woken from other threads; frees
  * the pool at destroy. */
 int blk_co_remote_wakes(struct blk_ctx *ctx); /* how many */

@@ -29,6 +29,9 @@ enum blk_drv_kind {
 struct blk_driver {
 	const char *name;
 	enum blk_drv_kind kind;
+	/* A protocol that hands every request to its own file child (the
+	 * blkdebug filter): no SQEs, no cqe op. */
+	bool filter;
 	size_t req_state_size;
 	/* The io_uring opcodes and SQE flags (beyond IOSQE_FIXED_FILE, which
 	 * every SQE carries) this driver's SQEs use; every ring allows the
@@ -71,6 +74,42 @@ blk_open_fail(struct blk_opts *o, int err, const char *fmt, ...);
  * (a backing image). Same options; children read the keys they know. */
 int blk_open_child(struct blk_node **slot, const char *protocol,
 		   struct blk_opts *opts);
+
+/* Opens a format's file child: the file protocol, or the blkdebug
+ * filter over it when opts carry inject= (block/blkdebug.h). */
+int blk_open_file_child(struct blk_node *node, struct blk_opts *opts);
+
+/* The steps of a format's metadata updates, named for fault injection
+ * (block/blkdebug.h); BLK_EVENT_NAMES lists them in this order. */
+enum blk_event {
+	BLK_EV_L1_UPDATE,	/* an L1 entry written */
+	BLK_EV_L2_LOAD,		/* an L2 table read into the cache */
+	BLK_EV_L2_ALLOC,	/* a new L2 table written */
+	BLK_EV_L2_UPDATE,	/* an L2 entry written */
+	BLK_EV_REFBLOCK_ALLOC,	/* a new refcount block written */
+	BLK_EV_REFCOUNT_UPDATE, /* refcounts written */
+	BLK_EV_REFTABLE_GROW,	/* a larger refcount table written */
+	BLK_EV_CLUSTER_ALLOC,	/* clusters reserved */
+	BLK_EV_COW_READ,	/* old contents read for a partial cluster */
+	BLK_EV_COW_WRITE,	/* a newly allocated cluster written */
+	BLK_EV_WRITE,		/* data written in place */
+	BLK_EV_READ,		/* data read */
+	BLK_EV_FLUSH,		/* the file flushed */
+	BLK_EV_HEADER_UPDATE,	/* the header written */
+	BLK_EV_COUNT
+};
+#define BLK_EVENT_NAMES                                                        \
+	"l1_update", "l2_load", "l2_alloc", "l2_update", "refblock_alloc",     \
+		"refcount_update", "reftable_grow", "cluster_alloc",           \
+		"cow_read", "cow_write", "write", "read", "flush",             \
+		"header_update"
+
+struct blk_co;
+/* From a request coroutine, just before the step's I/O on file (the
+ * format's file child): 0 to go on, or the -errno a rule injects; may
+ * suspend at a breakpoint or end the process. Nothing (and no cost but
+ * a compare) when file is not a blkdebug node. */
+int blk_co_event(struct blk_co *co, struct blk_node *file, enum blk_event ev);
 
 /* --- Requests (the ctx's thread) --- */
 

@@ -5,16 +5,15 @@
 
 #include <string.h>
 
-extern const struct blk_driver blk_raw_driver;	 /* block/raw.c */
-extern const struct blk_driver blk_file_driver;	 /* block/file.c */
-extern const struct blk_driver blk_qcow2_driver; /* block/qcow2.c */
-extern const struct blk_driver blk_qed_driver;	 /* block/qed.c */
+extern const struct blk_driver blk_raw_driver;	    /* block/raw.c */
+extern const struct blk_driver blk_file_driver;	    /* block/file.c */
+extern const struct blk_driver blk_qcow2_driver;    /* block/qcow2.c */
+extern const struct blk_driver blk_qed_driver;	    /* block/qed.c */
+extern const struct blk_driver blk_blkdebug_driver; /* block/blkdebug.c */
 
 static const struct blk_driver *const drivers[] = {
-	&blk_raw_driver,
-	&blk_file_driver,
-	&blk_qcow2_driver,
-	&blk_qed_driver,
+	&blk_raw_driver,   &blk_file_driver, &blk_blkdebug_driver,
+	&blk_qcow2_driver, &blk_qed_driver,
 };
 
 const struct blk_driver *blk_driver_at(unsigned i)

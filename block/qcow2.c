@@ -72,8 +72,9 @@ static int lookup(struct blk_co *co, struct blk_node *node, uint64_t g,
 	*pos = ((g >> s->cluster_bits) & ((1ull << s->l2_bits) - 1)) * 8;
 	if (!l2)
 		return 0;
-	if (l2 & (s->cluster - 1))
-		return -EIO; /* corrupt: unaligned L2 table */
+	if (l2 & (s->cluster - 1) ||
+	    qcow2_is_metadata(s, l2, s->cluster, QCOW2_META_L2))
+		return -EIO; /* corrupt: unaligned, or other metadata */
 	r = qcow2_table_get(co, node, &s->l2, l2, t);
 	if (!r)
 		*entry = get_be64((*t)->data + *pos);
@@ -129,10 +130,13 @@ static int read_compressed(struct blk_co *co, struct blk_node *node,
 	compressed_range(s, entry, &off, &len);
 	start = off & ~511ull;
 	span = align_up(off + len, 512) - start;
-	if (span > 2 * s->cluster + 1024 || off < s->cluster)
-		return -EIO; /* corrupt: no compressed cluster is that big */
+	if (span > 2 * s->cluster + 1024 || off < s->cluster ||
+	    start >= node->file->size)
+		return -EIO; /* corrupt: too big, in the header, past the end */
 	if (start + span > node->file->size)
 		span = align_up(node->file->size, 512) - start;
+	if (off - start >= span)
+		return -EIO;
 	if (posix_memalign((void **)&buf, ALIGN, align_up(span, ALIGN)))
 		return -ENOMEM;
 	r = blk_co_pread(co, node->file, start, buf,
@@ -206,6 +210,9 @@ static int read_kind(struct blk_co *co, struct blk_node *node, uint64_t g,
 	case NORMAL:
 		if ((entry & QCOW2_OFFSET_MASK) & (s->cluster - 1))
 			return -EIO; /* corrupt: unaligned data cluster */
+		r = blk_co_event(co, node->file, BLK_EV_READ);
+		if (r)
+			return r;
 		return blk_co_rwv(co, node->file, BLK_OP_READ,
 				  (entry & QCOW2_OFFSET_MASK) + in, iov, n);
 	case COMPRESSED:
@@ -278,7 +285,9 @@ static int own_l2(struct blk_co *co, struct blk_node *node, uint64_t g,
 		e = get_be64(s->l1.data + l1i * 8);
 		if (e & QCOW2_COPIED) {
 			off = e & QCOW2_OFFSET_MASK;
-			if (!off || off & (s->cluster - 1))
+			if (!off || off & (s->cluster - 1) ||
+			    qcow2_is_metadata(s, off, s->cluster,
+					      QCOW2_META_L2))
 				return -EIO;
 			return qcow2_table_get(co, node, &s->l2, off, out);
 		}
@@ -290,7 +299,14 @@ static int own_l2(struct blk_co *co, struct blk_node *node, uint64_t g,
 	 * not both make one. */
 	s->l2_busy = true;
 	old = e & QCOW2_OFFSET_MASK;
+	if (old && (old & (s->cluster - 1) ||
+		    qcow2_is_metadata(s, old, s->cluster, QCOW2_META_L2))) {
+		r = -EIO; /* corrupt: the shared table is not a table */
+		goto out;
+	}
 	r = qcow2_alloc_cluster(co, node, &off);
+	if (!r)
+		r = qcow2_offsets_add(&s->l2s, off);
 	if (r)
 		goto out;
 	r = qcow2_table_new(co, node, &s->l2, off, &t);
@@ -310,14 +326,18 @@ static int own_l2(struct blk_co *co, struct blk_node *node, uint64_t g,
 	if (!r) {
 		t->writing = true;
 		pthread_mutex_unlock(&s->mu);
-		r = blk_co_pwrite(co, node->file, off, t->data, s->cluster);
+		r = blk_co_event(co, node->file, BLK_EV_L2_ALLOC);
+		if (!r)
+			r = blk_co_pwrite(co, node->file, off, t->data,
+					  s->cluster);
 		pthread_mutex_lock(&s->mu);
 		t->writing = false;
 		blk_co_wake_all(co, &t->wq);
 	}
 	if (!r) {
 		put_be64(s->l1.data + l1i * 8, off | QCOW2_COPIED);
-		r = qcow2_table_store(co, node, &s->l1, l1i * 8);
+		r = qcow2_table_store(co, node, &s->l1, l1i * 8,
+				      BLK_EV_L1_UPDATE);
 	}
 	if (!r && old)
 		r = qcow2_unref(co, node, old, s->cluster);
@@ -372,8 +392,10 @@ static int write_alloc(struct blk_co *co, struct blk_node *node,
 	if (len < s->cluster) {
 		r = posix_memalign((void **)&buf, ALIGN, s->cluster)
 			    ? -ENOMEM
-			    : cow_source(co, node, g >> s->cluster_bits, entry,
-					 buf);
+			    : blk_co_event(co, node->file, BLK_EV_COW_READ);
+		if (!r)
+			r = cow_source(co, node, g >> s->cluster_bits, entry,
+				       buf);
 	}
 	if (!r) {
 		if (in)
@@ -383,7 +405,10 @@ static int write_alloc(struct blk_co *co, struct blk_node *node,
 		if (in + len < s->cluster)
 			v[m++] = (struct iovec){ buf + in + len,
 						 s->cluster - in - len };
-		r = blk_co_rwv(co, node->file, BLK_OP_WRITE, host, v, m);
+		r = blk_co_event(co, node->file, BLK_EV_COW_WRITE);
+		if (!r)
+			r = blk_co_rwv(co, node->file, BLK_OP_WRITE, host, v,
+				       m);
 	}
 	pthread_mutex_lock(&s->mu);
 	if (r)
@@ -394,24 +419,20 @@ static int write_alloc(struct blk_co *co, struct blk_node *node,
 	} else if (k == COMPRESSED) {
 		compressed_range(s, entry, &old_off, &old_len);
 	}
+	/* A corrupt old entry's cluster is not ours to free: it may be
+	 * metadata, or not in the file at all. */
+	if (old_len && (qcow2_is_metadata(s, old_off, old_len, 0) ||
+			!range_within(old_off, old_len, node->file->size) ||
+			(k != COMPRESSED && old_off & (s->cluster - 1))))
+		old_len = 0;
 	put_be64(t->data + pos, host | QCOW2_COPIED);
-	r = qcow2_table_store(co, node, t, pos);
+	r = qcow2_table_store(co, node, t, pos, BLK_EV_L2_UPDATE);
 	if (!r && old_len)
 		r = qcow2_unref(co, node, old_off, old_len);
 out:
 	free(buf);
 	free(v);
 	return r;
-}
-
-/* Overwriting metadata through a data cluster would corrupt the image;
- * QEMU's overlap check refuses it too. */
-static bool overlaps_metadata(const struct qcow2 *s, uint64_t host)
-{
-	return host < s->cluster ||
-	       ranges_overlap(host, s->cluster, s->l1.offset, s->l1.size) ||
-	       ranges_overlap(host, s->cluster, s->reftable.offset,
-			      s->reftable.size);
 }
 
 static int write_cluster(struct blk_co *co, struct blk_node *node, uint64_t g,
@@ -444,10 +465,18 @@ static int write_cluster(struct blk_co *co, struct blk_node *node, uint64_t g,
 	entry = get_be64(t->data + pos);
 	host = entry & QCOW2_OFFSET_MASK;
 	if ((entry & QCOW2_COPIED) && kind_of(s, entry) == NORMAL) {
+		/* Writing through a corrupt entry onto metadata would
+		 * corrupt the image; QEMU's overlap check refuses it too. */
+		bool bad = host & (s->cluster - 1) ||
+			   qcow2_is_metadata(s, host, s->cluster, 0);
+
 		qcow2_table_put(co, &s->l2, t);
 		pthread_mutex_unlock(&s->mu);
-		if (host & (s->cluster - 1) || overlaps_metadata(s, host))
+		if (bad)
 			return -EIO;
+		r = blk_co_event(co, node->file, BLK_EV_WRITE);
+		if (r)
+			return r;
 		return blk_co_rwv(co, node->file, BLK_OP_WRITE,
 				  host + (g & (s->cluster - 1)), data, n);
 	}
@@ -498,7 +527,9 @@ static int co_write(struct blk_co *co)
 
 static int co_flush(struct blk_co *co)
 {
-	return blk_co_range(co, co->node->file, BLK_OP_FLUSH, 0, 0);
+	int r = blk_co_event(co, co->node->file, BLK_EV_FLUSH);
+
+	return r ? r : blk_co_range(co, co->node->file, BLK_OP_FLUSH, 0, 0);
 }
 
 static int qcow2_submit(struct blk_node *node, struct blk_ctx *ctx,
@@ -638,9 +669,11 @@ static int open_backing(struct blk_node *node, struct blk_opts *o)
 	    (cache && blk_opts_add(&bo, "cache", cache)))
 		return blk_open_fail(o, -EINVAL, "backing options");
 	r = blk_open_child(&node->backing, NULL, &bo);
-	if (r)
-		return blk_open_fail(o, r, "backing file: %s", bo.why);
-	return 0;
+	/* Its own message names the backing file and the reason; wrapping
+	 * it at every level would cut a deep chain's off. */
+	if (r && !o->why[0])
+		snprintf(o->why, sizeof(o->why), "%s", bo.why);
+	return r;
 }
 
 /* Clears what a writer that does not know them must clear: unknown
@@ -718,6 +751,41 @@ static int repair_dirty(struct blk_node *node, struct blk_opts *o)
 	return set_dirty(node, false);
 }
 
+/* Where the metadata is (block/qcow2_overlap.c), with the snapshot
+ * table read here (at most 64 MiB of it). */
+static int load_metadata_map(struct blk_node *node, struct blk_opts *o)
+{
+	struct qcow2 *s = node->priv;
+	uint64_t len = 0;
+	uint8_t *buf = NULL;
+	int r;
+
+	if (s->h.nb_snapshots) {
+		len = node->file->size - s->h.snapshots_offset;
+		len = len < (64u << 20) ? len : (64u << 20);
+		if (posix_memalign((void **)&buf, ALIGN, align_up(len, ALIGN)))
+			return blk_open_fail(o, -ENOMEM, "out of memory");
+		ssize_t n = pread(node->file->fd, buf, align_up(len, ALIGN),
+				  (off_t)s->h.snapshots_offset);
+		if (n < (ssize_t)len) {
+			free(buf);
+			return blk_open_fail(
+				o, -EIO,
+				"reading the snapshot table at "
+				"%#llx",
+				(unsigned long long)s->h.snapshots_offset);
+		}
+	}
+	r = qcow2_offsets_load(s, buf, (size_t)len);
+	free(buf);
+	if (r == -EINVAL)
+		return blk_open_fail(o, r,
+				     "snapshot table at %#llx runs past the "
+				     "end of the file",
+				     (unsigned long long)s->h.snapshots_offset);
+	return r ? blk_open_fail(o, r, "out of memory") : 0;
+}
+
 static int setup(struct blk_node *node, struct blk_opts *o)
 {
 	struct qcow2 *s = node->priv;
@@ -755,7 +823,7 @@ static int setup(struct blk_node *node, struct blk_opts *o)
 	if (qcow2_cache_init(&s->l2, n, s->cluster) ||
 	    qcow2_cache_init(&s->rb, 4, s->cluster))
 		return blk_open_fail(o, -ENOMEM, "out of memory");
-	return 0;
+	return load_metadata_map(node, o);
 }
 
 static void qcow2_close(struct blk_node *node)
@@ -771,6 +839,8 @@ static void qcow2_close(struct blk_node *node)
 		set_dirty(node, false);
 	qcow2_cache_free(&s->l2);
 	qcow2_cache_free(&s->rb);
+	qcow2_offsets_free(&s->l2s);
+	qcow2_offsets_free(&s->others);
 	free(s->l1.data);
 	free(s->reftable.data);
 	free(s->header);
@@ -789,7 +859,7 @@ static int qcow2_open(struct blk_node *node, struct blk_opts *o)
 		return blk_open_fail(o, -ENOMEM, "out of memory");
 	pthread_mutex_init(&s->mu, NULL);
 	node->priv = s;
-	r = blk_open_child(&node->file, "file", o);
+	r = blk_open_file_child(node, o);
 	if (r)
 		return r;
 	s->writable = !node->file->readonly;

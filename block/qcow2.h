@@ -9,6 +9,7 @@
 #include <pthread.h>
 
 #include "co.h"
+#include "driver.h"
 #include "qcow2_format.h"
 
 /* One table in memory: an L2 table or refcount block in a cache, or the
@@ -42,6 +43,12 @@ struct qcow2_inflight {
 
 #define QCOW2_RESERVE_MAX 2048
 
+/* A sorted set of cluster offsets (block/qcow2_overlap.c). */
+struct qcow2_offsets {
+	uint64_t *v;
+	size_t n, cap;
+};
+
 struct qcow2 {
 	struct qcow2_header h;
 	uint64_t cluster; /* bytes */
@@ -55,6 +62,10 @@ struct qcow2 {
 	struct qcow2_table l1;
 	struct qcow2_table reftable; /* size: its clusters */
 	struct qcow2_cache l2, rb;
+	/* Metadata clusters besides the header, L1 and refcount table:
+	 * the active L2 tables, and the rest (refcount blocks, snapshot
+	 * table, snapshots' L1 tables). */
+	struct qcow2_offsets l2s, others;
 	struct qcow2_inflight *inflight;
 	/* A new L2 table is made one coroutine at a time. */
 	bool l2_busy;
@@ -72,6 +83,24 @@ struct qcow2 {
 	/* The header's first granule as on disk (refcount table moves). */
 	uint8_t *header;
 };
+
+/* --- block/qcow2_overlap.c: where metadata is --- */
+
+#define QCOW2_META_L2 1	   /* is_metadata: not counting L2 tables */
+#define QCOW2_META_OTHER 2 /* nor refcount blocks and snapshots */
+
+/* Whether [off, off + len) touches a metadata cluster (all kinds but
+ * those in except). mu held. */
+bool qcow2_is_metadata(const struct qcow2 *s, uint64_t off, uint64_t len,
+		       unsigned except);
+bool qcow2_offsets_has(const struct qcow2_offsets *o, uint64_t v);
+int qcow2_offsets_add(struct qcow2_offsets *o, uint64_t v); /* -ENOMEM */
+void qcow2_offsets_free(struct qcow2_offsets *o);
+/* Fills l2s and others from the loaded tables and the snapshot table
+ * (len bytes at snapshots_offset). -ENOMEM, or -EINVAL for a snapshot
+ * table that runs past len. */
+int qcow2_offsets_load(struct qcow2 *s, const uint8_t *snapshots,
+		       size_t snapshots_len);
 
 /* --- block/qcow2_meta.c: tables, refcounts, allocation --- */
 
@@ -92,9 +121,9 @@ int qcow2_table_new(struct blk_co *co, struct blk_node *node,
 void qcow2_table_put(struct blk_co *co, struct qcow2_cache *c,
 		     struct qcow2_table *t);
 /* Writes the granule of t holding byte pos (after the caller changed
- * it). mu held on entry and on return. */
+ * it), as step ev (blk_co_event). mu held on entry and on return. */
 int qcow2_table_store(struct blk_co *co, struct blk_node *node,
-		      struct qcow2_table *t, size_t pos);
+		      struct qcow2_table *t, size_t pos, enum blk_event ev);
 
 /* One new cluster (refcount 1, durable); its file offset. Takes the
  * allocation lock; mu held on entry and on return. */

@@ -202,10 +202,12 @@ static int walk_snapshots(struct chk *c)
 		name_len = get_be16(t + pos + 14);
 		extra = get_be32(t + pos + 36);
 		need = SNAPSHOT_HEADER + (uint64_t)extra + id_len + name_len;
-		need = align_up(need, 8);
 		if (pos + need > have)
 			goto truncated;
-		pos += need;
+		/* The last entry's padding may lie past the end of the file
+		 * (qemu-img writes the table last). */
+		pos += align_up(need, 8);
+		pos = pos < have ? pos : have;
 		r = walk_l1(c, l1_off, l1_size, false);
 	}
 	free(t);
@@ -240,24 +242,33 @@ static int compare(struct chk *c, uint8_t *rt, uint64_t entries, int fix)
 	uint64_t per_rb = 1ull << c->rb_bits;
 	unsigned order = c->h.refcount_order;
 	uint64_t max = qcow2_rc_max(order);
-	int r = 0;
+	uint64_t limit = c->nclusters + QCOW2_RESERVE_MAX;
+	int fix_all = fix, r = 0;
 
 	for (uint64_t t = 0; !r && t < entries; t++) {
 		uint64_t rb = get_be64(rt + t * 8) & QCOW2_OFFSET_MASK;
 		bool dirty = false;
 
+		fix = fix_all;
 		if (rb && (rb & (c->cluster - 1) || rb >= c->file_size))
 			rb = 0; /* reported by walk_refcounts / add_ref */
-		/* No block: every count is 0, and only the clusters of the
-		 * file need a look (a table can cover far more). */
+		/* Only the clusters of the file, and past its end those a
+		 * writer may have reserved (block/qcow2.h), need a look: a
+		 * table can cover far more. No block: every count is 0. */
+		if (t * per_rb >= limit)
+			break;
 		if (!rb && t * per_rb >= c->nclusters)
 			continue;
+		/* A block that is also other metadata (counted more than
+		 * once) is not repaired: the write would go over that. */
+		if (rb && c->ref[rb >> c->cb] > 1)
+			fix = 0;
 		if (rb)
 			r = read_at(c, rb, c->buf, c->cluster);
 		else
 			memset(c->buf, 0, c->cluster);
 		for (uint64_t i = 0; !r && i < per_rb; i++) {
-			if (!rb && t * per_rb + i >= c->nclusters)
+			if (t * per_rb + i >= (rb ? limit : c->nclusters))
 				break;
 			uint64_t cl = t * per_rb + i;
 			uint64_t want = cl < c->nclusters ? c->ref[cl] : 0;
@@ -332,18 +343,21 @@ static int compare(struct chk *c, uint8_t *rt, uint64_t entries, int fix)
 	return r;
 }
 
-/* The refcount on disk now (after repairs). */
-static int disk_rc(struct chk *c, uint64_t cl, uint64_t *rc)
+/* The refcount on disk now (after repairs); *trusted false when its
+ * block is also other metadata (its "refcounts" are not refcounts). */
+static int disk_rc(struct chk *c, uint64_t cl, uint64_t *rc, bool *trusted)
 {
 	uint64_t t = cl >> c->rb_bits, off;
 	int r;
 
 	*rc = 0;
+	*trusted = true;
 	if (t >= c->rt_entries)
 		return 0;
 	off = get_be64(c->rt + t * 8) & QCOW2_OFFSET_MASK;
 	if (!off || off & (c->cluster - 1) || off >= c->file_size)
 		return 0;
+	*trusted = c->ref[off >> c->cb] <= 1;
 	if (off != c->rb_off) {
 		r = read_at(c, off, c->rb, c->cluster);
 		if (r)
@@ -361,15 +375,15 @@ static int copied_ok(struct chk *c, uint64_t *e, const char *what,
 		     const char *where, int fix, bool *changed)
 {
 	uint64_t off = *e & QCOW2_OFFSET_MASK, rc;
-	bool copied = *e & QCOW2_COPIED;
+	bool copied = *e & QCOW2_COPIED, trusted;
 	int r;
 
 	if (!off || off & (c->cluster - 1))
 		return 0;
-	r = disk_rc(c, off >> c->cb, &rc);
+	r = disk_rc(c, off >> c->cb, &rc, &trusted);
 	if (r || copied == (rc == 1))
 		return r;
-	if (fix & QCOW2_FIX_ERRORS) {
+	if ((fix & QCOW2_FIX_ERRORS) && trusted) {
 		report(c, "Repairing OFLAG_COPIED %s: %s%llx refcount=%llu",
 		       what, where, (unsigned long long)*e,
 		       (unsigned long long)rc);

@@ -135,7 +135,9 @@ static int slot_for(struct blk_co *co, struct blk_node *node,
 	}
 	t->loading = true;
 	pthread_mutex_unlock(&s->mu);
-	r = blk_co_pread(co, node->file, offset, t->data, t->size);
+	r = c == &s->l2 ? blk_co_event(co, node->file, BLK_EV_L2_LOAD) : 0;
+	if (!r)
+		r = blk_co_pread(co, node->file, offset, t->data, t->size);
 	pthread_mutex_lock(&s->mu);
 	t->loading = false;
 	blk_co_wake_all(co, &t->wq);
@@ -173,7 +175,8 @@ void qcow2_table_put(struct blk_co *co, struct qcow2_cache *c,
 /* Writes [start, start + len) of t as it is now; one write per table at
  * a time, so that a later change never lands before an earlier one. */
 static int store_range(struct blk_co *co, struct blk_node *node,
-		       struct qcow2_table *t, size_t start, size_t len)
+		       struct qcow2_table *t, size_t start, size_t len,
+		       enum blk_event ev)
 {
 	struct qcow2 *s = node->priv;
 	uint8_t *buf;
@@ -186,7 +189,9 @@ static int store_range(struct blk_co *co, struct blk_node *node,
 	t->writing = true;
 	memcpy(buf, t->data + start, len);
 	pthread_mutex_unlock(&s->mu);
-	r = blk_co_pwrite(co, node->file, t->offset + start, buf, len);
+	r = blk_co_event(co, node->file, ev);
+	if (!r)
+		r = blk_co_pwrite(co, node->file, t->offset + start, buf, len);
 	pthread_mutex_lock(&s->mu);
 	t->writing = false;
 	blk_co_wake_all(co, &t->wq);
@@ -195,12 +200,12 @@ static int store_range(struct blk_co *co, struct blk_node *node,
 }
 
 int qcow2_table_store(struct blk_co *co, struct blk_node *node,
-		      struct qcow2_table *t, size_t pos)
+		      struct qcow2_table *t, size_t pos, enum blk_event ev)
 {
 	struct qcow2 *s = node->priv;
 	size_t start = pos & ~((size_t)s->granule - 1);
 
-	return store_range(co, node, t, start, s->granule);
+	return store_range(co, node, t, start, s->granule, ev);
 }
 
 static void alloc_lock(struct blk_co *co, struct qcow2 *s)
@@ -223,13 +228,15 @@ static uint64_t reftable_entries(const struct qcow2 *s)
 
 /* Writes a whole new cluster's bytes (not yet referenced by anything). */
 static int write_new(struct blk_co *co, struct blk_node *node, uint64_t off,
-		     const void *buf, size_t len)
+		     const void *buf, size_t len, enum blk_event ev)
 {
 	struct qcow2 *s = node->priv;
 	int r;
 
 	pthread_mutex_unlock(&s->mu);
-	r = blk_co_pwrite(co, node->file, off, buf, len);
+	r = blk_co_event(co, node->file, ev);
+	if (!r)
+		r = blk_co_pwrite(co, node->file, off, buf, len);
 	pthread_mutex_lock(&s->mu);
 	return r;
 }
@@ -240,7 +247,9 @@ static int flush_file(struct blk_co *co, struct blk_node *node)
 	int r;
 
 	pthread_mutex_unlock(&s->mu);
-	r = blk_co_range(co, node->file, BLK_OP_FLUSH, 0, 0);
+	r = blk_co_event(co, node->file, BLK_EV_FLUSH);
+	if (!r)
+		r = blk_co_range(co, node->file, BLK_OP_FLUSH, 0, 0);
 	pthread_mutex_lock(&s->mu);
 	return r;
 }
@@ -295,12 +304,16 @@ static int grow_reftable(struct blk_co *co, struct blk_node *node,
 				qcow2_rc_set(rb, c - first, s->h.refcount_order,
 					     1);
 		put_be64(table + rt * 8, rb_off);
-		r = write_new(co, node, rb_off, rb, s->cluster);
+		r = qcow2_offsets_add(&s->others, rb_off);
+		if (r)
+			goto out;
+		r = write_new(co, node, rb_off, rb, s->cluster,
+			      BLK_EV_REFTABLE_GROW);
 		if (r)
 			goto out;
 	}
 	r = write_new(co, node, p << s->cluster_bits, table,
-		      clusters * s->cluster);
+		      clusters * s->cluster, BLK_EV_REFTABLE_GROW);
 	if (!r)
 		r = flush_file(co, node);
 	if (r)
@@ -309,7 +322,7 @@ static int grow_reftable(struct blk_co *co, struct blk_node *node,
 	put_be64(hdr, p << s->cluster_bits);
 	put_be32(hdr + 8, (uint32_t)clusters);
 	memcpy(s->header + 48, hdr, 12);
-	r = write_new(co, node, 0, s->header, s->granule);
+	r = write_new(co, node, 0, s->header, s->granule, BLK_EV_HEADER_UPDATE);
 	if (!r)
 		r = flush_file(co, node);
 	if (r)
@@ -341,25 +354,34 @@ static int get_rb(struct blk_co *co, struct blk_node *node, uint64_t rt,
 
 	*out = NULL;
 	if (off) {
-		if (off & (s->cluster - 1))
-			return -EIO; /* corrupt: unaligned refcount block */
+		if (off & (s->cluster - 1) ||
+		    qcow2_is_metadata(s, off, s->cluster, QCOW2_META_OTHER))
+			return -EIO; /* corrupt: unaligned, or other metadata */
 		return qcow2_table_get(co, node, &s->rb, off, out);
 	}
 	if (!create)
 		return 0;
 	off = rt << s->rb_bits << s->cluster_bits;
+	/* Free by the refcounts (no block covered it), yet metadata:
+	 * corrupt refcounts. */
+	if (qcow2_is_metadata(s, off, s->cluster, 0))
+		return -EIO;
+	r = qcow2_offsets_add(&s->others, off);
+	if (r)
+		return r;
 	r = slot_for(co, node, &s->rb, off, false, &t);
 	if (r)
 		return r;
 	memset(t->data, 0, t->size);
 	qcow2_rc_set(t->data, 0, s->h.refcount_order, 1);
 	t->writing = true; /* nobody reads it from disk before it is there */
-	r = write_new(co, node, off, t->data, t->size);
+	r = write_new(co, node, off, t->data, t->size, BLK_EV_REFBLOCK_ALLOC);
 	t->writing = false;
 	blk_co_wake_all(co, &t->wq);
 	if (!r) {
 		put_be64(s->reftable.data + rt * 8, off);
-		r = qcow2_table_store(co, node, &s->reftable, rt * 8);
+		r = qcow2_table_store(co, node, &s->reftable, rt * 8,
+				      BLK_EV_REFBLOCK_ALLOC);
 	}
 	if (r) {
 		t->offset = 0;
@@ -381,7 +403,7 @@ static int store_entries(struct blk_co *co, struct blk_node *node,
 
 	a = (size_t)(first * bits / 8) & ~(g - 1);
 	b = ((size_t)(last * bits / 8) & ~(g - 1)) + g;
-	return store_range(co, node, t, a, b - a);
+	return store_range(co, node, t, a, b - a, BLK_EV_REFCOUNT_UPDATE);
 }
 
 /* Reserves a batch of free clusters: refcount 1 written and flushed. */
@@ -392,6 +414,11 @@ static int reserve(struct blk_co *co, struct blk_node *node)
 	unsigned order = s->h.refcount_order;
 	int r;
 
+	pthread_mutex_unlock(&s->mu);
+	r = blk_co_event(co, node->file, BLK_EV_CLUSTER_ALLOC);
+	pthread_mutex_lock(&s->mu);
+	if (r)
+		return r;
 	while (s->nreserved < s->reserve_batch) {
 		uint64_t rt = c >> s->rb_bits, i, first = UINT64_MAX, last = 0;
 		struct qcow2_table *t;
@@ -409,6 +436,13 @@ static int reserve(struct blk_co *co, struct blk_node *node)
 		     i < per_rb && s->nreserved < s->reserve_batch; i++, c++) {
 			if (qcow2_rc_get(t->data, i, order))
 				continue;
+			/* A refcount of 0 on metadata: the refcounts are
+			 * corrupt, and handing it out would overwrite it. */
+			if (qcow2_is_metadata(s, c << s->cluster_bits,
+					      s->cluster, 0)) {
+				qcow2_table_put(co, &s->rb, t);
+				return -EIO;
+			}
 			qcow2_rc_set(t->data, i, order, 1);
 			s->reserved[s->nreserved++] = c << s->cluster_bits;
 			first = first < i ? first : i;
@@ -435,8 +469,12 @@ int qcow2_alloc_cluster(struct blk_co *co, struct blk_node *node,
 
 	alloc_lock(co, s);
 	if (s->reserved_next == s->nreserved) {
-		s->nreserved = 0;
+		s->nreserved = s->reserved_next = 0;
 		r = reserve(co, node);
+		/* Refcounts written but maybe not durable: never hand those
+		 * clusters out (they leak, which a check repairs). */
+		if (r)
+			s->nreserved = 0;
 	}
 	if (!r)
 		*offset = s->reserved[s->reserved_next++];

@@ -184,7 +184,9 @@ static int table_get(struct blk_co *co, struct blk_node *node, uint64_t off,
 	}
 	t->loading = true;
 	pthread_mutex_unlock(&s->mu);
-	r = blk_co_pread(co, node->file, off, t->data, s->table_bytes);
+	r = blk_co_event(co, node->file, BLK_EV_L2_LOAD);
+	if (!r)
+		r = blk_co_pread(co, node->file, off, t->data, s->table_bytes);
 	pthread_mutex_lock(&s->mu);
 	t->loading = false;
 	blk_co_wake_all(co, &t->wq);
@@ -204,11 +206,11 @@ static void table_put(struct blk_co *co, struct qed *s, struct qed_table *t)
 		blk_co_wake_all(co, &s->l2_wq);
 }
 
-/* Writes the granule of t holding byte pos as it is now; one write per
- * table at a time, so that a later change never lands before an earlier
- * one. */
+/* Writes the granule of t holding byte pos as it is now, as step ev;
+ * one write per table at a time, so that a later change never lands
+ * before an earlier one. */
 static int table_store(struct blk_co *co, struct blk_node *node,
-		       struct qed_table *t, size_t pos)
+		       struct qed_table *t, size_t pos, enum blk_event ev)
 {
 	struct qed *s = node->priv;
 	size_t start = pos & ~((size_t)s->granule - 1);
@@ -222,7 +224,10 @@ static int table_store(struct blk_co *co, struct blk_node *node,
 	t->writing = true;
 	memcpy(buf, t->data + start, s->granule);
 	pthread_mutex_unlock(&s->mu);
-	r = blk_co_pwrite(co, node->file, t->offset + start, buf, s->granule);
+	r = blk_co_event(co, node->file, ev);
+	if (!r)
+		r = blk_co_pwrite(co, node->file, t->offset + start, buf,
+				  s->granule);
 	pthread_mutex_lock(&s->mu);
 	t->writing = false;
 	blk_co_wake_all(co, &t->wq);
@@ -246,7 +251,9 @@ static int mark_need_check(struct blk_co *co, struct blk_node *node)
 	s->h.features |= QED_F_NEED_CHECK;
 	qed_put_le64(s->header + 16, s->h.features);
 	pthread_mutex_unlock(&s->mu);
-	r = blk_co_pwrite(co, node->file, 0, s->header, s->granule);
+	r = blk_co_event(co, node->file, BLK_EV_HEADER_UPDATE);
+	if (!r)
+		r = blk_co_pwrite(co, node->file, 0, s->header, s->granule);
 	if (!r)
 		r = blk_co_range(co, node->file, BLK_OP_FLUSH, 0, 0);
 	pthread_mutex_lock(&s->mu);
@@ -358,6 +365,7 @@ static int read_entry(struct blk_co *co, struct blk_node *node, uint64_t g,
 		      unsigned n)
 {
 	struct qed *s = node->priv;
+	int r;
 
 	if (entry == QED_UNALLOCATED)
 		return read_backing(co, node, g, len, iov, n);
@@ -365,8 +373,10 @@ static int read_entry(struct blk_co *co, struct blk_node *node, uint64_t g,
 		zero_iov(iov, n);
 		return 0;
 	}
-	return blk_co_rwv(co, node->file, BLK_OP_READ,
-			  entry + (g & (s->cluster - 1)), iov, n);
+	r = blk_co_event(co, node->file, BLK_EV_READ);
+	return r ? r
+		 : blk_co_rwv(co, node->file, BLK_OP_READ,
+			      entry + (g & (s->cluster - 1)), iov, n);
 }
 
 static int co_read(struct blk_co *co)
@@ -439,13 +449,15 @@ static int new_l2(struct blk_co *co, struct blk_node *node, uint64_t g,
 	memset(t->data, 0, s->table_bytes);
 	t->writing = true;
 	pthread_mutex_unlock(&s->mu);
-	r = blk_co_pwrite(co, node->file, off, t->data, s->table_bytes);
+	r = blk_co_event(co, node->file, BLK_EV_L2_ALLOC);
+	if (!r)
+		r = blk_co_pwrite(co, node->file, off, t->data, s->table_bytes);
 	pthread_mutex_lock(&s->mu);
 	t->writing = false;
 	blk_co_wake_all(co, &t->wq);
 	if (!r) {
 		qed_put_le64(s->l1.data + l1i * 8, off);
-		r = table_store(co, node, &s->l1, l1i * 8);
+		r = table_store(co, node, &s->l1, l1i * 8, BLK_EV_L1_UPDATE);
 	}
 	if (r) {
 		if (!qed_get_le64(s->l1.data + l1i * 8))
@@ -488,8 +500,10 @@ static int write_alloc(struct blk_co *co, struct blk_node *node,
 			r = -ENOMEM;
 		} else if (entry == QED_UNALLOCATED && node->backing) {
 			whole = (struct iovec){ buf, s->cluster };
-			r = read_backing(co, node, g - in, s->cluster, &whole,
-					 1);
+			r = blk_co_event(co, node->file, BLK_EV_COW_READ);
+			if (!r)
+				r = read_backing(co, node, g - in, s->cluster,
+						 &whole, 1);
 		} else {
 			memset(buf, 0, s->cluster);
 		}
@@ -508,7 +522,10 @@ static int write_alloc(struct blk_co *co, struct blk_node *node,
 					(struct iovec){ buf + in + len,
 							s->cluster - in - len };
 		}
-		r = blk_co_rwv(co, node->file, BLK_OP_WRITE, host, v, m);
+		r = blk_co_event(co, node->file, BLK_EV_COW_WRITE);
+		if (!r)
+			r = blk_co_rwv(co, node->file, BLK_OP_WRITE, host, v,
+				       m);
 	}
 	/* Over a backing file the data must be durable before the entry
 	 * that makes it replace the backing file's (QEMU's rule too). */
@@ -520,7 +537,7 @@ static int write_alloc(struct blk_co *co, struct blk_node *node,
 	if (r)
 		goto out; /* host stays unused: a leak, not corruption */
 	qed_put_le64(t->data + l2_pos(s, g), host);
-	r = table_store(co, node, t, l2_pos(s, g));
+	r = table_store(co, node, t, l2_pos(s, g), BLK_EV_L2_UPDATE);
 out:
 	free(buf);
 	free(v);
@@ -591,8 +608,10 @@ static int write_cluster(struct blk_co *co, struct blk_node *node, uint64_t g,
 			return -EIO; /* corrupt: a bad data cluster offset */
 		if (zero)
 			return zero_in_place(co, node, entry + in, len);
-		return blk_co_rwv(co, node->file, BLK_OP_WRITE, entry + in,
-				  data, n);
+		r = blk_co_event(co, node->file, BLK_EV_WRITE);
+		return r ? r
+			 : blk_co_rwv(co, node->file, BLK_OP_WRITE, entry + in,
+				      data, n);
 	}
 	if (zero && (entry == QED_ZERO_CLUSTER || !node->backing)) {
 		table_put(co, s, t);
@@ -606,7 +625,8 @@ static int write_cluster(struct blk_co *co, struct blk_node *node, uint64_t g,
 		r = mark_need_check(co, node);
 		if (!r) {
 			qed_put_le64(t->data + l2_pos(s, g), QED_ZERO_CLUSTER);
-			r = table_store(co, node, t, l2_pos(s, g));
+			r = table_store(co, node, t, l2_pos(s, g),
+					BLK_EV_L2_UPDATE);
 		}
 	} else {
 		r = write_alloc(co, node, t, entry, g, len, data, n, zero);
@@ -647,7 +667,9 @@ static int co_write(struct blk_co *co)
 
 static int co_flush(struct blk_co *co)
 {
-	return blk_co_range(co, co->node->file, BLK_OP_FLUSH, 0, 0);
+	int r = blk_co_event(co, co->node->file, BLK_EV_FLUSH);
+
+	return r ? r : blk_co_range(co, co->node->file, BLK_OP_FLUSH, 0, 0);
 }
 
 static int qed_submit(struct blk_node *node, struct blk_ctx *ctx,
@@ -959,9 +981,11 @@ static int open_backing(struct blk_node *node, struct blk_opts *o)
 	    (cache && blk_opts_add(&bo, "cache", cache)))
 		return blk_open_fail(o, -EINVAL, "backing options");
 	r = blk_open_child(&node->backing, NULL, &bo);
-	if (r)
-		return blk_open_fail(o, r, "backing file: %s", bo.why);
-	return 0;
+	/* Its own message names the backing file and the reason; wrapping
+	 * it at every level would cut a deep chain's off. */
+	if (r && !o->why[0])
+		snprintf(o->why, sizeof(o->why), "%s", bo.why);
+	return r;
 }
 
 static int setup_cache(struct blk_node *node, struct blk_opts *o)
@@ -1015,7 +1039,7 @@ static int qed_open(struct blk_node *node, struct blk_opts *o)
 		return blk_open_fail(o, -ENOMEM, "out of memory");
 	pthread_mutex_init(&s->mu, NULL);
 	node->priv = s;
-	r = blk_open_child(&node->file, "file", o);
+	r = blk_open_file_child(node, o);
 	if (r)
 		return r;
 	s->writable = !node->file->readonly;

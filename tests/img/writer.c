@@ -3,7 +3,9 @@
  * 4 requests in flight; every FLUSH_EVERY blocks it waits for the writes
  * in flight, flushes, and prints "flushed N" once the flush completed:
  * the first N blocks of the order are then durable. `verify` reads the
- * first N blocks of the same order back and checks every stamp. One
+ * first N blocks of the same order back and checks every stamp. An
+ * optional last argument is the disk's inject= rules (block/blkdebug.h).
+ * One
  * thread; the block layer's requests reaped here. */
 #include <errno.h>
 #include <inttypes.h>
@@ -35,9 +37,13 @@ static int submit(struct blk_ctx *ctx, struct blk_node *n, struct io *io,
 		  enum blk_op op, uint64_t off, uint64_t len)
 {
 	io->iov = (struct iovec){ io->buf, len };
-	io->req = (struct blk_req){ .op = op, .offset = off, .len = len,
-				    .iov = &io->iov, .iovcnt = 1,
-				    .complete = done, .opaque = io };
+	io->req = (struct blk_req){ .op = op,
+				    .offset = off,
+				    .len = len,
+				    .iov = &io->iov,
+				    .iovcnt = 1,
+				    .complete = done,
+				    .opaque = io };
 	io->busy = true;
 	return blk_submit(n, ctx, &io->req);
 }
@@ -91,9 +97,11 @@ int main(int argc, char **argv)
 	bool verify;
 	int r = 0;
 
-	if (argc != 8 || (strcmp(argv[1], "write") && strcmp(argv[1], "verify"))) {
-		fprintf(stderr, "usage: %s write|verify IMAGE FORMAT SEED COUNT "
-				"BLOCK FLUSH_EVERY\n",
+	if ((argc != 8 && argc != 9) ||
+	    (strcmp(argv[1], "write") && strcmp(argv[1], "verify"))) {
+		fprintf(stderr,
+			"usage: %s write|verify IMAGE FORMAT SEED COUNT "
+			"BLOCK FLUSH_EVERY [INJECT_RULES]\n",
 			argv[0]);
 		return 2;
 	}
@@ -106,6 +114,10 @@ int main(int argc, char **argv)
 	blk_opts_add(&o, "format", argv[3]);
 	if (verify)
 		blk_opts_add(&o, "readonly", "on");
+	if (argc == 9)
+		blk_opts_add(&o, "inject", argv[8]);
+	if (argc == 9)
+		blk_opts_add(&o, "inject", argv[8]);
 	if (blk_open(&node, &o) || blk_ctx_init(&ctx, 64))
 		return 1;
 	nblocks = node.size / bs;
