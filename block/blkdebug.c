@@ -165,12 +165,10 @@ int blk_open_file_child(struct blk_node *node, struct blk_opts *opts)
 	bool inject;
 
 	blk_opt(opts, "inject", &inject);
-	return blk_open_child(&node->file, inject ? "blkdebug" : "file",
-			      opts);
+	return blk_open_child(&node->file, inject ? "blkdebug" : "file", opts);
 }
 
-int blk_co_event(struct blk_co *co, struct blk_node *file,
-		 enum blk_event ev)
+int blk_co_event(struct blk_co *co, struct blk_node *file, enum blk_event ev)
 {
 	struct blkdebug *d;
 	int err = 0;

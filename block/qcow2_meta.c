@@ -182,6 +182,13 @@ static int store_range(struct blk_co *co, struct blk_node *node,
 	uint8_t *buf;
 	int r;
 
+	/* Before the table's write turn: a request held at this step holds
+	 * up no other update of the table. */
+	pthread_mutex_unlock(&s->mu);
+	r = blk_co_event(co, node->file, ev);
+	pthread_mutex_lock(&s->mu);
+	if (r)
+		return r;
 	while (t->writing)
 		blk_co_wait(co, &t->wq, &s->mu);
 	if (posix_memalign((void **)&buf, ALIGN, len))
@@ -189,9 +196,7 @@ static int store_range(struct blk_co *co, struct blk_node *node,
 	t->writing = true;
 	memcpy(buf, t->data + start, len);
 	pthread_mutex_unlock(&s->mu);
-	r = blk_co_event(co, node->file, ev);
-	if (!r)
-		r = blk_co_pwrite(co, node->file, t->offset + start, buf, len);
+	r = blk_co_pwrite(co, node->file, t->offset + start, buf, len);
 	pthread_mutex_lock(&s->mu);
 	t->writing = false;
 	blk_co_wake_all(co, &t->wq);

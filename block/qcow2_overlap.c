@@ -140,8 +140,8 @@ int qcow2_offsets_load(struct qcow2 *s, const uint8_t *snapshots,
 			r = qcow2_offsets_add(&s->l2s, l2);
 	}
 	for (uint64_t i = 0; i < s->reftable.size / 8 && !r; i++) {
-		uint64_t rb = get_be64(s->reftable.data + i * 8) &
-			      QCOW2_OFFSET_MASK;
+		uint64_t rb =
+			get_be64(s->reftable.data + i * 8) & QCOW2_OFFSET_MASK;
 
 		if (rb && !(rb & (s->cluster - 1)))
 			r = qcow2_offsets_add(&s->others, rb);

@@ -15,6 +15,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "block/blkdebug.h"
 #include "block/block.h"
 
 #define SIZE (4u << 20)
@@ -241,4 +242,94 @@ Test(qcow2, refuses_a_backing_chain_that_loops, .init = setup, .fini = teardown)
 	blk_opts_add(&o, "format", "qcow2");
 	cr_assert_eq(blk_open(&node, &o), -ELOOP);
 	cr_assert(strstr(o.why, "backing chain loops back to"), "%s", o.why);
+}
+
+struct one {
+	struct blk_req req;
+	struct iovec iov;
+	uint8_t buf[4096];
+	int result; /* 1 while in flight */
+};
+
+static void one_done(struct blk_req *req, int result)
+{
+	((struct one *)req->opaque)->result = result;
+}
+
+static void start_write(struct blk_ctx *ctx, struct one *w, uint64_t off,
+			uint8_t fill)
+{
+	memset(w->buf, fill, sizeof(w->buf));
+	w->iov = (struct iovec){ w->buf, sizeof(w->buf) };
+	w->req = (struct blk_req){ .op = BLK_OP_WRITE,
+				   .offset = off,
+				   .len = sizeof(w->buf),
+				   .iov = &w->iov,
+				   .iovcnt = 1,
+				   .complete = one_done,
+				   .opaque = w };
+	w->result = 1;
+	cr_assert_eq(blk_submit(&node, ctx, &w->req), 0);
+}
+
+/* Reaps until nothing more completes for a while. */
+static void settle(struct blk_ctx *ctx)
+{
+	for (int i = 0; i < 200; i++) {
+		blk_ctx_reap(ctx, false);
+		usleep(1000);
+	}
+}
+
+/* A breakpoint holds request A (an allocating write of one 4 KiB
+ * cluster) just before it links its new cluster: meanwhile C, in another
+ * cluster under the same L2 table, completes, and B, over A's cluster,
+ * waits for A; once A is let go, both finish and the cluster holds B's
+ * bytes (B ran after A, in place). */
+Test(qcow2, a_request_held_at_a_breakpoint_holds_only_its_cluster,
+     .init = setup, .fini = teardown, .timeout = 60)
+{
+	struct blk_opts o = { 0 };
+	struct blk_ctx ctx;
+	static struct one a, b, c;
+	uint8_t back[4096];
+	struct iovec v = { back, sizeof(back) };
+	int result = 1;
+	struct blk_req rd = { .op = BLK_OP_READ,
+			      .offset = 3u << 20,
+			      .len = sizeof(back),
+			      .iov = &v,
+			      .iovcnt = 1,
+			      .complete = done_read,
+			      .opaque = &result };
+
+	blk_opts_add(&o, "path", img);
+	blk_opts_add(&o, "format", "qcow2");
+	blk_opts_add(&o, "inject", "l2_update:break:once");
+	cr_assert_eq(blk_open(&node, &o), 0, "%s", o.why);
+	cr_assert_eq(blk_ctx_init(&ctx, 64), 0);
+	/* 3 MiB is past what setup wrote: unallocated, backing data. */
+	start_write(&ctx, &a, 3u << 20, 0xaa);
+	settle(&ctx);
+	cr_assert_eq(blkdebug_suspended(&node, "l2_update"), 1);
+	cr_assert_eq(a.result, 1, "A finished at its breakpoint");
+	start_write(&ctx, &c, (3u << 20) + (64u << 10), 0xcc);
+	start_write(&ctx, &b, 3u << 20, 0xbb);
+	settle(&ctx);
+	cr_assert_eq(c.result, 0, "C waited for A: %d", c.result);
+	cr_assert_eq(b.result, 1, "B did not wait for A's cluster");
+	cr_assert_eq(blkdebug_resume(&node, "l2_update"), 0);
+	settle(&ctx);
+	cr_assert_eq(a.result, 0);
+	cr_assert_eq(b.result, 0);
+	cr_assert_eq(blkdebug_suspended(&node, "l2_update"), 0);
+	cr_assert_eq(blk_submit(&node, &ctx, &rd), 0);
+	while (result == 1)
+		blk_ctx_reap(&ctx, true);
+	cr_assert_eq(result, 0);
+	for (int i = 0; i < 4096; i++)
+		cr_assert(back[i] == 0xbb, "byte %d: %#x", i, back[i]);
+	blk_ctx_destroy(&ctx);
+	blk_close(&node);
+	sh("qemu-img check -q %s", img);
 }
