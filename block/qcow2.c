@@ -425,10 +425,18 @@ static int write_alloc(struct blk_co *co, struct blk_node *node,
 			!range_within(old_off, old_len, node->file->size) ||
 			(k != COMPRESSED && old_off & (s->cluster - 1))))
 		old_len = 0;
+	/* The new entry is written back later (a flush, an eviction, the
+	 * close): the refcount of its cluster is on disk already, and the
+	 * data is written. Freeing the old cluster must wait for it to be
+	 * on disk, or a crash could leave it pointed to and free. */
 	put_be64(t->data + pos, host | QCOW2_COPIED);
-	r = qcow2_table_store(co, node, t, pos, BLK_EV_L2_UPDATE);
-	if (!r && old_len)
-		r = qcow2_unref(co, node, old_off, old_len);
+	qcow2_table_mark(node, t, pos);
+	r = 0;
+	if (old_len) {
+		r = qcow2_table_write_back(co, node, t, BLK_EV_L2_UPDATE);
+		if (!r)
+			r = qcow2_unref(co, node, old_off, old_len);
+	}
 out:
 	free(buf);
 	free(v);
@@ -525,11 +533,27 @@ static int co_write(struct blk_co *co)
 	return r;
 }
 
+/* Everything written before: the L2 tables' changes, then the file. */
 static int co_flush(struct blk_co *co)
 {
-	int r = blk_co_event(co, co->node->file, BLK_EV_FLUSH);
+	struct blk_node *node = co->node;
+	struct qcow2 *s = node->priv;
+	int r = 0;
 
-	return r ? r : blk_co_range(co, co->node->file, BLK_OP_FLUSH, 0, 0);
+	pthread_mutex_lock(&s->mu);
+	for (unsigned i = 0; i < s->l2.n && !r; i++) {
+		struct qcow2_table *t = &s->l2.t[i];
+
+		if (!qcow2_table_dirty(t))
+			continue;
+		t->users++;
+		r = qcow2_table_write_back(co, node, t, BLK_EV_L2_UPDATE);
+		qcow2_table_put(co, &s->l2, t);
+	}
+	pthread_mutex_unlock(&s->mu);
+	if (!r)
+		r = blk_co_event(co, node->file, BLK_EV_FLUSH);
+	return r ? r : blk_co_range(co, node->file, BLK_OP_FLUSH, 0, 0);
 }
 
 static int qcow2_submit(struct blk_node *node, struct blk_ctx *ctx,
@@ -805,8 +829,8 @@ static int setup(struct blk_node *node, struct blk_opts *o)
 				     "the disk's %u byte blocks",
 				     (unsigned long long)s->cluster,
 				     s->granule);
-	s->reserve_batch = (unsigned)((1u << 20) >> s->cluster_bits);
-	s->reserve_batch = s->reserve_batch < 32 ? 32 : s->reserve_batch;
+	s->reserve_batch = (unsigned)((128u << 20) >> s->cluster_bits);
+	s->reserve_batch = s->reserve_batch < 64 ? 64 : s->reserve_batch;
 	if (s->reserve_batch > QCOW2_RESERVE_MAX)
 		s->reserve_batch = QCOW2_RESERVE_MAX;
 	if ((r = load_table(node, o, &s->l1, s->h.l1_offset,
@@ -826,15 +850,37 @@ static int setup(struct blk_node *node, struct blk_opts *o)
 	return load_metadata_map(node, o);
 }
 
+/* At close, no request in flight: the dirty L2 tables, synchronously. */
+static int write_back_all(struct blk_node *node)
+{
+	struct qcow2 *s = node->priv;
+	int r = 0;
+
+	for (unsigned i = 0; s->l2.t && i < s->l2.n && !r; i++) {
+		struct qcow2_table *t = &s->l2.t[i];
+		size_t len = t->dirty_hi - t->dirty_lo;
+
+		if (!qcow2_table_dirty(t) || !len)
+			continue;
+		if (pwrite(node->file->fd, t->data + t->dirty_lo, len,
+			   (off_t)(t->offset + t->dirty_lo)) != (ssize_t)len)
+			r = -EIO;
+	}
+	if (!r && fdatasync(node->file->fd))
+		r = -errno;
+	return r;
+}
+
 static void qcow2_close(struct blk_node *node)
 {
 	struct qcow2 *s = node->priv;
 
 	if (!s)
 		return;
-	/* A failure leaves leaks (or, lazy, a dirty image): repaired by the
-	 * next check or open, never corruption. */
-	if (s->writable && node->file && s->header &&
+	/* The L2 tables' last changes first; a failure leaves leaks (or,
+	 * lazy, a dirty image): repaired by the next check or open, never
+	 * corruption. */
+	if (s->writable && node->file && s->header && !write_back_all(node) &&
 	    !qcow2_release_reserved(node) && s->lazy)
 		set_dirty(node, false);
 	qcow2_cache_free(&s->l2);

@@ -24,6 +24,12 @@ struct qcow2_table {
 	uint64_t used;	/* LRU tick */
 	bool loading, writing;
 	struct blk_waitq wq; /* loading or writing finished */
+	/* Changes to write back (block/qcow2_meta.c store_range): a count
+	 * of changes, the last one a completed (or failed) write held, and
+	 * the bytes changed since the last write started. */
+	uint64_t gen, written_gen, failed_gen;
+	int error;
+	size_t dirty_lo, dirty_hi;
 };
 
 struct qcow2_cache {
@@ -125,6 +131,17 @@ void qcow2_table_put(struct blk_co *co, struct qcow2_cache *c,
 int qcow2_table_store(struct blk_co *co, struct blk_node *node,
 		      struct qcow2_table *t, size_t pos, enum blk_event ev);
 
+/* Write-back (L2 tables): records a change of the granule holding pos
+ * without writing it (mu held). A dirty table is not evicted; it is
+ * written by qcow2_table_write_back (a flush, an eviction, a change that
+ * must be on disk before a cluster is freed) or at close. */
+void qcow2_table_mark(struct blk_node *node, struct qcow2_table *t, size_t pos);
+bool qcow2_table_dirty(const struct qcow2_table *t);
+/* Writes every change of t so far, as step ev; mu held (dropped around
+ * the I/O). 0 or -errno. */
+int qcow2_table_write_back(struct blk_co *co, struct blk_node *node,
+			   struct qcow2_table *t, enum blk_event ev);
+
 /* One new cluster (refcount 1, durable); its file offset. Takes the
  * allocation lock; mu held on entry and on return. */
 int qcow2_alloc_cluster(struct blk_co *co, struct blk_node *node,
@@ -142,5 +159,21 @@ uint64_t qcow2_rc_max(unsigned order);
 /* Refcount entry i of a refcount block with 2^order bits per entry. */
 uint64_t qcow2_rc_get(const uint8_t *rb, uint64_t i, unsigned order);
 void qcow2_rc_set(uint8_t *rb, uint64_t i, unsigned order, uint64_t v);
+
+/* --- block/qcow2_compress.c: compressed clusters, as QEMU writes them --- */
+
+/* Deflates len bytes (one cluster) into out: the compressed length, or
+ * -ENOSPC when it does not fit in cap bytes (QEMU passes cluster - 1 and
+ * then writes the cluster uncompressed), -ENOMEM/-EIO from zlib. */
+long qcow2_compress_cluster(const void *in, size_t len, void *out, size_t cap);
+/* The L2 entry of len compressed bytes at byte offset off of the file
+ * (below qcow2_compressed_max_offset); no COPIED flag. */
+uint64_t qcow2_compressed_entry(unsigned cluster_bits, uint64_t off,
+				uint64_t len);
+/* A compressed entry's offset and the bytes from there to the end of its
+ * last sector (what a reader reads and a check counts). */
+void qcow2_compressed_parse(unsigned cluster_bits, uint64_t entry,
+			    uint64_t *off, uint64_t *len);
+uint64_t qcow2_compressed_max_offset(unsigned cluster_bits);
 
 #endif

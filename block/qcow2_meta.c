@@ -91,7 +91,28 @@ static struct qcow2_table *victim(struct qcow2_cache *c)
 	for (unsigned i = 0; i < c->n; i++) {
 		struct qcow2_table *t = &c->t[i];
 
-		if (t->users || t->loading || t->writing)
+		if (t->users || t->loading || t->writing ||
+		    qcow2_table_dirty(t))
+			continue;
+		if (!v || t->used < v->used)
+			v = t;
+	}
+	return v;
+}
+
+static int write_back(struct blk_co *co, struct blk_node *node,
+		      struct qcow2_table *t, uint64_t mine, enum blk_event ev);
+
+/* The least recently used unpinned dirty table, or NULL. */
+static struct qcow2_table *dirty_victim(struct qcow2_cache *c)
+{
+	struct qcow2_table *v = NULL;
+
+	for (unsigned i = 0; i < c->n; i++) {
+		struct qcow2_table *t = &c->t[i];
+
+		if (t->users || t->loading || t->writing ||
+		    !qcow2_table_dirty(t))
 			continue;
 		if (!v || t->used < v->used)
 			v = t;
@@ -124,11 +145,24 @@ static int slot_for(struct blk_co *co, struct blk_node *node,
 		t = victim(c);
 		if (t)
 			break;
+		/* Every unpinned table is dirty: write the oldest back. */
+		t = dirty_victim(c);
+		if (t) {
+			t->users++;
+			r = write_back(co, node, t, t->gen, BLK_EV_L2_UPDATE);
+			t->users--;
+			blk_co_wake_all(co, &c->wq);
+			if (r)
+				return r;
+			continue;
+		}
 		blk_co_wait(co, &c->wq, &s->mu);
 	}
 	t->offset = offset;
 	t->users = 1;
 	t->used = ++c->tick;
+	t->gen = t->written_gen = t->failed_gen = 0;
+	t->dirty_lo = t->dirty_hi = 0;
 	if (!fill) {
 		*out = t;
 		return 0;
@@ -172,36 +206,98 @@ void qcow2_table_put(struct blk_co *co, struct qcow2_cache *c,
 		blk_co_wake_all(co, &c->wq);
 }
 
-/* Writes [start, start + len) of t as it is now; one write per table at
- * a time, so that a later change never lands before an earlier one. */
+/* Records a change of [start, start + len) of t (mu held); returns its
+ * number, for qcow2_table_write_back. */
+static uint64_t mark_dirty(struct qcow2_table *t, size_t start, size_t len)
+{
+	if (t->dirty_hi <= t->dirty_lo) {
+		t->dirty_lo = start;
+		t->dirty_hi = start + len;
+	} else {
+		t->dirty_lo = start < t->dirty_lo ? start : t->dirty_lo;
+		t->dirty_hi =
+			start + len > t->dirty_hi ? start + len : t->dirty_hi;
+	}
+	return ++t->gen;
+}
+
+/* Returns once a write holding change number mine of t has completed.
+ * One write per table at a time, so a later change never lands before
+ * an earlier one; a change made while a write is in flight joins the
+ * next write, which covers every range changed since (concurrent
+ * updates of one table take one write, not one each). */
+static int write_back(struct blk_co *co, struct blk_node *node,
+		      struct qcow2_table *t, uint64_t mine, enum blk_event ev)
+{
+	struct qcow2 *s = node->priv;
+	int r;
+
+	for (;;) {
+		size_t lo, hi;
+		uint64_t gen;
+		uint8_t *buf;
+
+		if (t->written_gen >= mine)
+			return 0;
+		if (t->failed_gen >= mine)
+			return t->error;
+		if (t->writing) {
+			blk_co_wait(co, &t->wq, &s->mu);
+			continue;
+		}
+		lo = t->dirty_lo;
+		hi = t->dirty_hi;
+		if (posix_memalign((void **)&buf, ALIGN, hi - lo))
+			return -ENOMEM;
+		gen = t->gen;
+		t->dirty_lo = t->dirty_hi = 0;
+		t->writing = true;
+		memcpy(buf, t->data + lo, hi - lo);
+		pthread_mutex_unlock(&s->mu);
+		/* The step's event just before its I/O; a request held here
+		 * holds the table's write turn, as its I/O would. */
+		r = blk_co_event(co, node->file, ev);
+		if (!r)
+			r = blk_co_pwrite(co, node->file, t->offset + lo, buf,
+					  hi - lo);
+		pthread_mutex_lock(&s->mu);
+		free(buf);
+		t->writing = false;
+		if (r) {
+			/* The bytes stay dirty for the next write. */
+			mark_dirty(t, lo, hi - lo);
+			t->failed_gen = gen;
+			t->error = r;
+		} else {
+			t->written_gen = gen;
+		}
+		blk_co_wake_all(co, &t->wq);
+	}
+}
+
 static int store_range(struct blk_co *co, struct blk_node *node,
 		       struct qcow2_table *t, size_t start, size_t len,
 		       enum blk_event ev)
 {
-	struct qcow2 *s = node->priv;
-	uint8_t *buf;
-	int r;
+	return write_back(co, node, t, mark_dirty(t, start, len), ev);
+}
 
-	/* Before the table's write turn: a request held at this step holds
-	 * up no other update of the table. */
-	pthread_mutex_unlock(&s->mu);
-	r = blk_co_event(co, node->file, ev);
-	pthread_mutex_lock(&s->mu);
-	if (r)
-		return r;
-	while (t->writing)
-		blk_co_wait(co, &t->wq, &s->mu);
-	if (posix_memalign((void **)&buf, ALIGN, len))
-		return -ENOMEM;
-	t->writing = true;
-	memcpy(buf, t->data + start, len);
-	pthread_mutex_unlock(&s->mu);
-	r = blk_co_pwrite(co, node->file, t->offset + start, buf, len);
-	pthread_mutex_lock(&s->mu);
-	t->writing = false;
-	blk_co_wake_all(co, &t->wq);
-	free(buf);
-	return r;
+void qcow2_table_mark(struct blk_node *node, struct qcow2_table *t, size_t pos)
+{
+	struct qcow2 *s = node->priv;
+
+	mark_dirty(t, pos & ~((size_t)s->granule - 1), s->granule);
+}
+
+bool qcow2_table_dirty(const struct qcow2_table *t)
+{
+	return t->gen > t->written_gen;
+}
+
+int qcow2_table_write_back(struct blk_co *co, struct blk_node *node,
+			   struct qcow2_table *t, enum blk_event ev)
+{
+	return write_back(co, node, t, t->gen, ev);
 }
 
 int qcow2_table_store(struct blk_co *co, struct blk_node *node,
@@ -540,6 +636,7 @@ int qcow2_release_reserved(struct blk_node *node)
 	struct qcow2 *s = node->priv;
 	size_t g = s->granule;
 	unsigned bits = 1u << s->h.refcount_order;
+	uint64_t cur = UINT64_MAX; /* file offset of the granule in buf */
 	uint8_t *buf;
 	int fd = node->file->fd, r = 0;
 
@@ -547,6 +644,8 @@ int qcow2_release_reserved(struct blk_node *node)
 		return 0;
 	if (posix_memalign((void **)&buf, ALIGN, g))
 		return -ENOMEM;
+	/* Reserved clusters run in order: one read and one write per
+	 * granule of refcounts, not per cluster. */
 	for (unsigned j = s->reserved_next; j < s->nreserved && !r; j++) {
 		uint64_t c = s->reserved[j] >> s->cluster_bits;
 		uint64_t rt = c >> s->rb_bits,
@@ -555,14 +654,21 @@ int qcow2_release_reserved(struct blk_node *node)
 			get_be64(s->reftable.data + rt * 8) & QCOW2_OFFSET_MASK;
 		size_t at = (size_t)(i * bits / 8) & ~(g - 1);
 
-		if (pread(fd, buf, g, (off_t)(rb + at)) != (ssize_t)g) {
-			r = -EIO;
-			break;
+		if (rb + at != cur) {
+			if (cur != UINT64_MAX &&
+			    pwrite(fd, buf, g, (off_t)cur) != (ssize_t)g)
+				r = -EIO;
+			cur = rb + at;
+			if (!r && pread(fd, buf, g, (off_t)cur) != (ssize_t)g)
+				r = -EIO;
 		}
-		qcow2_rc_set(buf, i - at * 8 / bits, s->h.refcount_order, 0);
-		if (pwrite(fd, buf, g, (off_t)(rb + at)) != (ssize_t)g)
-			r = -EIO;
+		if (!r)
+			qcow2_rc_set(buf, i - at * 8 / bits,
+				     s->h.refcount_order, 0);
 	}
+	if (!r && cur != UINT64_MAX &&
+	    pwrite(fd, buf, g, (off_t)cur) != (ssize_t)g)
+		r = -EIO;
 	free(buf);
 	s->nreserved = s->reserved_next = 0;
 	if (!r && fdatasync(fd))

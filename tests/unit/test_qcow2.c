@@ -282,7 +282,7 @@ static void settle(struct blk_ctx *ctx)
 }
 
 /* A breakpoint holds request A (an allocating write of one 4 KiB
- * cluster) just before it links its new cluster: meanwhile C, in another
+ * cluster) just before it writes its new cluster: meanwhile C, in another
  * cluster under the same L2 table, completes, and B, over A's cluster,
  * waits for A; once A is let go, both finish and the cluster holds B's
  * bytes (B ran after A, in place). */
@@ -305,24 +305,24 @@ Test(qcow2, a_request_held_at_a_breakpoint_holds_only_its_cluster,
 
 	blk_opts_add(&o, "path", img);
 	blk_opts_add(&o, "format", "qcow2");
-	blk_opts_add(&o, "inject", "l2_update:break:once");
+	blk_opts_add(&o, "inject", "cow_write:break:once");
 	cr_assert_eq(blk_open(&node, &o), 0, "%s", o.why);
 	cr_assert_eq(blk_ctx_init(&ctx, 64), 0);
 	/* 3 MiB is past what setup wrote: unallocated, backing data. */
 	start_write(&ctx, &a, 3u << 20, 0xaa);
 	settle(&ctx);
-	cr_assert_eq(blkdebug_suspended(&node, "l2_update"), 1);
+	cr_assert_eq(blkdebug_suspended(&node, "cow_write"), 1);
 	cr_assert_eq(a.result, 1, "A finished at its breakpoint");
 	start_write(&ctx, &c, (3u << 20) + (64u << 10), 0xcc);
 	start_write(&ctx, &b, 3u << 20, 0xbb);
 	settle(&ctx);
 	cr_assert_eq(c.result, 0, "C waited for A: %d", c.result);
 	cr_assert_eq(b.result, 1, "B did not wait for A's cluster");
-	cr_assert_eq(blkdebug_resume(&node, "l2_update"), 0);
+	cr_assert_eq(blkdebug_resume(&node, "cow_write"), 0);
 	settle(&ctx);
 	cr_assert_eq(a.result, 0);
 	cr_assert_eq(b.result, 0);
-	cr_assert_eq(blkdebug_suspended(&node, "l2_update"), 0);
+	cr_assert_eq(blkdebug_suspended(&node, "cow_write"), 0);
 	cr_assert_eq(blk_submit(&node, &ctx, &rd), 0);
 	while (result == 1)
 		blk_ctx_reap(&ctx, true);
