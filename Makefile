@@ -170,6 +170,7 @@ cli-check: all kernel
 img-check: all
 	$(SAN_RUN) tests/img/interop
 	$(SAN_RUN) tests/img/qed-interop
+	$(SAN_RUN) tests/img/tools
 	$(SAN_RUN) TRIALS=3 tests/img/crash
 	$(SAN_RUN) tests/img/events
 

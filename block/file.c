@@ -124,7 +124,17 @@ static void file_cqe(struct blk_node *node, struct blk_ctx *ctx,
 		blk_req_done(ctx, req, res);
 	} else if (rw && (uint64_t)res < req->len) {
 		/* A read that returns 0 inside the node's size means the file
-		 * shrank under us; a write that makes no progress is stuck. */
+		 * shrank under us; a write that makes no progress is stuck.
+		 * An image format's file (growable) is read past its end
+		 * when an aligned read covers its last, unaligned bytes (a
+		 * compressed cluster at the end): that reads as zeroes. */
+		if (!res && req->op == BLK_OP_READ && node->growable) {
+			for (unsigned i = 0; i < req->iovcnt; i++)
+				memset(req->iov[i].iov_base, 0,
+				       req->iov[i].iov_len);
+			blk_req_done(ctx, req, 0);
+			return;
+		}
 		if (!res) {
 			blk_req_done(ctx, req, -EIO);
 			return;

@@ -1,7 +1,12 @@
-/* `vmm img` subcommands (vmm/img.h). Runs on the main thread only: the
- * block layer's requests on one blk_ctx of its own, reaped here. Errors
- * name the file and what is wrong, one line, exit status 1. */
+/* `vmm img` (vmm/img.h): the command line, and create, info, check and
+ * convert; compare, map, resize and convert -c are in vmm/img_*.c
+ * (vmm/img_priv.h). Runs on the main thread only: the block layer's
+ * requests on one blk_ctx of its own, reaped here; no shared state.
+ * Errors name the file and what is wrong, one line; exit statuses as
+ * qemu-img's (1 for a failure, compare and check have their own). */
 #include "img.h"
+#include "img_bench.h"
+#include "img_priv.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -27,14 +32,6 @@
 
 /* --- Running requests on the main thread --- */
 
-struct img_io {
-	struct blk_req req;
-	struct iovec iov;
-	uint8_t *buf;
-	bool busy;
-	int result;
-};
-
 static void io_done(struct blk_req *req, int result)
 {
 	struct img_io *io = req->opaque;
@@ -43,8 +40,8 @@ static void io_done(struct blk_req *req, int result)
 	io->busy = false;
 }
 
-static int start(struct blk_ctx *ctx, struct blk_node *node, struct img_io *io,
-		 enum blk_op op, uint64_t off, uint64_t len)
+int img_start(struct blk_ctx *ctx, struct blk_node *node, struct img_io *io,
+	      enum blk_op op, uint64_t off, uint64_t len)
 {
 	io->iov = (struct iovec){ io->buf, len };
 	io->req = (struct blk_req){ .op = op,
@@ -62,7 +59,7 @@ static int start(struct blk_ctx *ctx, struct blk_node *node, struct img_io *io,
 	return r;
 }
 
-static int wait_io(struct blk_ctx *ctx, struct img_io *io)
+int img_wait(struct blk_ctx *ctx, struct img_io *io)
 {
 	while (io->busy)
 		blk_ctx_reap(ctx, true);
@@ -71,7 +68,7 @@ static int wait_io(struct blk_ctx *ctx, struct img_io *io)
 
 /* --- Formats --- */
 
-static const char *probe(const char *path)
+const char *img_probe(const char *path)
 {
 	uint8_t magic[4];
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -84,25 +81,19 @@ static const char *probe(const char *path)
 	return n == 4 && get_be32(magic) == QCOW2_MAGIC ? "qcow2" : "raw";
 }
 
-static int open_image(struct blk_node *node, const char *path, const char *fmt,
-		      bool writable)
+int img_open(struct blk_node *node, const char *path, const char *fmt,
+	     bool writable)
 {
 	struct blk_opts o = { 0 };
 
 	if (!fmt)
-		fmt = probe(path);
+		fmt = img_probe(path);
 	blk_opts_add(&o, "path", path);
 	blk_opts_add(&o, "format", fmt);
 	if (!writable)
 		blk_opts_add(&o, "readonly", "on");
 	return blk_open(node, &o) ? -1 : 0;
 }
-
-struct create_args {
-	const char *fmt, *backing, *backing_fmt, *options;
-	uint64_t size;
-	bool have_size;
-};
 
 /* -o key=value,...: cluster_size, lazy_refcounts, compat, refcount_bits,
  * preallocation (off only). */
@@ -205,14 +196,14 @@ static int backing_size(const char *path, const char *backing, const char *fmt,
 		snprintf(full, sizeof(full), "%.*s/%s", dir, slash ? path : ".",
 			 backing);
 	}
-	if (open_image(&b, full, fmt, false))
+	if (img_open(&b, full, fmt, false))
 		return -1;
 	*size = b.size;
 	blk_close(&b);
 	return 0;
 }
 
-static int create(const char *path, struct create_args *a)
+int img_create(const char *path, struct img_create_args *a)
 {
 	struct qcow2_create_opts c = { .version = 3,
 				       .cluster_bits = 16,
@@ -279,10 +270,10 @@ static int info(const char *path, const char *fmt, bool json)
 	bool is_qcow2;
 	char why[160];
 
-	if (open_image(&node, path, fmt, false))
+	if (img_open(&node, path, fmt, false))
 		return 1;
 	if (!fmt)
-		fmt = probe(path);
+		fmt = img_probe(path);
 	is_qcow2 = !strcmp(fmt, "qcow2");
 	if (is_qcow2) {
 		uint8_t *buf = malloc(2u << 20);
@@ -366,12 +357,12 @@ static int info(const char *path, const char *fmt, bool json)
 
 /* --- convert --- */
 
-static bool all_zero(const uint8_t *p, size_t n)
+bool img_all_zero(const uint8_t *p, size_t n)
 {
 	return !n || (!p[0] && !memcmp(p, p + 1, n - 1));
 }
 
-static void progress(bool on, uint64_t done, uint64_t total)
+void img_progress(bool on, uint64_t done, uint64_t total)
 {
 	if (on)
 		fprintf(stderr, "    (%.2f/100%%)\r",
@@ -401,31 +392,31 @@ static int copy_image(struct blk_ctx *ctx, struct blk_node *src,
 			len[n] = src->size - next < CHUNK ? src->size - next
 							  : CHUNK;
 			next += len[n];
-			r = start(ctx, src, &io[n], BLK_OP_READ, off[n],
-				  len[n]);
+			r = img_start(ctx, src, &io[n], BLK_OP_READ, off[n],
+				      len[n]);
 			if (r)
 				break;
 		}
 		for (unsigned i = 0; i < n; i++) {
-			int e = wait_io(ctx, &io[i]);
+			int e = img_wait(ctx, &io[i]);
 
 			r = r ? r : e;
 		}
 		for (unsigned i = 0; i < n && !r; i++)
-			if (!all_zero(io[i].buf, len[i]))
-				r = start(ctx, dst, &io[i], BLK_OP_WRITE,
-					  off[i], len[i]);
+			if (!img_all_zero(io[i].buf, len[i]))
+				r = img_start(ctx, dst, &io[i], BLK_OP_WRITE,
+					      off[i], len[i]);
 		for (unsigned i = 0; i < n; i++) {
-			int e = wait_io(ctx, &io[i]);
+			int e = img_wait(ctx, &io[i]);
 
 			r = r ? r : e;
 		}
 		done = next;
-		progress(show, done, src->size);
+		img_progress(show, done, src->size);
 	}
 	if (!r)
-		r = start(ctx, dst, &io[0], BLK_OP_FLUSH, 0, 0)
-			    ?: wait_io(ctx, &io[0]);
+		r = img_start(ctx, dst, &io[0], BLK_OP_FLUSH, 0, 0)
+			    ?: img_wait(ctx, &io[0]);
 	if (show)
 		fprintf(stderr, "\n");
 	for (unsigned i = 0; i < DEPTH; i++)
@@ -436,21 +427,21 @@ static int copy_image(struct blk_ctx *ctx, struct blk_node *src,
 }
 
 static int convert(const char *src_path, const char *dst_path, const char *fmt,
-		   struct create_args *out, bool show)
+		   struct img_create_args *out, bool show)
 {
 	struct blk_node src, dst;
 	struct blk_ctx ctx;
 	int r;
 
-	if (open_image(&src, src_path, fmt, false))
+	if (img_open(&src, src_path, fmt, false))
 		return 1;
 	out->size = src.size;
 	out->have_size = true;
-	if (create(dst_path, out)) {
+	if (img_create(dst_path, out)) {
 		blk_close(&src);
 		return 1;
 	}
-	if (open_image(&dst, dst_path, out->fmt, true)) {
+	if (img_open(&dst, dst_path, out->fmt, true)) {
 		blk_close(&src);
 		return 1;
 	}
@@ -553,23 +544,33 @@ static void usage(FILE *out)
 		"[-o OPTIONS] FILE [SIZE]\n"
 		"       vmm img info [-f FMT] [--output=human|json] FILE\n"
 		"       vmm img check [-f qcow2] [-r leaks|all] FILE\n"
-		"       vmm img convert [-f FMT] [-O qcow2|qed|raw] [-o OPTIONS] "
-		"[-p] SRC DST\n"
+		"       vmm img convert [-c] [-f FMT] [-O qcow2|qed|raw] "
+		"[-o OPTIONS] [-p] SRC DST\n"
+		"       vmm img compare [-f FMT] [-F FMT] [-s] [-p] [-q] "
+		"FILE1 FILE2\n"
+		"       vmm img map [-f FMT] [--output=human|json] FILE\n"
+		"       vmm img resize [-f FMT] [--shrink] [-q] FILE "
+		"[+|-]SIZE\n"
 		"qcow2 OPTIONS: cluster_size=SIZE, compat=0.10|1.1, "
 		"lazy_refcounts=on|off, refcount_bits=N, preallocation=off\n"
-		"qed OPTIONS: cluster_size=SIZE, table_size=N\n");
+		"qed OPTIONS: cluster_size=SIZE, table_size=N\n"
+		"convert -c: compressed clusters (qcow2 output only)\n"
+		"compare: exit 0 identical, 1 different, 2 or more an error; "
+		"-s: sizes and allocation must match too\n");
 }
 
 int img_command(int argc, char **argv)
 {
 	static const struct option longs[] = {
 		{ "output", required_argument, NULL, 'J' },
+		{ "shrink", no_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	struct create_args a = { .fmt = "raw" };
-	const char *cmd, *in_fmt = NULL, *repair = NULL;
-	bool json = false, show = false;
+	struct img_create_args a = { .fmt = "raw" };
+	const char *cmd, *in_fmt = NULL, *repair = NULL, *size = NULL;
+	bool json = false, show = false, strict = false, quiet = false;
+	bool compress = false, shrink = false;
 	int c;
 
 	if (argc < 2) {
@@ -577,15 +578,21 @@ int img_command(int argc, char **argv)
 		return 1;
 	}
 	cmd = argv[1];
+	if (!strcmp(cmd, "bench"))
+		return img_bench(argc - 1, argv + 1);
 	if (!strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
 		usage(stdout);
 		return 0;
 	}
 	argc--;
 	argv++;
+	/* As qemu-img: resize's size is the last argument, taken before the
+	 * options so that "-1G" is not one. */
+	if (!strcmp(cmd, "resize") && argc >= 3)
+		size = argv[--argc];
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "f:O:b:F:o:r:ph", longs, NULL)) !=
-	       -1) {
+	while ((c = getopt_long(argc, argv, "f:O:b:F:o:r:pqsch", longs,
+				NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			if (!strcmp(cmd, "create"))
@@ -598,6 +605,10 @@ int img_command(int argc, char **argv)
 		case 'F': a.backing_fmt = optarg; break;
 		case 'o': a.options = optarg; break;
 		case 'p': show = true; break;
+		case 'q': quiet = true; break;
+		case 's': strict = true; break;
+		case 'c': compress = true; break;
+		case 'S': shrink = true; break;
 		case 'r': repair = optarg; break;
 		case 'J':
 			if (strcmp(optarg, "json") && strcmp(optarg, "human")) {
@@ -621,15 +632,25 @@ int img_command(int argc, char **argv)
 			}
 			a.have_size = true;
 		}
-		return create(argv[optind], &a) ? 1 : 0;
+		return img_create(argv[optind], &a) ? 1 : 0;
 	}
 	if (!strcmp(cmd, "check") && argc - optind == 1)
 		return check(argv[optind], in_fmt, repair);
 	if (!strcmp(cmd, "info") && argc - optind == 1)
 		return info(argv[optind], in_fmt, json);
+	if (!strcmp(cmd, "convert") && argc - optind == 2 && compress)
+		return img_convert_compressed(argv[optind], in_fmt,
+					      argv[optind + 1], &a, show);
 	if (!strcmp(cmd, "convert") && argc - optind == 2)
 		return convert(argv[optind], argv[optind + 1], in_fmt, &a,
 			       show);
+	if (!strcmp(cmd, "compare") && argc - optind == 2)
+		return img_compare(argv[optind], argv[optind + 1], in_fmt,
+				   a.backing_fmt, strict, quiet, show);
+	if (!strcmp(cmd, "map") && argc - optind == 1)
+		return img_map(argv[optind], in_fmt, json);
+	if (!strcmp(cmd, "resize") && size && argc - optind == 1)
+		return img_resize(argv[optind], in_fmt, shrink, quiet, size);
 	usage(stderr);
 	return 1;
 }

@@ -466,7 +466,7 @@ int vblk_init(struct vblk *b, const struct vblk_config *cfg, unsigned index,
 	b->limits = (struct vblk_limits){
 		.capacity = b->node.size / VBLK_SECTOR,
 		.readonly = cfg->readonly,
-		.discard = !cfg->readonly,
+		.discard = !cfg->readonly && b->node.can_discard,
 		.write_zeroes = !cfg->readonly,
 		.max_discard_sectors = DISCARD_MAX_SECTORS,
 		.max_write_zeroes_sectors = DISCARD_MAX_SECTORS,
