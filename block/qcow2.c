@@ -72,9 +72,9 @@ static int lookup(struct blk_co *co, struct blk_node *node, uint64_t g,
 	*pos = ((g >> s->cluster_bits) & ((1ull << s->l2_bits) - 1)) * 8;
 	if (!l2)
 		return 0;
-	if (l2 & (s->cluster - 1) ||
+	if (l2 & (s->cluster - 1) || l2 >= qcow2_file_end(node) ||
 	    qcow2_is_metadata(s, l2, s->cluster, QCOW2_META_L2))
-		return -EIO; /* corrupt: unaligned, or other metadata */
+		return -EIO; /* corrupt: unaligned, past the end, metadata */
 	r = qcow2_table_get(co, node, &s->l2, l2, t);
 	if (!r)
 		*entry = get_be64((*t)->data + *pos);
@@ -131,10 +131,10 @@ static int read_compressed(struct blk_co *co, struct blk_node *node,
 	start = off & ~511ull;
 	span = align_up(off + len, 512) - start;
 	if (span > 2 * s->cluster + 1024 || off < s->cluster ||
-	    start >= node->file->size)
+	    start >= qcow2_file_end(node))
 		return -EIO; /* corrupt: too big, in the header, past the end */
-	if (start + span > node->file->size)
-		span = align_up(node->file->size, 512) - start;
+	if (start + span > qcow2_file_end(node))
+		span = align_up(qcow2_file_end(node), 512) - start;
 	if (off - start >= span)
 		return -EIO;
 	if (posix_memalign((void **)&buf, ALIGN, align_up(span, ALIGN)))
@@ -208,8 +208,9 @@ static int read_kind(struct blk_co *co, struct blk_node *node, uint64_t g,
 	case UNALLOCATED: return read_backing(co, node, g, len, iov, n);
 	case ZERO: zero_iov(iov, n); return 0;
 	case NORMAL:
-		if ((entry & QCOW2_OFFSET_MASK) & (s->cluster - 1))
-			return -EIO; /* corrupt: unaligned data cluster */
+		if ((entry & QCOW2_OFFSET_MASK) & (s->cluster - 1) ||
+		    (entry & QCOW2_OFFSET_MASK) >= qcow2_file_end(node))
+			return -EIO; /* corrupt: unaligned, or past the end */
 		r = blk_co_event(co, node->file, BLK_EV_READ);
 		if (r)
 			return r;
@@ -286,6 +287,7 @@ static int own_l2(struct blk_co *co, struct blk_node *node, uint64_t g,
 		if (e & QCOW2_COPIED) {
 			off = e & QCOW2_OFFSET_MASK;
 			if (!off || off & (s->cluster - 1) ||
+			    off >= qcow2_file_end(node) ||
 			    qcow2_is_metadata(s, off, s->cluster,
 					      QCOW2_META_L2))
 				return -EIO;
@@ -299,7 +301,7 @@ static int own_l2(struct blk_co *co, struct blk_node *node, uint64_t g,
 	 * not both make one. */
 	s->l2_busy = true;
 	old = e & QCOW2_OFFSET_MASK;
-	if (old && (old & (s->cluster - 1) ||
+	if (old && (old & (s->cluster - 1) || old >= qcow2_file_end(node) ||
 		    qcow2_is_metadata(s, old, s->cluster, QCOW2_META_L2))) {
 		r = -EIO; /* corrupt: the shared table is not a table */
 		goto out;
@@ -422,7 +424,7 @@ static int write_alloc(struct blk_co *co, struct blk_node *node,
 	/* A corrupt old entry's cluster is not ours to free: it may be
 	 * metadata, or not in the file at all. */
 	if (old_len && (qcow2_is_metadata(s, old_off, old_len, 0) ||
-			!range_within(old_off, old_len, node->file->size) ||
+			!range_within(old_off, old_len, qcow2_file_end(node)) ||
 			(k != COMPRESSED && old_off & (s->cluster - 1))))
 		old_len = 0;
 	/* The new entry is written back later (a flush, an eviction, the

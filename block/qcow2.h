@@ -110,6 +110,11 @@ int qcow2_offsets_load(struct qcow2 *s, const uint8_t *snapshots,
 
 /* --- block/qcow2_meta.c: tables, refcounts, allocation --- */
 
+/* The file's size as allocation grows it (node->file->size, atomic):
+ * no table or data cluster lies at or past it in a sound image. */
+uint64_t qcow2_file_end(const struct blk_node *node);
+void qcow2_file_grew(struct blk_node *node, uint64_t end);
+
 int qcow2_cache_init(struct qcow2_cache *c, unsigned n, size_t size);
 void qcow2_cache_free(struct qcow2_cache *c);
 

@@ -47,6 +47,21 @@ void qcow2_rc_set(uint8_t *rb, uint64_t i, unsigned order, uint64_t v)
 		(uint8_t)((rb[i * bits / 8] & ~mask) | ((v << shift) & mask));
 }
 
+uint64_t qcow2_file_end(const struct blk_node *node)
+{
+	return __atomic_load_n(&node->file->size, __ATOMIC_RELAXED);
+}
+
+void qcow2_file_grew(struct blk_node *node, uint64_t end)
+{
+	uint64_t cur = qcow2_file_end(node);
+
+	while (end > cur &&
+	       !__atomic_compare_exchange_n(&node->file->size, &cur, end, true,
+					    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+}
+
 static uint64_t rc_max(unsigned order)
 {
 	return order == 6 ? UINT64_MAX : (1ull << (1u << order)) - 1;
@@ -413,6 +428,7 @@ static int grow_reftable(struct blk_co *co, struct blk_node *node,
 		if (r)
 			goto out;
 	}
+	qcow2_file_grew(node, (p + clusters + k) << s->cluster_bits);
 	r = write_new(co, node, p << s->cluster_bits, table,
 		      clusters * s->cluster, BLK_EV_REFTABLE_GROW);
 	if (!r)
@@ -455,7 +471,7 @@ static int get_rb(struct blk_co *co, struct blk_node *node, uint64_t rt,
 
 	*out = NULL;
 	if (off) {
-		if (off & (s->cluster - 1) ||
+		if (off & (s->cluster - 1) || off >= qcow2_file_end(node) ||
 		    qcow2_is_metadata(s, off, s->cluster, QCOW2_META_OTHER))
 			return -EIO; /* corrupt: unaligned, or other metadata */
 		return qcow2_table_get(co, node, &s->rb, off, out);
@@ -463,6 +479,7 @@ static int get_rb(struct blk_co *co, struct blk_node *node, uint64_t rt,
 	if (!create)
 		return 0;
 	off = rt << s->rb_bits << s->cluster_bits;
+	qcow2_file_grew(node, off + s->cluster);
 	/* Free by the refcounts (no block covered it), yet metadata:
 	 * corrupt refcounts. */
 	if (qcow2_is_metadata(s, off, s->cluster, 0))
@@ -577,8 +594,10 @@ int qcow2_alloc_cluster(struct blk_co *co, struct blk_node *node,
 		if (r)
 			s->nreserved = 0;
 	}
-	if (!r)
+	if (!r) {
 		*offset = s->reserved[s->reserved_next++];
+		qcow2_file_grew(node, *offset + s->cluster);
+	}
 	alloc_unlock(co, s);
 	return r;
 }
