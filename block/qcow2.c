@@ -20,6 +20,7 @@
 #include <zlib.h>
 
 #include "driver.h"
+#include "format.h"
 #include "lib/bytes.h"
 #include "lib/checked.h"
 #include "qcow2.h"
@@ -28,7 +29,6 @@
 #define ALIGN 4096
 #define HEADER_READ (2u << 20) /* the largest cluster */
 #define L2_CACHE_BYTES (8u << 20)
-#define MAX_CHAIN 16
 
 /* --- Requests --- */
 
@@ -79,34 +79,6 @@ static int lookup(struct blk_co *co, struct blk_node *node, uint64_t g,
 	if (!r)
 		*entry = get_be64((*t)->data + *pos);
 	return r;
-}
-
-/* The iovecs covering [off, off + len) of the request's data. */
-static unsigned slice(const struct blk_req *req, uint64_t off, uint64_t len,
-		      struct iovec *out)
-{
-	unsigned n = 0;
-
-	for (unsigned i = 0; i < req->iovcnt && len; i++) {
-		uint64_t l = req->iov[i].iov_len;
-
-		if (off >= l) {
-			off -= l;
-			continue;
-		}
-		out[n].iov_base = (uint8_t *)req->iov[i].iov_base + off;
-		out[n].iov_len = l - off < len ? l - off : len;
-		len -= out[n].iov_len;
-		off = 0;
-		n++;
-	}
-	return n;
-}
-
-static void zero_iov(struct iovec *iov, unsigned n)
-{
-	for (unsigned i = 0; i < n; i++)
-		memset(iov[i].iov_base, 0, iov[i].iov_len);
 }
 
 static void copy_to_iov(struct iovec *iov, unsigned n, const uint8_t *src)
@@ -163,37 +135,6 @@ static int read_compressed(struct blk_co *co, struct blk_node *node,
 	return r;
 }
 
-/* Reads guest [g, g + len) of the backing node into iov; past its end,
- * zeroes. */
-static int read_backing(struct blk_co *co, struct blk_node *node, uint64_t g,
-			uint64_t len, struct iovec *iov, unsigned n)
-{
-	struct blk_node *b = node->backing;
-	uint64_t have = b && g < b->size ? b->size - g : 0;
-	unsigned i;
-
-	if (have >= len)
-		return blk_co_rwv(co, b, BLK_OP_READ, g, iov, n);
-	/* Split the iovecs at the backing node's end. */
-	zero_iov(iov, n);
-	if (!have)
-		return 0;
-	for (i = 0; i < n && iov[i].iov_len <= have; i++)
-		have -= iov[i].iov_len;
-	{
-		struct iovec part[i + 1];
-		unsigned m = i;
-
-		memcpy(part, iov, i * sizeof(*iov));
-		if (have) {
-			part[m].iov_base = iov[i].iov_base;
-			part[m].iov_len = have;
-			m++;
-		}
-		return blk_co_rwv(co, b, BLK_OP_READ, g, part, m);
-	}
-}
-
 /* Reads the bytes of one guest cluster's kind into iov. */
 static int read_kind(struct blk_co *co, struct blk_node *node, uint64_t g,
 		     uint64_t len, uint64_t entry, struct iovec *iov,
@@ -205,8 +146,8 @@ static int read_kind(struct blk_co *co, struct blk_node *node, uint64_t g,
 	int r;
 
 	switch (kind_of(s, entry)) {
-	case UNALLOCATED: return read_backing(co, node, g, len, iov, n);
-	case ZERO: zero_iov(iov, n); return 0;
+	case UNALLOCATED: return blk_co_read_backing(co, node, g, len, iov, n);
+	case ZERO: blk_iov_zero(iov, n); return 0;
 	case NORMAL:
 		if ((entry & QCOW2_OFFSET_MASK) & (s->cluster - 1) ||
 		    (entry & QCOW2_OFFSET_MASK) >= qcow2_file_end(node))
@@ -253,7 +194,7 @@ static int co_read(struct blk_co *co)
 		pthread_mutex_unlock(&s->mu);
 		if (r)
 			break;
-		n = slice(req, done, len, iov);
+		n = blk_req_slice(req, done, len, iov);
 		r = read_kind(co, node, g, len, entry, iov, n);
 		done += len;
 	}
@@ -526,7 +467,7 @@ static int co_write(struct blk_co *co)
 		if (zeroes)
 			iov[0] = (struct iovec){ zeroes, len };
 		else
-			n = slice(req, done, len, iov);
+			n = blk_req_slice(req, done, len, iov);
 		r = write_cluster(co, node, g, len, iov, n);
 		done += len;
 	}
@@ -628,78 +569,6 @@ static int read_header(struct blk_node *node, struct blk_opts *o)
 	}
 	free(buf);
 	return blk_open_fail(o, r, "%s", why);
-}
-
-/* The backing file's path: relative names are relative to the image's
- * directory, as in QEMU. */
-static int backing_path(const char *image, const char *name, char *out,
-			size_t len)
-{
-	char dir[PATH_MAX];
-	int n;
-
-	if (name[0] == '/')
-		n = snprintf(out, len, "%s", name);
-	else {
-		snprintf(dir, sizeof(dir), "%s", image);
-		n = snprintf(out, len, "%s/%s", dirname(dir), name);
-	}
-	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
-}
-
-/* No format recorded: only qcow2 or raw, and the backing node is always
- * read-only, so a raw guess cannot write anything. */
-static const char *probe_format(const char *path)
-{
-	uint8_t magic[4];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd >= 0 ? read(fd, magic, sizeof(magic)) : -1;
-
-	if (fd >= 0)
-		close(fd);
-	return n == 4 && get_be32(magic) == QCOW2_MAGIC ? "qcow2" : "raw";
-}
-
-static int open_backing(struct blk_node *node, struct blk_opts *o)
-{
-	struct qcow2 *s = node->priv;
-	const char *image = blk_opt(o, "path", NULL);
-	const char *cache = blk_opt(o, "cache", NULL);
-	struct blk_opts bo = { .depth = o->depth + 1 };
-	char path[PATH_MAX];
-	struct stat st;
-	int r;
-
-	if (o->depth + 1 >= MAX_CHAIN)
-		return blk_open_fail(o, -ELOOP,
-				     "backing chain deeper than %d images",
-				     MAX_CHAIN);
-	if (backing_path(image, s->h.backing, path, sizeof(path)))
-		return blk_open_fail(o, -ENAMETOOLONG,
-				     "backing file name too long");
-	if (stat(path, &st))
-		return blk_open_fail(o, -errno, "backing file %s: %s", path,
-				     strerror(errno));
-	memcpy(bo.chain, o->chain, sizeof(o->chain));
-	for (unsigned i = 0; i <= o->depth && i < MAX_CHAIN; i++)
-		if (o->chain[i].dev == st.st_dev &&
-		    o->chain[i].ino == st.st_ino)
-			return blk_open_fail(o, -ELOOP,
-					     "backing chain loops back to %s",
-					     path);
-	if (blk_opts_add(&bo, "path", path) ||
-	    blk_opts_add(&bo, "format",
-			 s->h.backing_format[0] ? s->h.backing_format
-						: probe_format(path)) ||
-	    blk_opts_add(&bo, "readonly", "on") ||
-	    (cache && blk_opts_add(&bo, "cache", cache)))
-		return blk_open_fail(o, -EINVAL, "backing options");
-	r = blk_open_child(&node->backing, NULL, &bo);
-	/* Its own message names the backing file and the reason; wrapping
-	 * it at every level would cut a deep chain's off. */
-	if (r && !o->why[0])
-		snprintf(o->why, sizeof(o->why), "%s", bo.why);
-	return r;
 }
 
 /* Clears what a writer that does not know them must clear: unknown
@@ -900,7 +769,6 @@ static void qcow2_close(struct blk_node *node)
 static int qcow2_open(struct blk_node *node, struct blk_opts *o)
 {
 	struct qcow2 *s = calloc(1, sizeof(*s));
-	struct stat st;
 	int r;
 
 	if (!s)
@@ -913,10 +781,7 @@ static int qcow2_open(struct blk_node *node, struct blk_opts *o)
 	s->writable = !node->file->readonly;
 	node->file->growable = true; /* clusters are allocated past its end */
 	/* This image's place in its chain, for its backing file's check. */
-	if (o->depth < MAX_CHAIN && !fstat(node->file->fd, &st)) {
-		o->chain[o->depth].dev = st.st_dev;
-		o->chain[o->depth].ino = st.st_ino;
-	}
+	blk_chain_note(node, o);
 	if ((r = read_header(node, o)) || (r = check_flags(node, o)))
 		return r;
 	/* The granule, for header writes, before setup computes the rest. */
@@ -935,7 +800,10 @@ static int qcow2_open(struct blk_node *node, struct blk_opts *o)
 	if (s->lazy && (r = set_dirty(node, true)))
 		return blk_open_fail(o, r, "setting the dirty bit: %s",
 				     strerror(-r));
-	if (s->h.backing[0] && (r = open_backing(node, o)))
+	if (s->h.backing[0] &&
+	    (r = blk_open_backing(node, o, s->h.backing,
+				  s->h.backing_format[0] ? s->h.backing_format
+							 : NULL)))
 		return r;
 	node->size = s->h.size;
 	node->block_size = node->file->block_size;

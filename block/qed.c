@@ -26,6 +26,7 @@
 
 #include "co.h"
 #include "driver.h"
+#include "format.h"
 #include "lib/bytes.h"
 #include "lib/checked.h"
 #include "lib/log.h"
@@ -35,7 +36,6 @@
 #define ALIGN 4096
 #define HEADER_READ (64u << 10)
 #define L2_CACHE_BYTES (8u << 20)
-#define MAX_CHAIN 16
 /* Past this the file offsets of new clusters are refused. */
 #define MAX_FILE_END (1ull << 62)
 /* The consistency check's bitmap of used clusters, at most. */
@@ -303,65 +303,6 @@ static int lookup(struct blk_co *co, struct blk_node *node, uint64_t g,
 	return r;
 }
 
-/* The iovecs covering [off, off + len) of the request's data. */
-static unsigned slice(const struct blk_req *req, uint64_t off, uint64_t len,
-		      struct iovec *out)
-{
-	unsigned n = 0;
-
-	for (unsigned i = 0; i < req->iovcnt && len; i++) {
-		uint64_t l = req->iov[i].iov_len;
-
-		if (off >= l) {
-			off -= l;
-			continue;
-		}
-		out[n].iov_base = (uint8_t *)req->iov[i].iov_base + off;
-		out[n].iov_len = l - off < len ? l - off : len;
-		len -= out[n].iov_len;
-		off = 0;
-		n++;
-	}
-	return n;
-}
-
-static void zero_iov(struct iovec *iov, unsigned n)
-{
-	for (unsigned i = 0; i < n; i++)
-		memset(iov[i].iov_base, 0, iov[i].iov_len);
-}
-
-/* Reads guest [g, g + len) of the backing node into iov; without one or
- * past its end, zeroes. */
-static int read_backing(struct blk_co *co, struct blk_node *node, uint64_t g,
-			uint64_t len, struct iovec *iov, unsigned n)
-{
-	struct blk_node *b = node->backing;
-	uint64_t have = b && g < b->size ? b->size - g : 0;
-	unsigned i;
-
-	if (have >= len)
-		return blk_co_rwv(co, b, BLK_OP_READ, g, iov, n);
-	zero_iov(iov, n);
-	if (!have)
-		return 0;
-	/* Split the iovecs at the backing node's end. */
-	for (i = 0; i < n && iov[i].iov_len <= have; i++)
-		have -= iov[i].iov_len;
-	{
-		struct iovec part[i + 1];
-		unsigned m = i;
-
-		memcpy(part, iov, i * sizeof(*iov));
-		if (have) {
-			part[m].iov_base = iov[i].iov_base;
-			part[m].iov_len = have;
-			m++;
-		}
-		return blk_co_rwv(co, b, BLK_OP_READ, g, part, m);
-	}
-}
-
 /* Reads [g, g + len), inside one guest cluster whose L2 entry is entry
  * (a data cluster's offset already checked), into iov. */
 static int read_entry(struct blk_co *co, struct blk_node *node, uint64_t g,
@@ -372,9 +313,9 @@ static int read_entry(struct blk_co *co, struct blk_node *node, uint64_t g,
 	int r;
 
 	if (entry == QED_UNALLOCATED)
-		return read_backing(co, node, g, len, iov, n);
+		return blk_co_read_backing(co, node, g, len, iov, n);
 	if (entry == QED_ZERO_CLUSTER) {
-		zero_iov(iov, n);
+		blk_iov_zero(iov, n);
 		return 0;
 	}
 	r = blk_co_event(co, node->file, BLK_EV_READ);
@@ -409,7 +350,7 @@ static int co_read(struct blk_co *co)
 		pthread_mutex_unlock(&s->mu);
 		if (!r)
 			r = read_entry(co, node, g, len, entry, iov,
-				       slice(req, done, len, iov));
+				       blk_req_slice(req, done, len, iov));
 		done += len;
 	}
 	free(iov);
@@ -506,8 +447,8 @@ static int write_alloc(struct blk_co *co, struct blk_node *node,
 			whole = (struct iovec){ buf, s->cluster };
 			r = blk_co_event(co, node->file, BLK_EV_COW_READ);
 			if (!r)
-				r = read_backing(co, node, g - in, s->cluster,
-						 &whole, 1);
+				r = blk_co_read_backing(co, node, g - in,
+							s->cluster, &whole, 1);
 		} else {
 			memset(buf, 0, s->cluster);
 		}
@@ -661,7 +602,7 @@ static int co_write(struct blk_co *co)
 
 		len = len < req->len - done ? len : req->len - done;
 		if (!zero)
-			n = slice(req, done, len, iov);
+			n = blk_req_slice(req, done, len, iov);
 		r = write_cluster(co, node, g, len, iov, n, zero);
 		done += len;
 	}
@@ -915,83 +856,6 @@ static int check_image(struct blk_node *node, struct blk_opts *o)
 	return 0;
 }
 
-/* The backing file's path: relative names are relative to the image's
- * directory, as in QEMU. */
-static int backing_path(const char *image, const char *name, char *out,
-			size_t len)
-{
-	char dir[PATH_MAX];
-	int n;
-
-	if (name[0] == '/') {
-		n = snprintf(out, len, "%s", name);
-	} else {
-		snprintf(dir, sizeof(dir), "%s", image);
-		n = snprintf(out, len, "%s/%s", dirname(dir), name);
-	}
-	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
-}
-
-/* No format recorded: qcow2 or QED by their magic, else raw (the
- * backing node is read-only, so a raw guess cannot write anything). */
-static const char *probe_format(const char *path)
-{
-	uint8_t magic[4];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd >= 0 ? read(fd, magic, sizeof(magic)) : -1;
-
-	if (fd >= 0)
-		close(fd);
-	if (n == 4 && get_be32(magic) == QCOW2_MAGIC)
-		return "qcow2";
-	if (n == 4 && !memcmp(magic, "QED", 4))
-		return "qed";
-	return "raw";
-}
-
-static int open_backing(struct blk_node *node, struct blk_opts *o)
-{
-	struct qed *s = node->priv;
-	const char *image = blk_opt(o, "path", NULL);
-	const char *cache = blk_opt(o, "cache", NULL);
-	struct blk_opts bo = { .depth = o->depth + 1 };
-	char path[PATH_MAX];
-	struct stat st;
-	int r;
-
-	if (o->depth + 1 >= MAX_CHAIN)
-		return blk_open_fail(o, -ELOOP,
-				     "backing chain deeper than %d images",
-				     MAX_CHAIN);
-	if (!image || backing_path(image, s->h.backing, path, sizeof(path)))
-		return blk_open_fail(o, -ENAMETOOLONG,
-				     "backing file name too long");
-	if (stat(path, &st))
-		return blk_open_fail(o, -errno, "backing file %s: %s", path,
-				     strerror(errno));
-	memcpy(bo.chain, o->chain, sizeof(o->chain));
-	for (unsigned i = 0; i <= o->depth && i < MAX_CHAIN; i++)
-		if (o->chain[i].dev == st.st_dev &&
-		    o->chain[i].ino == st.st_ino)
-			return blk_open_fail(o, -ELOOP,
-					     "backing chain loops back to %s",
-					     path);
-	if (blk_opts_add(&bo, "path", path) ||
-	    blk_opts_add(&bo, "format",
-			 s->h.features & QED_F_BACKING_NO_PROBE
-				 ? "raw"
-				 : probe_format(path)) ||
-	    blk_opts_add(&bo, "readonly", "on") ||
-	    (cache && blk_opts_add(&bo, "cache", cache)))
-		return blk_open_fail(o, -EINVAL, "backing options");
-	r = blk_open_child(&node->backing, NULL, &bo);
-	/* Its own message names the backing file and the reason; wrapping
-	 * it at every level would cut a deep chain's off. */
-	if (r && !o->why[0])
-		snprintf(o->why, sizeof(o->why), "%s", bo.why);
-	return r;
-}
-
 static int setup_cache(struct blk_node *node, struct blk_opts *o)
 {
 	struct qed *s = node->priv;
@@ -1036,7 +900,6 @@ static void qed_close(struct blk_node *node)
 static int qed_open(struct blk_node *node, struct blk_opts *o)
 {
 	struct qed *s = calloc(1, sizeof(*s));
-	struct stat st;
 	int r;
 
 	if (!s)
@@ -1049,10 +912,7 @@ static int qed_open(struct blk_node *node, struct blk_opts *o)
 	s->writable = !node->file->readonly;
 	node->file->growable = true; /* clusters are appended */
 	/* This image's place in its chain, for its backing file's check. */
-	if (o->depth < MAX_CHAIN && !fstat(node->file->fd, &st)) {
-		o->chain[o->depth].dev = st.st_dev;
-		o->chain[o->depth].ino = st.st_ino;
-	}
+	blk_chain_note(node, o);
 	if ((r = read_header(node, o)) || (r = load_l1(node, o)))
 		return r;
 	/* Read-only, a need-check image opens as it is (QEMU does too):
@@ -1071,7 +931,10 @@ static int qed_open(struct blk_node *node, struct blk_opts *o)
 	}
 	if ((r = setup_cache(node, o)))
 		return r;
-	if ((s->h.features & QED_F_BACKING_FILE) && (r = open_backing(node, o)))
+	if ((s->h.features & QED_F_BACKING_FILE) &&
+	    (r = blk_open_backing(
+		     node, o, s->h.backing,
+		     s->h.features & QED_F_BACKING_NO_PROBE ? "raw" : NULL)))
 		return r;
 	node->size = s->h.image_size;
 	node->block_size = node->file->block_size;
