@@ -99,6 +99,11 @@ int blk_opts_add(struct blk_opts *o, const char *key, const char *val);
  * closed. */
 int blk_open(struct blk_node *node, struct blk_opts *opts);
 
+/* The format format=auto opens path with: qcow2 or qed by their magic,
+ * else raw. Asked for only (QEMU's lesson: a raw disk whose guest writes
+ * a qcow2 header must not become a qcow2 disk at the next start). */
+const char *blk_probe_format(const char *path);
+
 /* Closes node and its children. Every blk_ctx it was used on must be
  * destroyed first (the rings hold its registered files). A format may
  * write to its image on the way (qcow2 gives back the clusters it had

@@ -150,26 +150,33 @@ static uint64_t iov_bytes(const struct iovec *iov, unsigned n)
 	return t;
 }
 
-int blk_co_rwv(struct blk_co *co, struct blk_node *child, enum blk_op op,
-	       uint64_t offset, struct iovec *iov, unsigned iovcnt)
+/* Submits req (op, range, iovecs set) on co's ctx and waits for it. */
+static int submit_wait(struct blk_co *co, struct blk_node *child,
+		       struct blk_req *req)
 {
 	struct io_wait w = { .co = co };
-	struct blk_req req = {
-		.op = op,
-		.offset = offset,
-		.len = iov_bytes(iov, iovcnt),
-		.iov = iov,
-		.iovcnt = iovcnt,
-		.complete = io_done,
-		.opaque = &w,
-	};
-	int r = blk_submit(child, co->ctx, &req);
+	int r;
 
+	req->complete = io_done;
+	req->opaque = &w;
+	r = blk_submit(child, co->ctx, req);
 	if (r)
 		return r;
 	while (!w.done)
 		coro_yield(co->coro);
 	return w.result;
+}
+
+int blk_co_rwv(struct blk_co *co, struct blk_node *child, enum blk_op op,
+	       uint64_t offset, struct iovec *iov, unsigned iovcnt)
+{
+	struct blk_req req = { .op = op,
+			       .offset = offset,
+			       .len = iov_bytes(iov, iovcnt),
+			       .iov = iov,
+			       .iovcnt = iovcnt };
+
+	return submit_wait(co, child, &req);
 }
 
 int blk_co_pread(struct blk_co *co, struct blk_node *child, uint64_t offset,
@@ -191,21 +198,9 @@ int blk_co_pwrite(struct blk_co *co, struct blk_node *child, uint64_t offset,
 int blk_co_range(struct blk_co *co, struct blk_node *child, enum blk_op op,
 		 uint64_t offset, uint64_t len)
 {
-	struct io_wait w = { .co = co };
-	struct blk_req req = {
-		.op = op,
-		.offset = offset,
-		.len = len,
-		.complete = io_done,
-		.opaque = &w,
-	};
-	int r = blk_submit(child, co->ctx, &req);
+	struct blk_req req = { .op = op, .offset = offset, .len = len };
 
-	if (r)
-		return r;
-	while (!w.done)
-		coro_yield(co->coro);
-	return w.result;
+	return submit_wait(co, child, &req);
 }
 
 void blk_co_wait(struct blk_co *co, struct blk_waitq *q, pthread_mutex_t *mu)

@@ -83,7 +83,7 @@ static int backing_path(const char *image, const char *name, char *out,
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-static const char *probe_format(const char *path)
+const char *blk_probe_format(const char *path)
 {
 	uint8_t magic[4];
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -136,7 +136,8 @@ int blk_open_backing(struct blk_node *node, struct blk_opts *o,
 					     "backing chain loops back to %s",
 					     path);
 	if (blk_opts_add(&bo, "path", path) ||
-	    blk_opts_add(&bo, "format", format ? format : probe_format(path)) ||
+	    blk_opts_add(&bo, "format",
+			 format ? format : blk_probe_format(path)) ||
 	    blk_opts_add(&bo, "readonly", "on") ||
 	    (cache && blk_opts_add(&bo, "cache", cache)))
 		return blk_open_fail(o, -EINVAL, "backing options");

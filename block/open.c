@@ -100,8 +100,12 @@ static const struct blk_driver *format_of(struct blk_opts *o)
 {
 	bool present;
 	const char *name = blk_opt(o, "format", &present);
-	const struct blk_driver *d =
-		blk_driver_find(present ? name : "raw", BLK_DRV_FORMAT);
+	const char *path = blk_opt(o, "path", NULL);
+	const struct blk_driver *d;
+
+	if (present && !strcmp(name, "auto") && path)
+		name = blk_probe_format(path);
+	d = blk_driver_find(present ? name : "raw", BLK_DRV_FORMAT);
 
 	if (!d)
 		blk_open_fail(o, -EINVAL,

@@ -443,6 +443,72 @@ static int write_cluster(struct blk_co *co, struct blk_node *node, uint64_t g,
 	return r;
 }
 
+/* Discard: each whole cluster in the range loses its data cluster
+ * (the entry goes back to unallocated, reading from the backing file or
+ * as zeroes, which discard allows) and the cluster's reference is
+ * dropped once the L2 table saying so is on disk. Partial clusters are
+ * left as they are. */
+static int discard_cluster(struct blk_co *co, struct blk_node *node, uint64_t g)
+{
+	struct qcow2 *s = node->priv;
+	uint64_t gc = g >> s->cluster_bits, entry, off = 0, len = 0;
+	struct qcow2_inflight *f;
+	struct qcow2_table *t;
+	size_t pos;
+	int r;
+
+	pthread_mutex_lock(&s->mu);
+	while ((f = inflight_find(s, gc)))
+		blk_co_wait(co, &f->wq, &s->mu);
+	r = lookup(co, node, g, &t, &pos, &entry);
+	if (r || !t || !entry) {
+		if (t)
+			qcow2_table_put(co, &s->l2, t);
+		pthread_mutex_unlock(&s->mu);
+		return r;
+	}
+	/* Only in a table of this image's own, as for any write. */
+	if (!(get_be64(s->l1.data + (g >> (s->cluster_bits + s->l2_bits)) * 8) &
+	      QCOW2_COPIED)) {
+		qcow2_table_put(co, &s->l2, t);
+		pthread_mutex_unlock(&s->mu);
+		return 0;
+	}
+	if (kind_of(s, entry) == COMPRESSED) {
+		compressed_range(s, entry, &off, &len);
+	} else if (entry & QCOW2_OFFSET_MASK) {
+		off = entry & QCOW2_OFFSET_MASK;
+		len = s->cluster;
+	}
+	if (len && (qcow2_is_metadata(s, off, len, 0) ||
+		    !range_within(off, len, qcow2_file_end(node))))
+		len = 0; /* corrupt: not ours to free */
+	put_be64(t->data + pos, 0);
+	qcow2_table_mark(node, t, pos);
+	r = len ? qcow2_table_write_back(co, node, t, BLK_EV_L2_UPDATE) : 0;
+	if (!r && len)
+		r = qcow2_unref(co, node, off, len);
+	qcow2_table_put(co, &s->l2, t);
+	pthread_mutex_unlock(&s->mu);
+	return r;
+}
+
+static int co_discard(struct blk_co *co)
+{
+	struct qcow2 *s = co->node->priv;
+	struct blk_req *req = co->req;
+	uint64_t g = align_up(req->offset, s->cluster);
+	uint64_t end = (req->offset + req->len) & ~(s->cluster - 1);
+	int r = 0;
+
+	/* The disk's last cluster may be partial: it is whole at the end. */
+	if (req->offset + req->len == co->node->size)
+		end = align_up(req->offset + req->len, s->cluster);
+	for (; g < end && !r; g += s->cluster)
+		r = discard_cluster(co, co->node, g);
+	return r;
+}
+
 static int co_write(struct blk_co *co)
 {
 	struct blk_node *node = co->node;
@@ -508,7 +574,7 @@ static int qcow2_submit(struct blk_node *node, struct blk_ctx *ctx,
 	case BLK_OP_WRITE_ZEROES:
 		return blk_co_submit(node, ctx, req, co_write);
 	case BLK_OP_FLUSH: return blk_co_submit(node, ctx, req, co_flush);
-	case BLK_OP_DISCARD: return -EOPNOTSUPP;
+	case BLK_OP_DISCARD: return blk_co_submit(node, ctx, req, co_discard);
 	}
 	return -EINVAL;
 }
@@ -808,7 +874,7 @@ static int qcow2_open(struct blk_node *node, struct blk_opts *o)
 	node->size = s->h.size;
 	node->block_size = node->file->block_size;
 	node->readonly = !s->writable;
-	node->can_discard = false;
+	node->can_discard = s->writable;
 	return 0;
 }
 

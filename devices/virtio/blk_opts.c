@@ -19,8 +19,9 @@ static int parse_format(const char *val, struct vblk_config *cfg,
 {
 	if (cfg->format)
 		return fail(why, "format given twice");
-	if (!blk_driver_find(val, BLK_DRV_FORMAT))
-		return fail(why, "format must be one of: " BLK_FORMAT_NAMES);
+	if (strcmp(val, "auto") && !blk_driver_find(val, BLK_DRV_FORMAT))
+		return fail(why, "format must be one of: " BLK_FORMAT_NAMES
+				 ", auto");
 	cfg->format = val;
 	return 0;
 }

@@ -91,7 +91,8 @@ Test(blk_opts, format_errors_name_the_known_formats)
 		const char *why = NULL;
 		cr_assert_eq(parse(bad[i], &c, &why), -EINVAL, "'%s' accepted",
 			     bad[i]);
-		cr_assert_str_eq(why, "format must be one of: raw, qcow2, qed",
+		cr_assert_str_eq(why,
+				 "format must be one of: raw, qcow2, qed, auto",
 				 "'%s'", bad[i]);
 	}
 }
@@ -116,4 +117,6 @@ Test(blk_opts, format_qcow2_is_accepted)
 	cr_assert_eq(parse("d.qcow2,format=qcow2,queues=2", &c, &why), 0, "%s",
 		     why);
 	cr_assert_str_eq(c.format, "qcow2");
+	cr_assert_eq(parse("d.img,format=auto", &c, &why), 0, "%s", why);
+	cr_assert_str_eq(c.format, "auto");
 }

@@ -3,6 +3,7 @@
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,7 +77,8 @@ Test(block_open, bad_options)
 	} bad[] = {
 		{ "format=vmdk;path=$", -EINVAL,
 		  ": unknown format 'vmdk' (known: raw, qcow2, qed)" },
-		/* $ is a raw file of zeroes, no qcow2 header */
+		/* $ is a raw file of zeroes, no qcow2 header; format=auto
+		 * takes it as raw (see format_auto_probes) */
 		{ "format=qcow2;path=$", -EINVAL, ": not a qcow2 image" },
 		{ "format=file;path=$", -EINVAL, "unknown format 'file'" },
 		{ "format=;path=$", -EINVAL, "unknown format ''" },
@@ -313,4 +315,31 @@ Test(block_open, format_names_match_the_table)
 	cr_assert_str_eq(names, BLK_FORMAT_NAMES);
 	cr_assert_null(blk_driver_find("file", BLK_DRV_FORMAT));
 	cr_assert_null(blk_driver_find("raw", BLK_DRV_PROTOCOL));
+}
+
+/* format=auto: qcow2 by its magic, raw otherwise; never without being
+ * asked (a plain open of a qcow2 file is raw). */
+Test(block_open, format_auto_probes)
+{
+	char img[] = "/var/tmp/vmm-test-auto-XXXXXX", cmd[128];
+	struct blk_node n;
+	struct blk_opts o = { 0 };
+	int fd = mkstemp(img);
+
+	cr_assert_geq(fd, 0);
+	close(fd);
+	snprintf(cmd, sizeof(cmd), "qemu-img create -q -f qcow2 %s 1M", img);
+	cr_assert_eq(system(cmd), 0);
+	blk_opts_add(&o, "path", img);
+	blk_opts_add(&o, "format", "auto");
+	cr_assert_eq(blk_open(&n, &o), 0, "%s", o.why);
+	cr_assert_str_eq(n.drv->name, "qcow2");
+	cr_assert_eq(n.size, 1u << 20);
+	blk_close(&n);
+	memset(&o, 0, sizeof(o));
+	blk_opts_add(&o, "path", img);
+	cr_assert_eq(blk_open(&n, &o), 0, "%s", o.why);
+	cr_assert_str_eq(n.drv->name, "raw");
+	blk_close(&n);
+	unlink(img);
 }
