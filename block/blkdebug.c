@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -31,10 +32,16 @@ struct rule {
 	struct blk_waitq wq;
 };
 
+#define TRACE_MAX 512
+
 struct blkdebug {
 	pthread_mutex_t mu;
 	struct rule rules[MAX_RULES];
 	unsigned n;
+	/* inject=trace: the events seen, in order (the first TRACE_MAX). */
+	bool trace;
+	uint8_t seen[TRACE_MAX];
+	unsigned nseen;
 };
 
 extern const struct blk_driver blk_blkdebug_driver;
@@ -113,7 +120,9 @@ static int blkdebug_open(struct blk_node *node, struct blk_opts *o)
 	copy = strdup(rules ? rules : "");
 	for (text = strtok_r(copy, "+", &save); text && !r;
 	     text = strtok_r(NULL, "+", &save)) {
-		if (d->n == MAX_RULES)
+		if (!strcmp(text, "trace"))
+			d->trace = true;
+		else if (d->n == MAX_RULES)
 			r = blk_open_fail(o, -E2BIG, "inject: over %d rules",
 					  MAX_RULES);
 		else
@@ -177,6 +186,8 @@ int blk_co_event(struct blk_co *co, struct blk_node *file, enum blk_event ev)
 		return 0;
 	d = file->priv;
 	pthread_mutex_lock(&d->mu);
+	if (d->trace && d->nseen < TRACE_MAX)
+		d->seen[d->nseen++] = (uint8_t)ev;
 	for (unsigned i = 0; i < d->n; i++) {
 		struct rule *r = &d->rules[i];
 		uint64_t ticket;
@@ -222,6 +233,27 @@ int blkdebug_suspended(struct blk_node *node, const char *event)
 			n += (int)(d->rules[i].arrived - d->rules[i].let);
 	pthread_mutex_unlock(&d->mu);
 	return n;
+}
+
+int blkdebug_trace(struct blk_node *node, char *out, size_t len)
+{
+	struct blkdebug *d = find(node);
+	size_t used = 0;
+
+	if (!d || !len)
+		return -ENOENT;
+	out[0] = 0;
+	pthread_mutex_lock(&d->mu);
+	for (unsigned i = 0; i < d->nseen; i++) {
+		int n = snprintf(out + used, len - used, "%s%s", i ? " " : "",
+				 event_names[d->seen[i]]);
+
+		if (n < 0 || (size_t)n >= len - used)
+			break;
+		used += (size_t)n;
+	}
+	pthread_mutex_unlock(&d->mu);
+	return 0;
 }
 
 int blkdebug_resume(struct blk_node *node, const char *event)

@@ -7,7 +7,8 @@
  * process there (a crash at exactly that point), or suspends the
  * request until the test resumes it.
  *
- *   inject=RULE[+RULE...]   RULE: EVENT:ACTION[:once][:after=N]
+ *   inject=RULE[+RULE...]   RULE: EVENT:ACTION[:once][:after=N], or
+ *                           trace (record the events seen, in order)
  *   ACTION: an errno name (EIO, ENOSPC, ...), kill, or break
  *   after=N: the rule ignores the first N occurrences of its event
  *
@@ -25,5 +26,9 @@ int blkdebug_suspended(struct blk_node *node, const char *event);
  * arrive, up to the count). Their threads run them on their next
  * blk_ctx_reap. 0 or -ENOENT. */
 int blkdebug_resume(struct blk_node *node, const char *event);
+
+/* The events seen so far on node's blkdebug node with the trace rule,
+ * space-separated names in order, into out. 0 or -ENOENT. */
+int blkdebug_trace(struct blk_node *node, char *out, size_t len);
 
 #endif

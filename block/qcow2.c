@@ -793,6 +793,9 @@ static int write_back_all(struct blk_node *node)
 	struct qcow2 *s = node->priv;
 	int r = 0;
 
+	/* The refcounts the tables' new entries use, durable first. */
+	if (s->rc_gen > s->rc_flushed_gen && fdatasync(node->file->fd))
+		return -errno;
 	for (unsigned i = 0; s->l2.t && i < s->l2.n && !r; i++) {
 		struct qcow2_table *t = &s->l2.t[i];
 		size_t len = t->dirty_hi - t->dirty_lo;

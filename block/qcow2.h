@@ -80,9 +80,15 @@ struct qcow2 {
 	bool alloc_busy;
 	struct blk_waitq alloc_wq;
 	uint64_t free_hint; /* no free cluster below it */
-	/* Clusters whose refcount 1 is on disk, not yet in use: a batch is
-	 * reserved with one flush so that an L2 entry never reaches the
-	 * disk before its cluster's refcount. Given back at close. */
+	/* Refcount writes (reservations) made, and flushed: an L1 or L2
+	 * table is written only once they are equal (qcow2_meta.c). */
+	uint64_t rc_gen, rc_flushed_gen;
+	bool rc_flushing;
+	struct blk_waitq rc_wq;
+	/* Clusters whose refcount 1 is written, not yet in use: a batch is
+	 * reserved at once, and flushed before any table that points into
+	 * it is written, so that an L2 entry never reaches the disk before
+	 * its cluster's refcount. Given back at close. */
 	uint64_t reserved[QCOW2_RESERVE_MAX];
 	unsigned nreserved, reserved_next;
 	unsigned reserve_batch;

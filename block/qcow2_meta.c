@@ -241,6 +241,43 @@ static uint64_t mark_dirty(struct qcow2_table *t, size_t start, size_t len)
  * an earlier one; a change made while a write is in flight joins the
  * next write, which covers every range changed since (concurrent
  * updates of one table take one write, not one each). */
+static int flush_file(struct blk_co *co, struct blk_node *node);
+
+/* L1 and L2 tables point to clusters whose refcounts must be on disk
+ * first; the refcount structure itself has no such dependency. */
+static bool points_to_clusters(const struct qcow2 *s,
+			       const struct qcow2_table *t)
+{
+	return t != &s->reftable && !(t >= s->rb.t && t < s->rb.t + s->rb.n);
+}
+
+/* Makes every refcount written so far durable (one flush for all the
+ * writers that need it; QEMU's refcount-before-L2 cache dependency).
+ * mu held, dropped around the flush. */
+static int refcounts_durable(struct blk_co *co, struct blk_node *node)
+{
+	struct qcow2 *s = node->priv;
+
+	while (s->rc_gen > s->rc_flushed_gen) {
+		uint64_t gen = s->rc_gen;
+		int r;
+
+		if (s->rc_flushing) {
+			blk_co_wait(co, &s->rc_wq, &s->mu);
+			continue;
+		}
+		s->rc_flushing = true;
+		r = flush_file(co, node);
+		s->rc_flushing = false;
+		if (!r && gen > s->rc_flushed_gen)
+			s->rc_flushed_gen = gen;
+		blk_co_wake_all(co, &s->rc_wq);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
 static int write_back(struct blk_co *co, struct blk_node *node,
 		      struct qcow2_table *t, uint64_t mine, enum blk_event ev)
 {
@@ -256,6 +293,12 @@ static int write_back(struct blk_co *co, struct blk_node *node,
 			return 0;
 		if (t->failed_gen >= mine)
 			return t->error;
+		if (points_to_clusters(s, t) && s->rc_gen > s->rc_flushed_gen) {
+			r = refcounts_durable(co, node);
+			if (r)
+				return r;
+			continue;
+		}
 		if (t->writing) {
 			blk_co_wait(co, &t->wq, &s->mu);
 			continue;
@@ -575,8 +618,13 @@ static int reserve(struct blk_co *co, struct blk_node *node)
 	}
 	s->free_hint = c;
 	s->reserved_next = 0;
-	/* Lazy refcounts: no ordering needed, the open repairs a crash. */
-	return s->lazy ? 0 : flush_file(co, node);
+	/* Durable before the first L1 or L2 write that uses them
+	 * (refcounts_durable), not now: one flush then serves every
+	 * reservation since. Lazy refcounts: no ordering needed, the open
+	 * repairs a crash. */
+	if (!s->lazy)
+		s->rc_gen++;
+	return 0;
 }
 
 int qcow2_alloc_cluster(struct blk_co *co, struct blk_node *node,

@@ -386,3 +386,53 @@ Test(qcow2, discard_frees_whole_clusters, .init = setup, .fini = teardown)
 		free(all);
 	}
 }
+
+/* Refcounts before the L1 and L2 entries that use them: in the order
+ * of the steps (inject=trace), every l1_update and l2_update comes after
+ * a flush that follows the last reservation before it. The writes
+ * copy a snapshot's L2 table (l1_update), allocate clusters (their
+ * refcounts written in one reservation), and the flush writes the L2
+ * table back. */
+Test(qcow2, table_writes_follow_a_flush_of_their_refcounts, .init = setup,
+     .fini = teardown)
+{
+	static uint8_t data[4096];
+	struct blk_opts o = { 0 };
+	struct blk_ctx ctx;
+	char trace[4096], all[4096], *save = NULL, *ev;
+	bool refcount_pending = false;
+	int tables = 0;
+
+	blk_opts_add(&o, "path", img);
+	blk_opts_add(&o, "format", "qcow2");
+	blk_opts_add(&o, "inject", "trace");
+	cr_assert_eq(blk_open(&node, &o), 0, "%s", o.why);
+	cr_assert_eq(blk_ctx_init(&ctx, 64), 0);
+	memset(data, 0x3c, sizeof(data));
+	cr_assert_eq(run_one(&ctx, BLK_OP_WRITE, 3u << 20, data, 4096), 0);
+	cr_assert_eq(run_one(&ctx, BLK_OP_WRITE, (3u << 20) + 8192, data, 4096),
+		     0);
+	cr_assert_eq(run_one(&ctx, BLK_OP_FLUSH, 0, NULL, 0), 0);
+	cr_assert_eq(blkdebug_trace(&node, trace, sizeof(trace)), 0);
+	memcpy(all, trace, sizeof(all));
+	for (ev = strtok_r(trace, " ", &save); ev;
+	     ev = strtok_r(NULL, " ", &save)) {
+		/* A reservation (cluster_alloc, then its refcount_update)
+		 * raises refcounts that tables will use; a refcount_update
+		 * alone drops one a table stopped using, and needs none. */
+		if (!strcmp(ev, "cluster_alloc"))
+			refcount_pending = true;
+		else if (!strcmp(ev, "flush"))
+			refcount_pending = false;
+		else if (!strcmp(ev, "l1_update") || !strcmp(ev, "l2_update")) {
+			cr_assert(!refcount_pending,
+				  "%s before its refcounts' flush: %s", ev,
+				  all);
+			tables++;
+		}
+	}
+	cr_assert_geq(tables, 2, "no table written: %s", all);
+	blk_ctx_destroy(&ctx);
+	blk_close(&node);
+	sh("qemu-img check -q %s", img);
+}
