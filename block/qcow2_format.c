@@ -268,3 +268,39 @@ int qcow2_header_write(const struct qcow2_header *h, uint8_t *buf, size_t len)
 	}
 	return 0;
 }
+
+static void copy_name(char *dst, size_t cap, const uint8_t *src, size_t n)
+{
+	n = n < cap - 1 ? n : cap - 1;
+	memcpy(dst, src, n);
+	dst[n] = 0;
+}
+
+int qcow2_snapshot_parse(const uint8_t *buf, size_t len, size_t *pos,
+			 struct qcow2_snapshot *out)
+{
+	const uint8_t *e = buf + *pos;
+	uint64_t need;
+	uint32_t extra;
+	uint16_t id_len, name_len;
+
+	if (*pos > len || len - *pos < 40)
+		return -EINVAL;
+	out->l1_offset = get_be64(e);
+	out->l1_size = get_be32(e + 8);
+	id_len = get_be16(e + 12);
+	name_len = get_be16(e + 14);
+	out->date_sec = get_be32(e + 16);
+	out->date_nsec = get_be32(e + 20);
+	out->vm_clock_nsec = get_be64(e + 24);
+	out->vm_state_size = get_be32(e + 32);
+	extra = get_be32(e + 36);
+	need = 40 + (uint64_t)extra + id_len + name_len;
+	if (need > len - *pos)
+		return -EINVAL;
+	copy_name(out->id, sizeof(out->id), e + 40 + extra, id_len);
+	copy_name(out->name, sizeof(out->name), e + 40 + extra + id_len,
+		  name_len);
+	*pos += (size_t)align_up(need, 8);
+	return 0;
+}

@@ -69,4 +69,20 @@ uint64_t qcow2_l1_entries(uint64_t size, uint32_t cluster_bits);
  * backing name after the extensions. -EINVAL when it does not fit. */
 int qcow2_header_write(const struct qcow2_header *h, uint8_t *buf, size_t len);
 
+/* One entry of the snapshot table. */
+struct qcow2_snapshot {
+	uint64_t l1_offset;
+	uint32_t l1_size;
+	char id[128], name[256]; /* cut to fit, NUL-terminated */
+	uint32_t date_sec, date_nsec;
+	uint64_t vm_clock_nsec;
+	uint32_t vm_state_size;
+};
+
+/* Parses the snapshot table entry at *pos of buf (len bytes read from
+ * the table's offset) and moves *pos past it (its padding may lie past
+ * len, at the end of the file). 0, or -EINVAL when it runs past len. */
+int qcow2_snapshot_parse(const uint8_t *buf, size_t len, size_t *pos,
+			 struct qcow2_snapshot *out);
+
 #endif

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "block/block.h"
@@ -262,8 +263,106 @@ int img_create(const char *path, struct img_create_args *a)
 
 /* --- info --- */
 
+/* The internal snapshots, read from the table (at most 64 MiB of it);
+ * an entry that runs past the file ends the list. */
+static void load_snapshots(const char *path, const struct qcow2_header *h,
+			   struct qcow2_snapshot **out, unsigned *n)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	uint8_t *buf = NULL;
+	size_t len = 0, pos = 0;
+	ssize_t got;
+
+	*out = NULL;
+	*n = 0;
+	if (fd < 0 || !h->nb_snapshots || fstat(fd, &st) ||
+	    h->snapshots_offset >= (uint64_t)st.st_size)
+		goto out;
+	len = (uint64_t)st.st_size - h->snapshots_offset;
+	len = len < (64u << 20) ? len : (64u << 20);
+	buf = malloc(len);
+	*out = calloc(h->nb_snapshots < 65536 ? h->nb_snapshots : 65536,
+		      sizeof(**out));
+	if (!buf || !*out)
+		goto out;
+	got = pread(fd, buf, len, (off_t)h->snapshots_offset);
+	if (got < 0)
+		goto out;
+	while (*n < h->nb_snapshots && *n < 65536 &&
+	       !qcow2_snapshot_parse(buf, (size_t)got, &pos, &(*out)[*n]))
+		(*n)++;
+out:
+	free(buf);
+	if (fd >= 0)
+		close(fd);
+}
+
+/* A size as qemu-img prints one: "0 B", "512 B", "1.5 MiB". */
+static void size_str(uint64_t v, char *out, size_t len)
+{
+	static const char *const units[] = { "B",   "KiB", "MiB",
+					     "GiB", "TiB", "PiB" };
+	double d = (double)v;
+	unsigned u = 0;
+
+	while (d >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
+		d /= 1024;
+		u++;
+	}
+	snprintf(out, len, "%0.3g %s", d, units[u]);
+}
+
+/* As qemu-img info lists them. */
+static void print_snapshots(const struct qcow2_snapshot *s, unsigned n)
+{
+	if (!n)
+		return;
+	printf("Snapshot list:\nID        TAG               VM SIZE"
+	       "                DATE     VM CLOCK     ICOUNT\n");
+	for (unsigned i = 0; i < n; i++) {
+		time_t t = s[i].date_sec;
+		struct tm tm;
+		char date[32], size[32];
+		uint64_t ms = s[i].vm_clock_nsec / 1000000;
+
+		localtime_r(&t, &tm);
+		strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S", &tm);
+		size_str(s[i].vm_state_size, size, sizeof(size));
+		printf("%-9s %-17s %7s %19s %02llu:%02llu:%02llu.%03llu %10s\n",
+		       s[i].id, s[i].name, size, date,
+		       (unsigned long long)(ms / 3600000),
+		       (unsigned long long)(ms / 60000 % 60),
+		       (unsigned long long)(ms / 1000 % 60),
+		       (unsigned long long)(ms % 1000), "0");
+	}
+}
+
+static void print_snapshots_json(const struct qcow2_snapshot *s, unsigned n)
+{
+	if (!n)
+		return;
+	printf("    \"snapshots\": [\n");
+	for (unsigned i = 0; i < n; i++)
+		printf("        {\n            \"icount\": 0,\n"
+		       "            \"vm-clock-nsec\": %llu,\n"
+		       "            \"name\": \"%s\",\n"
+		       "            \"date-sec\": %u,\n"
+		       "            \"date-nsec\": %u,\n"
+		       "            \"vm-clock-sec\": %llu,\n"
+		       "            \"id\": \"%s\",\n"
+		       "            \"vm-state-size\": %u\n        }%s\n",
+		       (unsigned long long)(s[i].vm_clock_nsec % 1000000000),
+		       s[i].name, s[i].date_sec, s[i].date_nsec,
+		       (unsigned long long)(s[i].vm_clock_nsec / 1000000000),
+		       s[i].id, s[i].vm_state_size, i + 1 < n ? "," : "");
+	printf("    ],\n");
+}
+
 static int info(const char *path, const char *fmt, bool json)
 {
+	struct qcow2_snapshot *snaps = NULL;
+	unsigned nsnaps = 0;
 	struct blk_node node;
 	struct qcow2_header h = { 0 };
 	struct stat st;
@@ -291,6 +390,8 @@ static int info(const char *path, const char *fmt, bool json)
 		free(buf);
 	}
 	stat(path, &st);
+	if (is_qcow2)
+		load_snapshots(path, &h, &snaps, &nsnaps);
 	if (json) {
 		printf("{\n    \"virtual-size\": %" PRIu64 ",\n"
 		       "    \"filename\": \"%s\",\n",
@@ -321,6 +422,7 @@ static int info(const char *path, const char *fmt, bool json)
 			       h.incompatible & QCOW2_INCOMPAT_CORRUPT
 				       ? "true"
 				       : "false");
+		print_snapshots_json(snaps, nsnaps);
 		printf("    \"actual-size\": %llu,\n    \"dirty-flag\": %s\n}\n",
 		       (unsigned long long)st.st_blocks * 512,
 		       h.incompatible & QCOW2_INCOMPAT_DIRTY ? "true"
@@ -338,6 +440,7 @@ static int info(const char *path, const char *fmt, bool json)
 				       h.backing,
 				       h.backing_format[0] ? h.backing_format
 							   : "(probed)");
+			print_snapshots(snaps, nsnaps);
 			printf("Format specific information:\n"
 			       "    compat: %s\n    lazy refcounts: %s\n"
 			       "    refcount bits: %u\n    corrupt: %s\n",
@@ -351,6 +454,7 @@ static int info(const char *path, const char *fmt, bool json)
 				       : "false");
 		}
 	}
+	free(snaps);
 	blk_close(&node);
 	return 0;
 }
