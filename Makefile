@@ -171,8 +171,8 @@ img-check: all
 	$(SAN_RUN) tests/img/interop
 	$(SAN_RUN) tests/img/qed-interop
 	$(SAN_RUN) tests/img/tools
-	$(SAN_RUN) TRIALS=3 tests/img/crash
-	$(SAN_RUN) tests/img/events
+	$(SAN_RUN) WRITER=$(BUILD)/img-writer TRIALS=3 tests/img/crash
+	$(SAN_RUN) WRITER=$(BUILD)/img-writer tests/img/events
 
 guest-check: all
 	$(SAN_RUN) tests/guest/check
