@@ -289,43 +289,31 @@ static int compare(struct chk *c, uint8_t *rt, uint64_t entries, int fix)
 				c->res->corruptions++;
 				continue;
 			}
-			if (disk > want && (fix & QCOW2_FIX_LEAKS) && rb) {
-				report(c,
-				       "Repairing cluster %llu refcount=%llu "
-				       "reference=%llu",
-				       (unsigned long long)cl,
-				       (unsigned long long)disk,
-				       (unsigned long long)want);
+			/* A leak (more on disk than counted) or an error
+			 * (fewer), repaired when asked and the block is ours. */
+			bool leak = disk > want;
+			bool repair = rb && (fix & (leak ? QCOW2_FIX_LEAKS
+							 : QCOW2_FIX_ERRORS));
+
+			report(c,
+			       "%s cluster %llu refcount=%llu reference=%llu",
+			       repair ? "Repairing"
+			       : leak ? "Leaked"
+				      : "ERROR",
+			       (unsigned long long)cl, (unsigned long long)disk,
+			       (unsigned long long)want);
+			if (repair) {
 				qcow2_rc_set(c->buf, i, order, want);
-				c->res->leaks_fixed++;
 				dirty = true;
-			} else if (disk > want) {
-				report(c,
-				       "Leaked cluster %llu refcount=%llu "
-				       "reference=%llu",
-				       (unsigned long long)cl,
-				       (unsigned long long)disk,
-				       (unsigned long long)want);
-				c->res->leaks++;
-			} else if ((fix & QCOW2_FIX_ERRORS) && rb) {
-				report(c,
-				       "Repairing cluster %llu refcount=%llu "
-				       "reference=%llu",
-				       (unsigned long long)cl,
-				       (unsigned long long)disk,
-				       (unsigned long long)want);
-				qcow2_rc_set(c->buf, i, order, want);
-				c->res->corruptions_fixed++;
-				dirty = true;
-			} else {
-				report(c,
-				       "ERROR cluster %llu refcount=%llu "
-				       "reference=%llu",
-				       (unsigned long long)cl,
-				       (unsigned long long)disk,
-				       (unsigned long long)want);
-				c->res->corruptions++;
 			}
+			if (leak && repair)
+				c->res->leaks_fixed++;
+			else if (leak)
+				c->res->leaks++;
+			else if (repair)
+				c->res->corruptions_fixed++;
+			else
+				c->res->corruptions++;
 		}
 		if (!r && dirty)
 			r = write_at(c, rb, c->buf, c->cluster);
