@@ -1,7 +1,9 @@
 /* The qcow2 format driver (versions 2 and 3) over its file child, with
  * an optional backing node of any format. Open and close run on the main
- * thread with plain reads; requests run as coroutines (block/co.h) on
- * the ctx's thread, one cluster at a time: a read maps the cluster
+ * thread with plain reads. A read of allocated clusters whose L2 table
+ * is cached goes to the file as itself, its offset translated; other
+ * requests run as coroutines (block/co.h) on the ctx's thread, one
+ * cluster at a time: a read maps the cluster
  * through L1 and the cached L2 table and reads the file, the backing
  * node, zeroes or a compressed cluster; a write to a cluster it owns
  * (COPIED) goes in place, any other write allocates a cluster, fills the
@@ -200,6 +202,66 @@ static int co_read(struct blk_co *co)
 	}
 	free(iov);
 	return r;
+}
+
+/* The file offset of a read's first byte when the whole read lies in
+ * normal clusters, contiguous in the file, of one L2 table the cache
+ * holds: then it can go straight to the file. 0 when anything else
+ * (including anything corrupt) is involved: the coroutine path reads
+ * such clusters and reports what is wrong. mu held. */
+static uint64_t direct_offset(struct blk_node *node, const struct blk_req *req)
+{
+	struct qcow2 *s = node->priv;
+	unsigned span_bits = s->cluster_bits + s->l2_bits;
+	uint64_t first = req->offset >> s->cluster_bits;
+	uint64_t last = (req->offset + req->len - 1) >> s->cluster_bits;
+	uint64_t l1i = req->offset >> span_bits, l2, want = 0, host = 0;
+	struct qcow2_table *t;
+
+	if (l1i != (req->offset + req->len - 1) >> span_bits)
+		return 0;
+	l2 = get_be64(s->l1.data + l1i * 8) & QCOW2_OFFSET_MASK;
+	if (!l2 || l2 & (s->cluster - 1) || l2 >= qcow2_file_end(node) ||
+	    qcow2_is_metadata(s, l2, s->cluster, QCOW2_META_L2))
+		return 0;
+	t = qcow2_table_cached(&s->l2, l2);
+	if (!t)
+		return 0;
+	for (uint64_t c = first; c <= last; c++) {
+		size_t pos = (c & ((1ull << s->l2_bits) - 1)) * 8;
+		uint64_t e = get_be64(t->data + pos);
+		uint64_t off = e & QCOW2_OFFSET_MASK;
+
+		if (kind_of(s, e) != NORMAL || off & (s->cluster - 1) ||
+		    off >= qcow2_file_end(node) || (want && off != want))
+			return 0;
+		if (!want)
+			host = off + (req->offset & (s->cluster - 1));
+		want = off + s->cluster;
+	}
+	return host;
+}
+
+/* A read of cached, allocated clusters: the request itself goes to the
+ * file with its offset translated, like raw's, with no coroutine (the
+ * read a running guest makes most). Not under a blkdebug filter, whose
+ * rules see the coroutine path's events. true when it was sent (*r). */
+static bool read_direct(struct blk_node *node, struct blk_ctx *ctx,
+			struct blk_req *req, int *r)
+{
+	struct qcow2 *s = node->priv;
+	uint64_t host;
+
+	if (node->file->drv->filter || !req->len)
+		return false;
+	pthread_mutex_lock(&s->mu);
+	host = direct_offset(node, req);
+	pthread_mutex_unlock(&s->mu);
+	if (!host)
+		return false;
+	req->offset = host;
+	*r = blk_forward(node->file, ctx, req);
+	return true;
 }
 
 /* --- Writes --- */
@@ -568,8 +630,13 @@ static int co_flush(struct blk_co *co)
 static int qcow2_submit(struct blk_node *node, struct blk_ctx *ctx,
 			struct blk_req *req)
 {
+	int r;
+
 	switch (req->op) {
-	case BLK_OP_READ: return blk_co_submit(node, ctx, req, co_read);
+	case BLK_OP_READ:
+		if (read_direct(node, ctx, req, &r))
+			return r;
+		return blk_co_submit(node, ctx, req, co_read);
 	case BLK_OP_WRITE:
 	case BLK_OP_WRITE_ZEROES:
 		return blk_co_submit(node, ctx, req, co_write);

@@ -134,6 +134,9 @@ int qcow2_table_get(struct blk_co *co, struct blk_node *node,
 int qcow2_table_new(struct blk_co *co, struct blk_node *node,
 		    struct qcow2_cache *c, uint64_t offset,
 		    struct qcow2_table **out);
+/* The table at offset when c holds it loaded (marked used, not pinned:
+ * valid while mu stays held), else NULL. No I/O. mu held. */
+struct qcow2_table *qcow2_table_cached(struct qcow2_cache *c, uint64_t offset);
 /* mu held. */
 void qcow2_table_put(struct blk_co *co, struct qcow2_cache *c,
 		     struct qcow2_table *t);

@@ -214,6 +214,16 @@ int qcow2_table_new(struct blk_co *co, struct blk_node *node,
 	return slot_for(co, node, c, offset, false, out);
 }
 
+struct qcow2_table *qcow2_table_cached(struct qcow2_cache *c, uint64_t offset)
+{
+	struct qcow2_table *t = find(c, offset);
+
+	if (!t || t->loading)
+		return NULL;
+	t->used = ++c->tick;
+	return t;
+}
+
 void qcow2_table_put(struct blk_co *co, struct qcow2_cache *c,
 		     struct qcow2_table *t)
 {

@@ -436,3 +436,84 @@ Test(qcow2, table_writes_follow_a_flush_of_their_refcounts, .init = setup,
 	blk_close(&node);
 	sh("qemu-img check -q %s", img);
 }
+
+/* One read; returns the offset the request carried when it completed:
+ * a read sent to the file directly carries the file offset it was
+ * translated to, one served by a coroutine its own guest offset. */
+static uint64_t read_at(struct blk_ctx *ctx, uint64_t off, void *buf,
+			uint64_t len)
+{
+	struct iovec v = { buf, len };
+	int result = 1;
+	struct blk_req req = { .op = BLK_OP_READ,
+			       .offset = off,
+			       .len = len,
+			       .iov = &v,
+			       .iovcnt = 1,
+			       .complete = done_read,
+			       .opaque = &result };
+
+	cr_assert_eq(blk_submit(&node, ctx, &req), 0);
+	while (result == 1)
+		blk_ctx_reap(ctx, true);
+	cr_assert_eq(result, 0, "read %#lx+%#lx: %d", (unsigned long)off,
+		     (unsigned long)len, result);
+	cr_assert_eq(memcmp(buf, shadow + off, len), 0,
+		     "read %#lx+%#lx: other data", (unsigned long)off,
+		     (unsigned long)len);
+	return req.offset;
+}
+
+/* The file offset qemu-img map gives for guest offset g. */
+static uint64_t mapped(uint64_t g)
+{
+	char cmd[256], line[4096];
+	unsigned long long start, length, offset;
+	FILE *f;
+	uint64_t found = 0;
+
+	snprintf(cmd, sizeof(cmd), "qemu-img map --output=json %s", img);
+	f = popen(cmd, "r");
+	cr_assert_not_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		const char *o = strstr(line, "\"offset\": ");
+
+		if (sscanf(line, "%*[^0-9]%llu, \"length\": %llu", &start,
+			   &length) == 2 &&
+		    o && sscanf(o, "\"offset\": %llu", &offset) == 1 &&
+		    g >= start && g < start + length)
+			found = offset + (g - start);
+	}
+	pclose(f);
+	cr_assert_neq(found, 0, "qemu-img map has no offset for %#lx",
+		      (unsigned long)g);
+	return found;
+}
+
+/* Reads of allocated clusters whose L2 table is cached go to the file
+ * as themselves, offset translated (no coroutine); every other read
+ * (the table not yet cached, a range reaching an unallocated or a zero
+ * cluster) is served by a coroutine. Both read the right bytes. */
+Test(qcow2, cached_allocated_reads_go_to_the_file_directly, .init = setup,
+     .fini = teardown)
+{
+	static uint8_t buf[65536];
+	const uint64_t at = 64u << 10, h = mapped(at);
+	struct blk_ctx ctx;
+
+	cr_assert_eq(mapped(at + sizeof(buf) - 1), h + sizeof(buf) - 1,
+		     "qemu-io did not allocate the clusters in a row");
+	open_img();
+	cr_assert_eq(blk_ctx_init(&ctx, 64), 0);
+	cr_assert_eq(read_at(&ctx, at, buf, 4096), at, "cold table: direct");
+	cr_assert_eq(read_at(&ctx, at, buf, 4096), h);
+	cr_assert_eq(read_at(&ctx, at + 512, buf, 1024), h + 512);
+	cr_assert_eq(read_at(&ctx, at, buf, sizeof(buf)), h);
+	/* The end of the written MiB and backing data after it. */
+	cr_assert_eq(read_at(&ctx, (1u << 20) - 4096, buf, 8192),
+		     (1u << 20) - 4096);
+	/* The zero cluster. */
+	cr_assert_eq(read_at(&ctx, 2u << 20, buf, 4096), 2u << 20);
+	blk_ctx_destroy(&ctx);
+	blk_close(&node);
+}
