@@ -9,7 +9,12 @@
  * fills the rest of it from the old contents (copy-on-write), writes it
  * (and flushes, over a backing file) and only then points the L2 entry
  * at it. Before the first table change of an open the need-check bit is
- * set and flushed; a clean close clears it.
+ * set and flushed; a clean close clears it (unless a bad entry named
+ * space past the end of the file: bad_entry). Offsets from the file are
+ * checked before use: the L2 tables' at open (index_l1: a bad L1 entry
+ * stays an error however the file grows; overlapping tables refuse a
+ * read-write open), a data cluster's at each use (not in the header, the
+ * L1 table or any L2 table); a bad one fails the request with -EIO.
  *
  * Shared state: struct qed (node->priv), used by the coroutines of every
  * ctx the node is attached to, under its mu; mu is never held across
@@ -70,9 +75,15 @@ struct qed {
 	unsigned cluster_bits, l2_bits; /* log2 entries per table */
 	uint32_t granule;		/* smallest metadata write */
 	bool writable;
+	/* A bit per L1 entry that named no valid L2 table at open: it stays
+	 * an error when the file grows over the offset it names. */
+	uint8_t *l1_bad;
 	pthread_mutex_t mu;
 	/* Below: mu. */
 	struct qed_table l1;
+	/* The L2 tables' offsets, sorted: no data cluster may lie in one. */
+	uint64_t *tables;
+	size_t ntables, tables_cap;
 	struct qed_table *l2; /* the cache */
 	unsigned nl2;
 	uint64_t tick;
@@ -83,6 +94,10 @@ struct qed {
 	struct blk_waitq l2_busy_wq;
 	uint64_t file_end; /* where the next cluster goes */
 	enum need_check need_check;
+	/* A bad table entry named space past the end of the file (an L1
+	 * entry at open, an L2 entry when used): the need-check bit, once
+	 * set, stays set at close. */
+	bool past_end;
 	struct blk_waitq need_check_wq;
 	uint8_t *header; /* the file's first granule as on disk */
 };
@@ -99,12 +114,51 @@ static bool table_ok(const struct qed *s, uint64_t off)
 			       s->table_bytes);
 }
 
-/* A data cluster at off: the same, one cluster. */
+/* True when the cluster at off overlaps an L2 table (mu held). */
+static bool in_table(const struct qed *s, uint64_t off)
+{
+	size_t lo = 0, hi = s->ntables;
+
+	/* The first table that ends past off. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (s->tables[mid] + s->table_bytes <= off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < s->ntables && s->tables[lo] < off + s->cluster;
+}
+
+/* A data cluster at off: the same, one cluster, and no L2 table's. */
 static bool data_ok(const struct qed *s, uint64_t off)
 {
 	return !(off & (s->cluster - 1)) && off >= s->header_bytes &&
 	       range_within(off, s->cluster, s->file_end) &&
-	       !ranges_overlap(off, s->cluster, s->l1.offset, s->table_bytes);
+	       !ranges_overlap(off, s->cluster, s->l1.offset, s->table_bytes) &&
+	       !in_table(s, off);
+}
+
+/* Notes a new L2 table at off (mu held). */
+static int tables_add(struct qed *s, uint64_t off)
+{
+	size_t i = s->ntables;
+
+	if (s->ntables == s->tables_cap) {
+		size_t cap = s->tables_cap ? 2 * s->tables_cap : 16;
+		uint64_t *t = realloc(s->tables, cap * sizeof(*t));
+
+		if (!t)
+			return -ENOMEM;
+		s->tables = t;
+		s->tables_cap = cap;
+	}
+	for (; i && s->tables[i - 1] > off; i--)
+		s->tables[i] = s->tables[i - 1];
+	s->tables[i] = off;
+	s->ntables++;
+	return 0;
 }
 
 static uint64_t l1_index(const struct qed *s, uint64_t g)
@@ -280,6 +334,25 @@ static int alloc(struct qed *s, uint64_t n, uint64_t *off)
 	return 0;
 }
 
+/* A request met a bad entry naming [off, off + len): -EIO. Past the end
+ * of the file, the clusters this open appends may fill that space and
+ * make the entry look valid to a later open, which would then read and
+ * write someone else's cluster through it: the image is left needing a
+ * check, whose repair clears the entry or, when the file has grown over
+ * it, refuses the cluster referenced twice (mu held). */
+static int bad_entry(struct qed *s, uint64_t off, uint64_t len)
+{
+	uint64_t end;
+
+	/* Would be valid in a file that reached past it. */
+	if (!(off & (s->cluster - 1)) && off >= s->header_bytes &&
+	    checked_add(off, len, &end) && end <= MAX_FILE_END &&
+	    end > s->file_end &&
+	    !ranges_overlap(off, len, s->l1.offset, s->table_bytes))
+		s->past_end = true;
+	return -EIO;
+}
+
 /* --- Reads --- */
 
 /* The L2 entry of guest offset g, with its table pinned (*t NULL, entry
@@ -288,15 +361,15 @@ static int lookup(struct blk_co *co, struct blk_node *node, uint64_t g,
 		  struct qed_table **t, uint64_t *entry)
 {
 	struct qed *s = node->priv;
-	uint64_t l2 = qed_get_le64(s->l1.data + l1_index(s, g) * 8);
+	uint64_t i = l1_index(s, g), l2 = qed_get_le64(s->l1.data + i * 8);
 	int r;
 
 	*t = NULL;
 	*entry = QED_UNALLOCATED;
 	if (!l2)
 		return 0;
-	if (!table_ok(s, l2))
-		return -EIO; /* corrupt: a bad L2 table offset */
+	if ((s->l1_bad[i / 8] & (1u << (i % 8))) || !table_ok(s, l2))
+		return -EIO; /* a bad L2 table offset (index_l1) */
 	r = table_get(co, node, l2, true, t);
 	if (!r)
 		*entry = qed_get_le64((*t)->data + l2_pos(s, g));
@@ -346,7 +419,7 @@ static int co_read(struct blk_co *co)
 			table_put(co, s, t);
 		if (!r && entry != QED_UNALLOCATED &&
 		    entry != QED_ZERO_CLUSTER && !data_ok(s, entry))
-			r = -EIO; /* corrupt: a bad data cluster offset */
+			r = bad_entry(s, entry, s->cluster);
 		pthread_mutex_unlock(&s->mu);
 		if (!r)
 			r = read_entry(co, node, g, len, entry, iov,
@@ -386,6 +459,8 @@ static int new_l2(struct blk_co *co, struct blk_node *node, uint64_t g,
 	r = mark_need_check(co, node);
 	if (!r)
 		r = alloc(s, s->table_bytes, &off);
+	if (!r)
+		r = tables_add(s, off);
 	if (!r)
 		r = table_get(co, node, off, false, &t);
 	if (r)
@@ -545,12 +620,13 @@ static int write_cluster(struct blk_co *co, struct blk_node *node, uint64_t g,
 	}
 	entry = qed_get_le64(t->data + l2_pos(s, g));
 	if (entry != QED_UNALLOCATED && entry != QED_ZERO_CLUSTER) {
-		bool ok = data_ok(s, entry);
+		int bad =
+			data_ok(s, entry) ? 0 : bad_entry(s, entry, s->cluster);
 
 		table_put(co, s, t);
 		pthread_mutex_unlock(&s->mu);
-		if (!ok)
-			return -EIO; /* corrupt: a bad data cluster offset */
+		if (bad)
+			return bad;
 		if (zero)
 			return zero_in_place(co, node, entry + in, len);
 		r = blk_co_event(co, node->file, BLK_EV_WRITE);
@@ -856,6 +932,74 @@ static int check_image(struct blk_node *node, struct blk_opts *o)
 	return 0;
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The first L1 entry but skip naming the L2 table at off. */
+static uint64_t l1_entry_of(const struct qed *s, uint64_t off, uint64_t skip)
+{
+	uint64_t i = 0;
+
+	while (i < s->table_bytes / 8 &&
+	       (i == skip || qed_get_le64(s->l1.data + i * 8) != off))
+		i++;
+	return i;
+}
+
+/* Notes the L1 entries that name no valid L2 table, and the tables the
+ * others name. Two tables that overlap (one named twice, most likely)
+ * would make a write through one entry change what the other maps:
+ * refused read-write (as the check refuses clusters referenced twice),
+ * read as they are read-only. */
+static int index_l1(struct blk_node *node, struct blk_opts *o)
+{
+	struct qed *s = node->priv;
+	uint64_t n = s->table_bytes / 8, used = 0;
+
+	for (uint64_t i = 0; i < n; i++)
+		used += !!qed_get_le64(s->l1.data + i * 8);
+	s->tables_cap = (size_t)used + 16;
+	s->l1_bad = calloc(1, (size_t)(n + 7) / 8);
+	s->tables = malloc(s->tables_cap * sizeof(*s->tables));
+	if (!s->l1_bad || !s->tables)
+		return blk_open_fail(o, -ENOMEM, "out of memory");
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t e = qed_get_le64(s->l1.data + i * 8);
+
+		if (!e)
+			continue;
+		if (table_ok(s, e)) {
+			s->tables[s->ntables++] = e;
+		} else {
+			s->l1_bad[i / 8] |= (uint8_t)(1u << (i % 8));
+			bad_entry(s, e, s->table_bytes);
+		}
+	}
+	qsort(s->tables, s->ntables, sizeof(*s->tables), cmp_u64);
+	for (size_t j = 1; s->writable && j < s->ntables; j++) {
+		uint64_t a = s->tables[j - 1], b = s->tables[j], ia, ib;
+
+		if (b >= a + s->table_bytes)
+			continue;
+		ia = l1_entry_of(s, a, n);
+		ib = l1_entry_of(s, b, ia);
+		return blk_open_fail(o, -EIO,
+				     "L1 entries %llu and %llu name "
+				     "overlapping L2 tables (at %#llx and "
+				     "%#llx), which cannot be repaired; open "
+				     "it read-only",
+				     (unsigned long long)(ia < ib ? ia : ib),
+				     (unsigned long long)(ia < ib ? ib : ia),
+				     (unsigned long long)(ia < ib ? a : b),
+				     (unsigned long long)(ia < ib ? b : a));
+	}
+	return 0;
+}
+
 static int setup_cache(struct blk_node *node, struct blk_opts *o)
 {
 	struct qed *s = node->priv;
@@ -881,9 +1025,11 @@ static void qed_close(struct blk_node *node)
 	if (!s)
 		return;
 	/* A clean close of an image this open wrote to: everything
-	 * durable, then the bit cleared. On a failure it stays set and the
-	 * next open checks the image. */
-	if (s->need_check == DIRTY && !fdatasync(node->file->fd)) {
+	 * durable, then the bit cleared. On a failure, or after a bad
+	 * entry past the end (bad_entry), it stays set and the next open
+	 * checks the image. */
+	if (s->need_check == DIRTY && !fdatasync(node->file->fd) &&
+	    !s->past_end) {
 		s->h.features &= ~QED_F_NEED_CHECK;
 		write_header(node);
 	}
@@ -891,6 +1037,8 @@ static void qed_close(struct blk_node *node)
 		free(s->l2[i].data);
 	free(s->l2);
 	free(s->l1.data);
+	free(s->l1_bad);
+	free(s->tables);
 	free(s->header);
 	pthread_mutex_destroy(&s->mu);
 	free(s);
@@ -929,7 +1077,7 @@ static int qed_open(struct blk_node *node, struct blk_opts *o)
 					     "writing the header at 0: %s",
 					     strerror(-r));
 	}
-	if ((r = setup_cache(node, o)))
+	if ((r = index_l1(node, o)) || (r = setup_cache(node, o)))
 		return r;
 	if ((s->h.features & QED_F_BACKING_FILE) &&
 	    (r = blk_open_backing(
