@@ -30,6 +30,11 @@ enum blk_op {
 	BLK_OP_FLUSH,	     /* durable: every write completed before it */
 	BLK_OP_DISCARD,	     /* the range may read back as anything */
 	BLK_OP_WRITE_ZEROES, /* the range reads back as zeroes */
+	/* Protocol nodes: the range allocated in the file (reading as
+	 * zeroes where nothing was written; data already there is kept)
+	 * and the file grown to cover it, so that later writes there do not
+	 * extend it (fallocate mode 0). Formats use it on their file. */
+	BLK_OP_PREALLOCATE,
 };
 
 struct blk_node;
@@ -110,7 +115,7 @@ const char *blk_probe_format(const char *path);
  * reserved), with plain system calls on the closing thread. */
 void blk_close(struct blk_node *node);
 /* The system calls blk_close needs, for the sandbox role of the thread
- * that closes nodes: pread64, pwrite64, fdatasync. */
+ * that closes nodes: pread64, pwrite64, fdatasync, ftruncate. */
 int blk_close_rules(scmp_filter_ctx ctx);
 
 /* The files of up to BLK_CTX_NODES nodes (whole stacks) per context. */

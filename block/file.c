@@ -61,6 +61,10 @@ static int prep(struct blk_node *node, struct blk_ctx *ctx, struct blk_req *req)
 					req->offset, req->len);
 		break;
 	case BLK_OP_WRITE_ZEROES: prep_zeroes(sqe, req, st); break;
+	case BLK_OP_PREALLOCATE:
+		io_uring_prep_fallocate(sqe, st->index, 0, req->offset,
+					req->len);
+		break;
 	}
 	sqe->flags |= IOSQE_FIXED_FILE;
 	return 0;

@@ -191,6 +191,9 @@ int blk_close_rules(scmp_filter_ctx ctx)
 	if (!r)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fdatasync),
 				     0);
+	if (!r) /* qcow2 trims its preallocated end */
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ftruncate),
+				     0);
 	return r;
 }
 

@@ -25,6 +25,7 @@
 #include "format.h"
 #include "lib/bytes.h"
 #include "lib/checked.h"
+#include "lib/log.h"
 #include "qcow2.h"
 #include "qcow2_check.h"
 
@@ -642,6 +643,7 @@ static int qcow2_submit(struct blk_node *node, struct blk_ctx *ctx,
 		return blk_co_submit(node, ctx, req, co_write);
 	case BLK_OP_FLUSH: return blk_co_submit(node, ctx, req, co_flush);
 	case BLK_OP_DISCARD: return blk_co_submit(node, ctx, req, co_discard);
+	case BLK_OP_PREALLOCATE: return -EOPNOTSUPP; /* for protocols */
 	}
 	return -EINVAL;
 }
@@ -878,18 +880,38 @@ static int write_back_all(struct blk_node *node)
 	return r;
 }
 
+/* The file's preallocated tail past the clusters in use, given back
+ * once no reserved cluster lies there. */
+static void trim_prealloc(struct blk_node *node)
+{
+	struct qcow2 *s = node->priv;
+	uint64_t end = qcow2_file_end(node);
+
+	if (s->prealloc_end > end && ftruncate(node->file->fd, (off_t)end))
+		log_error("qcow2 image: trimming the preallocated end of the "
+			  "file: %s",
+			  strerror(errno));
+}
+
 static void qcow2_close(struct blk_node *node)
 {
 	struct qcow2 *s = node->priv;
 
 	if (!s)
 		return;
+	if (s->prealloc_error)
+		log_error("qcow2 image: growing the file ahead of its clusters "
+			  "failed (%s); allocating writes extended it instead",
+			  strerror(-s->prealloc_error));
 	/* The L2 tables' last changes first; a failure leaves leaks (or,
 	 * lazy, a dirty image): repaired by the next check or open, never
 	 * corruption. */
 	if (s->writable && node->file && s->header && !write_back_all(node) &&
-	    !qcow2_release_reserved(node) && s->lazy)
-		set_dirty(node, false);
+	    !qcow2_release_reserved(node)) {
+		trim_prealloc(node);
+		if (s->lazy)
+			set_dirty(node, false);
+	}
 	qcow2_cache_free(&s->l2);
 	qcow2_cache_free(&s->rb);
 	qcow2_offsets_free(&s->l2s);
@@ -916,6 +938,7 @@ static int qcow2_open(struct blk_node *node, struct blk_opts *o)
 		return r;
 	s->writable = !node->file->readonly;
 	node->file->growable = true; /* clusters are allocated past its end */
+	s->prealloc_end = node->file->size;
 	/* This image's place in its chain, for its backing file's check. */
 	blk_chain_note(node, o);
 	if ((r = read_header(node, o)) || (r = check_flags(node, o)))

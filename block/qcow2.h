@@ -92,6 +92,13 @@ struct qcow2 {
 	uint64_t reserved[QCOW2_RESERVE_MAX];
 	unsigned nreserved, reserved_next;
 	unsigned reserve_batch;
+	/* The file is allocated up to prealloc_end, grown a step at a time
+	 * ahead of the clusters handed out (qcow2_meta.c prealloc); its
+	 * logical end, where the clusters in use end, is qcow2_file_end.
+	 * prealloc_error: why growing it ahead failed and stopped (-errno),
+	 * reported at close. Allocation lock. */
+	uint64_t prealloc_end;
+	int prealloc_error;
 	/* The header's first granule as on disk (refcount table moves). */
 	uint8_t *header;
 };

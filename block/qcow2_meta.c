@@ -10,6 +10,7 @@
 
 #include "driver.h"
 #include "lib/bytes.h"
+#include "lib/checked.h"
 #include "qcow2.h"
 
 #define ALIGN 4096
@@ -637,6 +638,33 @@ static int reserve(struct blk_co *co, struct blk_node *node)
 	return 0;
 }
 
+/* Grows the file ahead of the clusters handed out, a step at a time,
+ * so that writes of new clusters land inside the file instead of
+ * extending it: filesystems serialise extending O_DIRECT writes (ext4
+ * takes the inode lock for each), and 64 KiB allocating writes at depth
+ * 8 ran at half the speed of writes into allocated space. Failing (no
+ * space, no fallocate) only ends it: the writes extend the file again.
+ * Allocation lock and mu held (mu dropped for the I/O). */
+#define PREALLOC_STEP (16ull << 20) /* a multiple of every cluster size */
+
+static void prealloc(struct blk_co *co, struct blk_node *node, uint64_t off)
+{
+	struct qcow2 *s = node->priv;
+	uint64_t from = off > s->prealloc_end ? off : s->prealloc_end;
+	uint64_t to = align_up(off + s->cluster, PREALLOC_STEP);
+	int r;
+
+	if (s->prealloc_error || off + s->cluster <= s->prealloc_end)
+		return;
+	pthread_mutex_unlock(&s->mu);
+	r = blk_co_range(co, node->file, BLK_OP_PREALLOCATE, from, to - from);
+	pthread_mutex_lock(&s->mu);
+	if (r)
+		s->prealloc_error = r;
+	else
+		s->prealloc_end = to;
+}
+
 int qcow2_alloc_cluster(struct blk_co *co, struct blk_node *node,
 			uint64_t *offset)
 {
@@ -655,6 +683,7 @@ int qcow2_alloc_cluster(struct blk_co *co, struct blk_node *node,
 	if (!r) {
 		*offset = s->reserved[s->reserved_next++];
 		qcow2_file_grew(node, *offset + s->cluster);
+		prealloc(co, node, *offset);
 	}
 	alloc_unlock(co, s);
 	return r;

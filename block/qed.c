@@ -702,7 +702,8 @@ static int qed_submit(struct blk_node *node, struct blk_ctx *ctx,
 	case BLK_OP_WRITE_ZEROES:
 		return blk_co_submit(node, ctx, req, co_write);
 	case BLK_OP_FLUSH: return blk_co_submit(node, ctx, req, co_flush);
-	case BLK_OP_DISCARD: return -EOPNOTSUPP;
+	case BLK_OP_DISCARD:
+	case BLK_OP_PREALLOCATE: return -EOPNOTSUPP;
 	}
 	return -EINVAL;
 }

@@ -28,7 +28,7 @@ struct bench {
 	struct blk_req *req;
 	struct iovec *iov;
 	uint8_t *buf;
-	uint64_t count, size, step, offset, flush_every;
+	uint64_t count, size, step, offset, flush_every, pattern;
 	unsigned depth, in_flight;
 	uint64_t submitted, done;
 	bool write, drain, flushing;
@@ -133,10 +133,10 @@ static const char *probe(const char *path)
 
 static int usage(void)
 {
-	fprintf(stderr,
-		"usage: vmm img bench [-c COUNT] [-d DEPTH] [-f FMT] "
-		"[--flush-interval=N] [--no-drain] [-o OFFSET] [-s SIZE] "
-		"[-S STEP] [-t none|writeback] [-w] FILE\n");
+	fprintf(stderr, "usage: vmm img bench [-c COUNT] [-d DEPTH] [-f FMT] "
+			"[--flush-interval=N] [--no-drain] [-o OFFSET] "
+			"[--pattern=BYTE] [-s SIZE] "
+			"[-S STEP] [-t none|writeback] [-w] FILE\n");
 	return 1;
 }
 
@@ -145,6 +145,7 @@ int img_bench(int argc, char **argv)
 	static const struct option longs[] = {
 		{ "flush-interval", required_argument, NULL, 'F' },
 		{ "no-drain", no_argument, NULL, 'N' },
+		{ "pattern", required_argument, NULL, 'P' },
 		{ 0 },
 	};
 	struct bench b = {
@@ -197,6 +198,12 @@ int img_bench(int argc, char **argv)
 				       1;
 			break;
 		case 'N': b.drain = false; break;
+		case 'P':
+			if (parse_uint(optarg, 0, 255, &b.pattern))
+				return log_error("img bench: the pattern must "
+						 "be 0 to 255"),
+				       1;
+			break;
 		default: return usage();
 		}
 	}
@@ -226,7 +233,8 @@ int img_bench(int argc, char **argv)
 						   ? 4096
 						   : 2 * (b.depth + 1));
 	if (!r) {
-		memset(b.buf, 0xa5, b.size);
+		/* qemu-img bench's buffer: the pattern, 0 unless given. */
+		memset(b.buf, (int)b.pattern, b.size);
 		printf("Sending %" PRIu64 " %s requests, %" PRIu64
 		       " bytes each, %u in parallel (starting at offset "
 		       "%" PRIu64 ", step size %" PRIu64 ")\n",

@@ -5,14 +5,18 @@
  * byte reads back as a shadow copy says, qemu-img check finds no error
  * and no leak, and qemu-img reads the same bytes. */
 #include <criterion/criterion.h>
+#include <criterion/redirect.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "block/blkdebug.h"
@@ -516,4 +520,96 @@ Test(qcow2, cached_allocated_reads_go_to_the_file_directly, .init = setup,
 	cr_assert_eq(read_at(&ctx, 2u << 20, buf, 4096), 2u << 20);
 	blk_ctx_destroy(&ctx);
 	blk_close(&node);
+}
+
+static uint64_t file_size(const char *path)
+{
+	struct stat st;
+
+	cr_assert_eq(stat(path, &st), 0);
+	return (uint64_t)st.st_size;
+}
+
+/* Where qemu-img check says the last cluster in use ends. */
+static uint64_t image_end(void)
+{
+	char cmd[256];
+	unsigned long long end = 0;
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd),
+		 "qemu-img check --output=json %s | sed -n "
+		 "'s/.*\"image-end-offset\": \\([0-9]*\\).*/\\1/p'",
+		 img);
+	f = popen(cmd, "r");
+	cr_assert_not_null(f);
+	cr_assert_eq(fscanf(f, "%llu", &end), 1, "no image-end-offset");
+	pclose(f);
+	return end;
+}
+
+/* A write of a new cluster grows the file ahead of it to the next 16
+ * MiB (so later writes do not extend it); close trims it back to the
+ * clusters in use, and the image is clean. */
+Test(qcow2, the_file_grows_ahead_of_new_clusters_and_close_trims_it,
+     .init = setup, .fini = teardown)
+{
+	static uint8_t data[4096];
+	const uint64_t before = file_size(img);
+	struct blk_ctx ctx;
+
+	cr_assert_lt(before, 16u << 20);
+	open_img();
+	cr_assert_eq(blk_ctx_init(&ctx, 64), 0);
+	memset(data, 0x6e, sizeof(data));
+	cr_assert_eq(run_one(&ctx, BLK_OP_WRITE, 3u << 20, data, 4096), 0);
+	cr_assert_eq(file_size(img), 16u << 20, "not grown ahead: %lu bytes",
+		     (unsigned long)file_size(img));
+	blk_ctx_destroy(&ctx);
+	blk_close(&node);
+	/* Nothing past the last cluster in use. */
+	cr_assert_gt(file_size(img), before);
+	cr_assert_eq(file_size(img), image_end(), "%lu bytes, image end %lu",
+		     (unsigned long)file_size(img), (unsigned long)image_end());
+	sh("qemu-img check -q %s", img);
+	sh("qemu-io -c 'read -P 0x6e 3M 4k' %s | grep -q 'read 4096/4096'",
+	   img);
+}
+
+/* A file that cannot grow ahead (here: past a file size limit) still
+ * takes writes that fit, extending it one cluster at a time, and close
+ * says why growing ahead stopped. */
+Test(qcow2, a_file_that_cannot_grow_ahead_still_takes_writes, .init = setup,
+     .fini = teardown)
+{
+	static uint8_t data[4096];
+	/* Past the refcount block the reservation puts at 8 MiB, short of
+	 * the 16 MiB the file would grow to. */
+	struct rlimit lim = { 12u << 20, 12u << 20 };
+	struct blk_ctx ctx;
+	char line[512] = "";
+	FILE *err;
+
+	cr_redirect_stderr();
+	signal(SIGXFSZ, SIG_IGN);
+	open_img();
+	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	cr_assert_eq(blk_ctx_init(&ctx, 64), 0);
+	memset(data, 0x2b, sizeof(data));
+	for (uint64_t off = 3u << 20; off < (3u << 20) + 64 * 4096; off += 4096)
+		cr_assert_eq(run_one(&ctx, BLK_OP_WRITE, off, data, 4096), 0);
+	cr_assert_lt(file_size(img), 12u << 20);
+	blk_ctx_destroy(&ctx);
+	blk_close(&node);
+	fflush(stderr);
+	err = cr_get_redirected_stderr();
+	cr_assert(fgets(line, sizeof(line), err));
+	cr_assert_str_eq(line, "vmm: qcow2 image: growing the file ahead of "
+			       "its clusters failed (File too large); "
+			       "allocating writes extended it instead\n");
+	lim.rlim_cur = lim.rlim_max = RLIM_INFINITY;
+	setrlimit(RLIMIT_FSIZE, &lim);
+	sh("qemu-img check -q %s", img);
+	sh("qemu-io -c 'read -P 0x2b 3M 256k' %s | grep -q 'read 262144/'",
+	   img);
 }
