@@ -205,25 +205,39 @@ static int co_read(struct blk_co *co)
 	return r;
 }
 
-/* The file offset of a read's first byte when the whole read lies in
- * normal clusters, contiguous in the file, of one L2 table the cache
- * holds: then it can go straight to the file. 0 when anything else
- * (including anything corrupt) is involved: the coroutine path reads
- * such clusters and reports what is wrong. mu held. */
-static uint64_t direct_offset(struct blk_node *node, const struct blk_req *req)
+/* A guest cluster whose allocation is in flight (mu held). */
+static struct qcow2_inflight *inflight_find(struct qcow2 *s, uint64_t gc)
+{
+	for (struct qcow2_inflight *f = s->inflight; f; f = f->next)
+		if (f->guest_cluster == gc)
+			return f;
+	return NULL;
+}
+
+/* The file offset of a request's first byte when the whole request lies
+ * in normal clusters, contiguous in the file, of one L2 table the cache
+ * holds, and for a write, clusters this image owns alone (COPIED, in a
+ * table it owns), none of them metadata, none being allocated: then it
+ * can go straight to the file. 0 when anything else (including anything
+ * corrupt) is involved: the coroutine path serves such requests and
+ * reports what is wrong. mu held. */
+static uint64_t direct_offset(struct blk_node *node, const struct blk_req *req,
+			      bool write)
 {
 	struct qcow2 *s = node->priv;
 	unsigned span_bits = s->cluster_bits + s->l2_bits;
 	uint64_t first = req->offset >> s->cluster_bits;
 	uint64_t last = (req->offset + req->len - 1) >> s->cluster_bits;
-	uint64_t l1i = req->offset >> span_bits, l2, want = 0, host = 0;
+	uint64_t l1i = req->offset >> span_bits, l1e, l2, want = 0, host = 0;
 	struct qcow2_table *t;
 
 	if (l1i != (req->offset + req->len - 1) >> span_bits)
 		return 0;
-	l2 = get_be64(s->l1.data + l1i * 8) & QCOW2_OFFSET_MASK;
+	l1e = get_be64(s->l1.data + l1i * 8);
+	l2 = l1e & QCOW2_OFFSET_MASK;
 	if (!l2 || l2 & (s->cluster - 1) || l2 >= qcow2_file_end(node) ||
-	    qcow2_is_metadata(s, l2, s->cluster, QCOW2_META_L2))
+	    qcow2_is_metadata(s, l2, s->cluster, QCOW2_META_L2) ||
+	    (write && !(l1e & QCOW2_COPIED)))
 		return 0;
 	t = qcow2_table_cached(&s->l2, l2);
 	if (!t)
@@ -236,6 +250,9 @@ static uint64_t direct_offset(struct blk_node *node, const struct blk_req *req)
 		if (kind_of(s, e) != NORMAL || off & (s->cluster - 1) ||
 		    off >= qcow2_file_end(node) || (want && off != want))
 			return 0;
+		if (write && (!(e & QCOW2_COPIED) || inflight_find(s, c) ||
+			      qcow2_is_metadata(s, off, s->cluster, 0)))
+			return 0;
 		if (!want)
 			host = off + (req->offset & (s->cluster - 1));
 		want = off + s->cluster;
@@ -243,12 +260,13 @@ static uint64_t direct_offset(struct blk_node *node, const struct blk_req *req)
 	return host;
 }
 
-/* A read of cached, allocated clusters: the request itself goes to the
- * file with its offset translated, like raw's, with no coroutine (the
- * read a running guest makes most). Not under a blkdebug filter, whose
- * rules see the coroutine path's events. true when it was sent (*r). */
-static bool read_direct(struct blk_node *node, struct blk_ctx *ctx,
-			struct blk_req *req, int *r)
+/* A read of cached, allocated clusters, or a write in place into
+ * clusters the image owns: the request itself goes to the file with its
+ * offset translated, like raw's, with no coroutine (what a running
+ * guest does most). Not under a blkdebug filter, whose rules see the
+ * coroutine path's events. true when it was sent (*r). */
+static bool direct(struct blk_node *node, struct blk_ctx *ctx,
+		   struct blk_req *req, int *r)
 {
 	struct qcow2 *s = node->priv;
 	uint64_t host;
@@ -256,7 +274,7 @@ static bool read_direct(struct blk_node *node, struct blk_ctx *ctx,
 	if (node->file->drv->filter || !req->len)
 		return false;
 	pthread_mutex_lock(&s->mu);
-	host = direct_offset(node, req);
+	host = direct_offset(node, req, req->op == BLK_OP_WRITE);
 	pthread_mutex_unlock(&s->mu);
 	if (!host)
 		return false;
@@ -266,14 +284,6 @@ static bool read_direct(struct blk_node *node, struct blk_ctx *ctx,
 }
 
 /* --- Writes --- */
-
-static struct qcow2_inflight *inflight_find(struct qcow2 *s, uint64_t gc)
-{
-	for (struct qcow2_inflight *f = s->inflight; f; f = f->next)
-		if (f->guest_cluster == gc)
-			return f;
-	return NULL;
-}
 
 /* The L2 table of guest offset g, owned by this image (a new one, or a
  * copy of one shared with a snapshot), pinned. mu held. */
@@ -635,10 +645,13 @@ static int qcow2_submit(struct blk_node *node, struct blk_ctx *ctx,
 
 	switch (req->op) {
 	case BLK_OP_READ:
-		if (read_direct(node, ctx, req, &r))
+		if (direct(node, ctx, req, &r))
 			return r;
 		return blk_co_submit(node, ctx, req, co_read);
 	case BLK_OP_WRITE:
+		if (direct(node, ctx, req, &r))
+			return r;
+		return blk_co_submit(node, ctx, req, co_write);
 	case BLK_OP_WRITE_ZEROES:
 		return blk_co_submit(node, ctx, req, co_write);
 	case BLK_OP_FLUSH: return blk_co_submit(node, ctx, req, co_flush);

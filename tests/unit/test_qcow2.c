@@ -468,6 +468,33 @@ static uint64_t read_at(struct blk_ctx *ctx, uint64_t off, void *buf,
 	return req.offset;
 }
 
+/* One write of len bytes of v; returns the offset the request carried
+ * when it completed, as read_at. */
+static uint64_t write_at(struct blk_ctx *ctx, uint64_t off, uint8_t v,
+			 uint64_t len)
+{
+	static uint8_t buf[65536];
+	struct iovec iov = { buf, len };
+	int result = 1;
+	struct blk_req req = { .op = BLK_OP_WRITE,
+			       .offset = off,
+			       .len = len,
+			       .iov = &iov,
+			       .iovcnt = 1,
+			       .complete = done_read,
+			       .opaque = &result };
+
+	cr_assert_leq(len, sizeof(buf));
+	memset(buf, v, len);
+	memset(shadow + off, v, len);
+	cr_assert_eq(blk_submit(&node, ctx, &req), 0);
+	while (result == 1)
+		blk_ctx_reap(ctx, true);
+	cr_assert_eq(result, 0, "write %#lx+%#lx: %d", (unsigned long)off,
+		     (unsigned long)len, result);
+	return req.offset;
+}
+
 /* The file offset qemu-img map gives for guest offset g. */
 static uint64_t mapped(uint64_t g)
 {
@@ -520,6 +547,52 @@ Test(qcow2, cached_allocated_reads_go_to_the_file_directly, .init = setup,
 	cr_assert_eq(read_at(&ctx, 2u << 20, buf, 4096), 2u << 20);
 	blk_ctx_destroy(&ctx);
 	blk_close(&node);
+}
+
+/* Writes into clusters the image owns alone go to the file in place,
+ * offset translated; a write into a cluster shared with the snapshot
+ * (copied first), into an unallocated cluster, or reaching one, is served
+ * by a coroutine. Everything reads back, and qemu-img agrees. */
+Test(qcow2, writes_in_place_go_to_the_file_directly, .init = setup,
+     .fini = teardown)
+{
+	static uint8_t buf[65536];
+	const uint64_t shared = 64u << 10, fresh = 3u << 20;
+	struct blk_ctx ctx;
+	uint64_t h;
+
+	open_img();
+	cr_assert_eq(blk_ctx_init(&ctx, 64), 0);
+	/* Shared with the snapshot: copied, then owned. */
+	cr_assert_eq(write_at(&ctx, shared, 0x11, 4096), shared);
+	blk_ctx_destroy(&ctx);
+	blk_close(&node);
+	h = mapped(shared);
+	open_img();
+	cr_assert_eq(blk_ctx_init(&ctx, 64), 0);
+	cr_assert_eq(read_at(&ctx, shared, buf, 4096), shared, "cold table");
+	cr_assert_eq(write_at(&ctx, shared + 1024, 0x12, 2048), h + 1024);
+	/* Unallocated (backing data): allocated by a coroutine, then
+	 * written in place. */
+	cr_assert_eq(write_at(&ctx, fresh, 0x13, 4096), fresh);
+	cr_assert_neq(write_at(&ctx, fresh + 512, 0x14, 512), fresh + 512);
+	/* Reaching from an owned cluster into an unallocated one. */
+	cr_assert_eq(write_at(&ctx, fresh + 2048, 0x15, 4096), fresh + 2048);
+	cr_assert_eq(read_at(&ctx, shared, buf, 4096), h);
+	cr_assert_neq(read_at(&ctx, fresh, buf, 4096), fresh);
+	cr_assert_eq(read_at(&ctx, fresh - 4096, buf, 4096), fresh - 4096,
+		     "backing data: by a coroutine");
+	blk_ctx_destroy(&ctx);
+	blk_close(&node);
+	sh("qemu-img check -q %s", img);
+	sh("qemu-img convert -O raw %s %s", img, raw);
+	{
+		uint8_t *all = malloc(SIZE);
+
+		read_file(raw, all, SIZE);
+		cr_assert_eq(memcmp(all, shadow, SIZE), 0);
+		free(all);
+	}
 }
 
 static uint64_t file_size(const char *path)
