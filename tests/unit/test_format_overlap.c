@@ -259,8 +259,7 @@ static void check_sectors(const uint8_t *got)
 			}
 		if (!written) {
 			cr_assert_eq(memcmp(p, backing + (size_t)s * 512, 512),
-				     0, "sector %u: not the backing file's",
-				     s);
+				     0, "sector %u: not the backing file's", s);
 			continue;
 		}
 		memcpy(hdr, p, sizeof(hdr));
