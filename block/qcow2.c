@@ -322,7 +322,7 @@ static int own_l2(struct blk_co *co, struct blk_node *node, uint64_t g,
 	}
 	r = qcow2_alloc_cluster(co, node, &off);
 	if (!r)
-		r = qcow2_offsets_add(&s->l2s, off);
+		r = offset_set_add(&s->l2s, off);
 	if (r)
 		goto out;
 	r = qcow2_table_new(co, node, &s->l2, off, &t);
@@ -927,8 +927,8 @@ static void qcow2_close(struct blk_node *node)
 	}
 	qcow2_cache_free(&s->l2);
 	qcow2_cache_free(&s->rb);
-	qcow2_offsets_free(&s->l2s);
-	qcow2_offsets_free(&s->others);
+	offset_set_free(&s->l2s);
+	offset_set_free(&s->others);
 	free(s->l1.data);
 	free(s->reftable.data);
 	free(s->header);

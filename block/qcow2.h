@@ -10,6 +10,7 @@
 
 #include "co.h"
 #include "driver.h"
+#include "offset_set.h"
 #include "qcow2_format.h"
 
 /* One table in memory: an L2 table or refcount block in a cache, or the
@@ -49,12 +50,6 @@ struct qcow2_inflight {
 
 #define QCOW2_RESERVE_MAX 2048
 
-/* A sorted set of cluster offsets (block/qcow2_overlap.c). */
-struct qcow2_offsets {
-	uint64_t *v;
-	size_t n, cap;
-};
-
 struct qcow2 {
 	struct qcow2_header h;
 	uint64_t cluster; /* bytes */
@@ -70,8 +65,8 @@ struct qcow2 {
 	struct qcow2_cache l2, rb;
 	/* Metadata clusters besides the header, L1 and refcount table:
 	 * the active L2 tables, and the rest (refcount blocks, snapshot
-	 * table, snapshots' L1 tables). */
-	struct qcow2_offsets l2s, others;
+	 * table, snapshots' L1 tables): sorted sets of cluster offsets. */
+	struct offset_set l2s, others;
 	struct qcow2_inflight *inflight;
 	/* A new L2 table is made one coroutine at a time. */
 	bool l2_busy;
@@ -112,9 +107,6 @@ struct qcow2 {
  * those in except). mu held. */
 bool qcow2_is_metadata(const struct qcow2 *s, uint64_t off, uint64_t len,
 		       unsigned except);
-bool qcow2_offsets_has(const struct qcow2_offsets *o, uint64_t v);
-int qcow2_offsets_add(struct qcow2_offsets *o, uint64_t v); /* -ENOMEM */
-void qcow2_offsets_free(struct qcow2_offsets *o);
 /* Fills l2s and others from the loaded tables and the snapshot table
  * (len bytes at snapshots_offset). -ENOMEM, or -EINVAL for a snapshot
  * table that runs past len. */

@@ -474,7 +474,7 @@ static int grow_reftable(struct blk_co *co, struct blk_node *node,
 				qcow2_rc_set(rb, c - first, s->h.refcount_order,
 					     1);
 		put_be64(table + rt * 8, rb_off);
-		r = qcow2_offsets_add(&s->others, rb_off);
+		r = offset_set_add(&s->others, rb_off);
 		if (r)
 			goto out;
 		r = write_new(co, node, rb_off, rb, s->cluster,
@@ -538,7 +538,7 @@ static int get_rb(struct blk_co *co, struct blk_node *node, uint64_t rt,
 	 * corrupt refcounts. */
 	if (qcow2_is_metadata(s, off, s->cluster, 0))
 		return -EIO;
-	r = qcow2_offsets_add(&s->others, off);
+	r = offset_set_add(&s->others, off);
 	if (r)
 		return r;
 	r = slot_for(co, node, &s->rb, off, false, &t);

@@ -1,66 +1,16 @@
 /* Where a qcow2 image's metadata is, so that no write lands on it
  * (QEMU's overlap check): the header cluster, the L1 and refcount tables
- * as ranges, and sorted sets of the clusters of the active L2 tables,
- * the refcount blocks, the snapshot table and the snapshots' L1 tables.
+ * as ranges, and sorted sets (block/offset_set.c) of the clusters of the
+ * active L2 tables, the refcount blocks, the snapshot table and the
+ * snapshots' L1 tables.
  * Built at open (main thread) from the tables themselves; kept up to
  * date under the image's mu as tables are made. Every offset read from
  * the file is checked against it before it is written through. */
 #include <errno.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "lib/bytes.h"
 #include "lib/checked.h"
 #include "qcow2.h"
-
-static size_t lower_bound(const struct qcow2_offsets *o, uint64_t v)
-{
-	size_t lo = 0, hi = o->n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (o->v[mid] < v)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
-bool qcow2_offsets_has(const struct qcow2_offsets *o, uint64_t v)
-{
-	size_t i = lower_bound(o, v);
-
-	return i < o->n && o->v[i] == v;
-}
-
-int qcow2_offsets_add(struct qcow2_offsets *o, uint64_t v)
-{
-	size_t i = lower_bound(o, v);
-
-	if (i < o->n && o->v[i] == v)
-		return 0;
-	if (o->n == o->cap) {
-		size_t cap = o->cap ? 2 * o->cap : 64;
-		uint64_t *nv = realloc(o->v, cap * sizeof(*nv));
-
-		if (!nv)
-			return -ENOMEM;
-		o->v = nv;
-		o->cap = cap;
-	}
-	memmove(o->v + i + 1, o->v + i, (o->n - i) * sizeof(*o->v));
-	o->v[i] = v;
-	o->n++;
-	return 0;
-}
-
-void qcow2_offsets_free(struct qcow2_offsets *o)
-{
-	free(o->v);
-	memset(o, 0, sizeof(*o));
-}
 
 static bool in_fixed(const struct qcow2 *s, uint64_t c)
 {
@@ -80,23 +30,23 @@ bool qcow2_is_metadata(const struct qcow2 *s, uint64_t off, uint64_t len,
 	for (uint64_t c = off & ~(s->cluster - 1); c < end; c += s->cluster) {
 		if (in_fixed(s, c))
 			return true;
-		if (!(except & QCOW2_META_L2) && qcow2_offsets_has(&s->l2s, c))
+		if (!(except & QCOW2_META_L2) && offset_set_has(&s->l2s, c))
 			return true;
 		if (!(except & QCOW2_META_OTHER) &&
-		    qcow2_offsets_has(&s->others, c))
+		    offset_set_has(&s->others, c))
 			return true;
 	}
 	return false;
 }
 
-static int add_range(struct qcow2_offsets *o, const struct qcow2 *s,
-		     uint64_t off, uint64_t len)
+static int add_range(struct offset_set *o, const struct qcow2 *s, uint64_t off,
+		     uint64_t len)
 {
 	int r = 0;
 
 	for (uint64_t c = off & ~(s->cluster - 1); c < off + len && !r;
 	     c += s->cluster)
-		r = qcow2_offsets_add(o, c);
+		r = offset_set_add(o, c);
 	return r;
 }
 
@@ -137,14 +87,14 @@ int qcow2_offsets_load(struct qcow2 *s, const uint8_t *snapshots,
 		uint64_t l2 = get_be64(s->l1.data + i * 8) & QCOW2_OFFSET_MASK;
 
 		if (l2 && !(l2 & (s->cluster - 1)))
-			r = qcow2_offsets_add(&s->l2s, l2);
+			r = offset_set_add(&s->l2s, l2);
 	}
 	for (uint64_t i = 0; i < s->reftable.size / 8 && !r; i++) {
 		uint64_t rb =
 			get_be64(s->reftable.data + i * 8) & QCOW2_OFFSET_MASK;
 
 		if (rb && !(rb & (s->cluster - 1)))
-			r = qcow2_offsets_add(&s->others, rb);
+			r = offset_set_add(&s->others, rb);
 	}
 	if (!r && s->h.nb_snapshots)
 		r = add_snapshots(s, snapshots, snapshots_len);

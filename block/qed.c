@@ -35,6 +35,7 @@
 #include "lib/bytes.h"
 #include "lib/checked.h"
 #include "lib/log.h"
+#include "offset_set.h"
 #include "qcow2_format.h"
 #include "qed_format.h"
 
@@ -81,9 +82,8 @@ struct qed {
 	pthread_mutex_t mu;
 	/* Below: mu. */
 	struct qed_table l1;
-	/* The L2 tables' offsets, sorted: no data cluster may lie in one. */
-	uint64_t *tables;
-	size_t ntables, tables_cap;
+	/* The L2 tables' offsets: no data cluster may lie in one. */
+	struct offset_set tables;
 	struct qed_table *l2; /* the cache */
 	unsigned nl2;
 	uint64_t tick;
@@ -114,51 +114,15 @@ static bool table_ok(const struct qed *s, uint64_t off)
 			       s->table_bytes);
 }
 
-/* True when the cluster at off overlaps an L2 table (mu held). */
-static bool in_table(const struct qed *s, uint64_t off)
-{
-	size_t lo = 0, hi = s->ntables;
-
-	/* The first table that ends past off. */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (s->tables[mid] + s->table_bytes <= off)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < s->ntables && s->tables[lo] < off + s->cluster;
-}
-
-/* A data cluster at off: the same, one cluster, and no L2 table's. */
+/* A data cluster at off: the same, one cluster, and no L2 table's (mu
+ * held). */
 static bool data_ok(const struct qed *s, uint64_t off)
 {
 	return !(off & (s->cluster - 1)) && off >= s->header_bytes &&
 	       range_within(off, s->cluster, s->file_end) &&
 	       !ranges_overlap(off, s->cluster, s->l1.offset, s->table_bytes) &&
-	       !in_table(s, off);
-}
-
-/* Notes a new L2 table at off (mu held). */
-static int tables_add(struct qed *s, uint64_t off)
-{
-	size_t i = s->ntables;
-
-	if (s->ntables == s->tables_cap) {
-		size_t cap = s->tables_cap ? 2 * s->tables_cap : 16;
-		uint64_t *t = realloc(s->tables, cap * sizeof(*t));
-
-		if (!t)
-			return -ENOMEM;
-		s->tables = t;
-		s->tables_cap = cap;
-	}
-	for (; i && s->tables[i - 1] > off; i--)
-		s->tables[i] = s->tables[i - 1];
-	s->tables[i] = off;
-	s->ntables++;
-	return 0;
+	       !offset_set_overlaps(&s->tables, off, s->cluster,
+				    s->table_bytes);
 }
 
 static uint64_t l1_index(const struct qed *s, uint64_t g)
@@ -459,8 +423,8 @@ static int new_l2(struct blk_co *co, struct blk_node *node, uint64_t g,
 	r = mark_need_check(co, node);
 	if (!r)
 		r = alloc(s, s->table_bytes, &off);
-	if (!r)
-		r = tables_add(s, off);
+	if (!r) /* past every table: appended */
+		r = offset_set_add(&s->tables, off);
 	if (!r)
 		r = table_get(co, node, off, false, &t);
 	if (r)
@@ -933,13 +897,6 @@ static int check_image(struct blk_node *node, struct blk_opts *o)
 	return 0;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /* The first L1 entry but skip naming the L2 table at off. */
 static uint64_t l1_entry_of(const struct qed *s, uint64_t off, uint64_t skip)
 {
@@ -960,13 +917,13 @@ static int index_l1(struct blk_node *node, struct blk_opts *o)
 {
 	struct qed *s = node->priv;
 	uint64_t n = s->table_bytes / 8, used = 0;
+	int r;
 
 	for (uint64_t i = 0; i < n; i++)
 		used += !!qed_get_le64(s->l1.data + i * 8);
-	s->tables_cap = (size_t)used + 16;
 	s->l1_bad = calloc(1, (size_t)(n + 7) / 8);
-	s->tables = malloc(s->tables_cap * sizeof(*s->tables));
-	if (!s->l1_bad || !s->tables)
+	r = offset_set_reserve(&s->tables, (size_t)used + 16);
+	if (!s->l1_bad || r)
 		return blk_open_fail(o, -ENOMEM, "out of memory");
 	for (uint64_t i = 0; i < n; i++) {
 		uint64_t e = qed_get_le64(s->l1.data + i * 8);
@@ -974,15 +931,15 @@ static int index_l1(struct blk_node *node, struct blk_opts *o)
 		if (!e)
 			continue;
 		if (table_ok(s, e)) {
-			s->tables[s->ntables++] = e;
+			offset_set_push(&s->tables, e);
 		} else {
 			s->l1_bad[i / 8] |= (uint8_t)(1u << (i % 8));
 			bad_entry(s, e, s->table_bytes);
 		}
 	}
-	qsort(s->tables, s->ntables, sizeof(*s->tables), cmp_u64);
-	for (size_t j = 1; s->writable && j < s->ntables; j++) {
-		uint64_t a = s->tables[j - 1], b = s->tables[j], ia, ib;
+	offset_set_sort(&s->tables);
+	for (size_t j = 1; s->writable && j < s->tables.n; j++) {
+		uint64_t a = s->tables.v[j - 1], b = s->tables.v[j], ia, ib;
 
 		if (b >= a + s->table_bytes)
 			continue;
@@ -1039,7 +996,7 @@ static void qed_close(struct blk_node *node)
 	free(s->l2);
 	free(s->l1.data);
 	free(s->l1_bad);
-	free(s->tables);
+	offset_set_free(&s->tables);
 	free(s->header);
 	pthread_mutex_destroy(&s->mu);
 	free(s);

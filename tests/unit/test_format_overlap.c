@@ -9,17 +9,9 @@
  * still holds the backing file's bytes. Then qemu-img check finds no
  * error and no leak, and qemu-img reads the same bytes. */
 #include <criterion/criterion.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <pthread.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
 #include "block/block.h"
+#include "tests/unit/blk_test.h"
 
 #define SIZE (8u << 20)
 #define SECTORS (SIZE / 512)
@@ -48,30 +40,11 @@ struct writer {
 	struct blk_req req[QD];
 	struct iovec iov[QD];
 	int slot_write[QD]; /* the write in flight in a slot, or -1 */
+	unsigned next;	    /* the next write to start */
 	int errors;
 };
 
 static struct writer writers[THREADS];
-
-static void sh(const char *fmt, ...)
-{
-	char cmd[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	cr_assert_eq(system(cmd), 0, "%s", cmd);
-}
-
-static void read_file(const char *path, uint8_t *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY);
-
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(pread(fd, buf, len, 0), (ssize_t)len);
-	close(fd);
-}
 
 /* The 512 bytes write (id, n) puts in sector s: a header naming all
  * three, then bytes derived from them, so a torn or misplaced sector
@@ -98,7 +71,7 @@ static void setup_format(const char *fmt)
 	sh("qemu-img create -q -f %s -o cluster_size=4k -b base.raw -F raw %s",
 	   fmt, img);
 	backing = malloc(SIZE);
-	read_file(base, backing, SIZE);
+	read_file(base, backing, SIZE, 0);
 }
 
 static void setup_qcow2(void)
@@ -151,59 +124,30 @@ static void start(struct writer *wr, struct blk_ctx *ctx, unsigned slot,
 	cr_assert_eq(blk_submit(&node, ctx, &wr->req[slot]), 0);
 }
 
+/* Starts writes in the free slots: whether any is in flight or left
+ * (blk_test_pump). */
+static bool fill(void *arg, struct blk_ctx *ctx)
+{
+	struct writer *wr = arg;
+	unsigned busy = 0;
+
+	for (unsigned i = 0; i < QD; i++) {
+		if (wr->slot_write[i] < 0 && wr->next < WRITES)
+			start(wr, ctx, i, wr->next++);
+		busy += wr->slot_write[i] >= 0;
+	}
+	return busy || wr->next < WRITES;
+}
+
 static void *writer_thread(void *arg)
 {
 	struct writer *wr = arg;
-	struct blk_ctx ctx;
-	int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	unsigned next = 0, busy;
 
-	cr_assert_eq(blk_ctx_init(&ctx, 64), 0);
-	cr_assert_eq(blk_ctx_set_event_fd(&ctx, efd), 0);
+	wr->next = 0;
 	for (unsigned i = 0; i < QD; i++)
 		wr->slot_write[i] = -1;
-	do {
-		busy = 0;
-		for (unsigned i = 0; i < QD; i++) {
-			if (wr->slot_write[i] < 0 && next < WRITES)
-				start(wr, &ctx, i, next++);
-			busy += wr->slot_write[i] >= 0;
-		}
-		blk_ctx_kick(&ctx);
-		struct pollfd p = { .fd = efd, .events = POLLIN };
-		uint64_t v;
-		poll(&p, 1, 10);
-		(void)!read(efd, &v, sizeof(v)); /* empty is fine */
-		blk_ctx_reap(&ctx, false);
-	} while (busy || next < WRITES);
-	blk_ctx_destroy(&ctx);
-	close(efd);
+	blk_test_pump(fill, wr);
 	return NULL;
-}
-
-static void done_read(struct blk_req *req, int result)
-{
-	*(int *)req->opaque = result;
-}
-
-static void read_all(uint8_t *out)
-{
-	struct blk_ctx ctx;
-	struct iovec v = { out, SIZE };
-	int result = 1;
-	struct blk_req req = { .op = BLK_OP_READ,
-			       .len = SIZE,
-			       .iov = &v,
-			       .iovcnt = 1,
-			       .complete = done_read,
-			       .opaque = &result };
-
-	cr_assert_eq(blk_ctx_init(&ctx, 64), 0);
-	cr_assert_eq(blk_submit(&node, &ctx, &req), 0);
-	while (result == 1)
-		blk_ctx_reap(&ctx, true);
-	cr_assert_eq(result, 0);
-	blk_ctx_destroy(&ctx);
 }
 
 /* Random writes, mostly in the hot area, some straddling its end. */
@@ -302,11 +246,11 @@ static void run(const char *fmt)
 {
 	pthread_t th[THREADS];
 	uint8_t *got = malloc(SIZE), *qemu = malloc(SIZE);
-	struct blk_opts o = { 0 };
+	char why[192];
 
-	blk_opts_add(&o, "path", img);
-	blk_opts_add(&o, "format", fmt);
-	cr_assert_eq(blk_open(&node, &o), 0, "%s", o.why);
+	cr_assert_eq(
+		blk_test_open(&node, img, fmt, false, NULL, why, sizeof(why)),
+		0, "%s", why);
 	for (unsigned t = 0; t < THREADS; t++)
 		plan(&writers[t], t);
 	for (unsigned t = 0; t < THREADS; t++)
@@ -319,12 +263,12 @@ static void run(const char *fmt)
 		cr_assert_eq(writers[t].errors, 0, "writer %u: errors", t);
 	cr_assert_geq(concurrent_overlaps(), 100,
 		      "writes of two threads rarely overlapped in flight");
-	read_all(got);
+	blk_test_read_all(&node, got, SIZE);
 	check_sectors(got);
 	blk_close(&node);
 	sh("qemu-img check -q %s", img);
 	sh("qemu-img convert -O raw %s %s", img, raw);
-	read_file(raw, qemu, SIZE);
+	read_file(raw, qemu, SIZE, 0);
 	cr_assert_eq(memcmp(qemu, got, SIZE), 0, "qemu-img reads other data");
 	for (unsigned t = 0; t < THREADS; t++)
 		free(writers[t].buf);

@@ -6,50 +6,20 @@
  * and no leak, and qemu-img reads the same bytes. */
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/eventfd.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "block/blkdebug.h"
 #include "block/block.h"
+#include "tests/unit/blk_test.h"
 
 #define SIZE (4u << 20)
 #define SECTORS (SIZE / 512)
-#define QD 8
 
 static char dir[] = "/tmp/vmm-qcow2-XXXXXX";
 static char img[64], base[64], raw[64];
 static uint8_t *shadow;
 static struct blk_node node;
-
-static void sh(const char *fmt, ...)
-{
-	char cmd[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	cr_assert_eq(system(cmd), 0, "%s", cmd);
-}
-
-static void read_file(const char *path, uint8_t *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY);
-
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(pread(fd, buf, len, 0), (ssize_t)len);
-	close(fd);
-}
 
 static void setup(void)
 {
@@ -67,7 +37,7 @@ static void setup(void)
 	sh("qemu-img snapshot -c snap %s", img);
 	sh("qemu-img convert -O raw %s %s", img, raw);
 	shadow = malloc(SIZE);
-	read_file(raw, shadow, SIZE);
+	read_file(raw, shadow, SIZE, 0);
 }
 
 static void teardown(void)
@@ -76,160 +46,42 @@ static void teardown(void)
 	sh("rm -rf %s", dir);
 }
 
-struct writer {
-	unsigned parity;     /* writes sectors with this index parity */
-	unsigned *order, n;  /* its sectors, in random order */
-	uint8_t (*buf)[512]; /* one buffer per slot */
-	struct blk_req req[QD];
-	struct iovec iov[QD];
-	bool busy[QD];
-	int errors;
-};
-
-static void done(struct blk_req *req, int result)
+/* After close: qemu-img check clean (no error, no leak) and qemu-img
+ * reads the shadow. */
+static void assert_qemu_agrees(void)
 {
-	struct writer *w = req->opaque;
-
-	w->busy[req - w->req] = false;
-	if (result)
-		w->errors++;
-}
-
-static void *writer_thread(void *arg)
-{
-	struct writer *w = arg;
-	struct blk_ctx ctx;
-	int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	unsigned next = 0, busy;
-
-	cr_assert_eq(blk_ctx_init(&ctx, 64), 0);
-	cr_assert_eq(blk_ctx_set_event_fd(&ctx, efd), 0);
-	do {
-		busy = 0;
-		for (unsigned i = 0; i < QD; i++) {
-			if (!w->busy[i] && next < w->n) {
-				unsigned s = w->order[next++];
-
-				memcpy(w->buf[i], shadow + s * 512, 512);
-				w->iov[i] = (struct iovec){ w->buf[i], 512 };
-				w->req[i] = (struct blk_req){
-					.op = BLK_OP_WRITE,
-					.offset = (uint64_t)s * 512,
-					.len = 512,
-					.iov = &w->iov[i],
-					.iovcnt = 1,
-					.complete = done,
-					.opaque = w,
-				};
-				w->busy[i] = true;
-				cr_assert_eq(
-					blk_submit(&node, &ctx, &w->req[i]), 0);
-			}
-			busy += w->busy[i];
-		}
-		blk_ctx_kick(&ctx);
-		struct pollfd p = { .fd = efd, .events = POLLIN };
-		uint64_t v;
-		poll(&p, 1, 10);
-		(void)!read(efd, &v, sizeof(v)); /* empty is fine */
-		blk_ctx_reap(&ctx, false);
-	} while (busy || next < w->n);
-	blk_ctx_destroy(&ctx);
-	close(efd);
-	return NULL;
-}
-
-static void shuffle(unsigned *a, unsigned n)
-{
-	for (unsigned i = n - 1; i > 0; i--) {
-		unsigned j = (unsigned)rand() % (i + 1), t = a[i];
-
-		a[i] = a[j];
-		a[j] = t;
-	}
-}
-
-static void done_read(struct blk_req *req, int result)
-{
-	*(int *)req->opaque = result;
-}
-
-/* The whole disk through the block layer, one request. */
-static void read_all(uint8_t *out)
-{
-	struct blk_ctx ctx;
-	struct iovec v = { out, SIZE };
-	int result = 1;
-	struct blk_req req = { .op = BLK_OP_READ,
-			       .len = SIZE,
-			       .iov = &v,
-			       .iovcnt = 1,
-			       .complete = done_read,
-			       .opaque = &result };
-
-	cr_assert_eq(blk_ctx_init(&ctx, 64), 0);
-	cr_assert_eq(blk_submit(&node, &ctx, &req), 0);
-	while (result == 1)
-		blk_ctx_reap(&ctx, true);
-	cr_assert_eq(result, 0);
-	blk_ctx_destroy(&ctx);
+	blk_test_qemu_agrees(img, "qcow2", raw, shadow, SIZE);
 }
 
 static void open_img(void)
 {
-	struct blk_opts o = { 0 };
+	char why[192];
 
-	blk_opts_add(&o, "path", img);
-	blk_opts_add(&o, "format", "qcow2");
-	cr_assert_eq(blk_open(&node, &o), 0, "%s", o.why);
+	cr_assert_eq(blk_test_open(&node, img, "qcow2", false, NULL, why,
+				   sizeof(why)),
+		     0, "%s", why);
 }
 
 Test(qcow2, two_contexts_allocate_the_same_clusters, .init = setup,
      .fini = teardown, .timeout = 120)
 {
-	struct writer w[2] = { { .parity = 0 }, { .parity = 1 } };
-	pthread_t th[2];
-	uint8_t *got = malloc(SIZE), *qemu = malloc(SIZE);
+	struct blk_test_writer w[2] = { 0 };
+	uint8_t *got = malloc(SIZE);
 
-	srand(7);
-	/* New contents for a random half of the sectors. */
-	for (unsigned s = 0; s < SECTORS; s++)
-		if (rand() & 1)
-			memset(shadow + s * 512, (int)(s * 7 + 1), 512);
-	for (int t = 0; t < 2; t++) {
-		w[t].order = calloc(SECTORS, sizeof(unsigned));
-		w[t].buf = malloc(QD * 512);
-		for (unsigned s = (unsigned)t; s < SECTORS; s += 2)
-			w[t].order[w[t].n++] = s;
-		shuffle(w[t].order, w[t].n);
-	}
+	blk_test_two_writers(w, &node, shadow, SECTORS, 7);
 	open_img();
-	for (int t = 0; t < 2; t++)
-		cr_assert_eq(pthread_create(&th[t], NULL, writer_thread, &w[t]),
-			     0);
-	for (int t = 0; t < 2; t++)
-		pthread_join(th[t], NULL);
-	cr_assert_eq(w[0].errors + w[1].errors, 0);
-	read_all(got);
+	blk_test_writers_run(w, 2);
+	blk_test_read_all(&node, got, SIZE);
 	for (unsigned s = 0; s < SECTORS; s++)
 		cr_assert_eq(memcmp(got + s * 512, shadow + s * 512, 512), 0,
 			     "sector %u differs", s);
 	blk_close(&node);
-	/* qemu-img check: 0 means no corruption and no leak. */
-	sh("qemu-img check -q %s", img);
-	sh("qemu-img convert -O raw %s %s", img, raw);
-	read_file(raw, qemu, SIZE);
-	cr_assert_eq(memcmp(qemu, shadow, SIZE), 0,
-		     "qemu-img reads other data");
+	assert_qemu_agrees();
 	/* The snapshot still holds what it held. */
 	sh("qemu-img snapshot -a snap %s && qemu-img check -q %s", img, img);
 	sh("qemu-io -c 'read -P 0x71 0 1M' %s | grep -q 'read 1048576'", img);
-	for (int t = 0; t < 2; t++) {
-		free(w[t].order);
-		free(w[t].buf);
-	}
+	blk_test_writers_free(w, 2);
 	free(got);
-	free(qemu);
 }
 
 Test(qcow2, refuses_a_backing_chain_that_loops, .init = setup, .fini = teardown)
@@ -255,11 +107,6 @@ struct one {
 	int result; /* 1 while in flight */
 };
 
-static void one_done(struct blk_req *req, int result)
-{
-	((struct one *)req->opaque)->result = result;
-}
-
 static void start_write(struct blk_ctx *ctx, struct one *w, uint64_t off,
 			uint8_t fill)
 {
@@ -270,8 +117,8 @@ static void start_write(struct blk_ctx *ctx, struct one *w, uint64_t off,
 				   .len = sizeof(w->buf),
 				   .iov = &w->iov,
 				   .iovcnt = 1,
-				   .complete = one_done,
-				   .opaque = w };
+				   .complete = blk_test_done,
+				   .opaque = &w->result };
 	w->result = 1;
 	cr_assert_eq(blk_submit(&node, ctx, &w->req), 0);
 }
@@ -297,15 +144,6 @@ Test(qcow2, a_request_held_at_a_breakpoint_holds_only_its_cluster,
 	struct blk_ctx ctx;
 	static struct one a, b, c;
 	uint8_t back[4096];
-	struct iovec v = { back, sizeof(back) };
-	int result = 1;
-	struct blk_req rd = { .op = BLK_OP_READ,
-			      .offset = 3u << 20,
-			      .len = sizeof(back),
-			      .iov = &v,
-			      .iovcnt = 1,
-			      .complete = done_read,
-			      .opaque = &result };
 
 	blk_opts_add(&o, "path", img);
 	blk_opts_add(&o, "format", "qcow2");
@@ -327,10 +165,9 @@ Test(qcow2, a_request_held_at_a_breakpoint_holds_only_its_cluster,
 	cr_assert_eq(a.result, 0);
 	cr_assert_eq(b.result, 0);
 	cr_assert_eq(blkdebug_suspended(&node, "cow_write"), 0);
-	cr_assert_eq(blk_submit(&node, &ctx, &rd), 0);
-	while (result == 1)
-		blk_ctx_reap(&ctx, true);
-	cr_assert_eq(result, 0);
+	cr_assert_eq(blk_test_req(&node, &ctx, BLK_OP_READ, 3u << 20, back,
+				  sizeof(back), NULL),
+		     0);
 	for (int i = 0; i < 4096; i++)
 		cr_assert(back[i] == 0xbb, "byte %d: %#x", i, back[i]);
 	blk_ctx_destroy(&ctx);
@@ -338,23 +175,11 @@ Test(qcow2, a_request_held_at_a_breakpoint_holds_only_its_cluster,
 	sh("qemu-img check -q %s", img);
 }
 
+/* One request on ctx: its result (blk_submit must take it). */
 static int run_one(struct blk_ctx *ctx, enum blk_op op, uint64_t off, void *buf,
 		   uint64_t len)
 {
-	struct iovec v = { buf, len };
-	int result = 1;
-	struct blk_req req = { .op = op,
-			       .offset = off,
-			       .len = len,
-			       .iov = buf ? &v : NULL,
-			       .iovcnt = buf ? 1 : 0,
-			       .complete = done_read,
-			       .opaque = &result };
-
-	cr_assert_eq(blk_submit(&node, ctx, &req), 0);
-	while (result == 1)
-		blk_ctx_reap(ctx, true);
-	return result;
+	return blk_test_req(&node, ctx, op, off, buf, len, NULL);
 }
 
 /* Discard frees whole clusters only: after writing 64 KiB (16 clusters)
@@ -380,15 +205,7 @@ Test(qcow2, discard_frees_whole_clusters, .init = setup, .fini = teardown)
 	cr_assert_eq(memcmp(back, shadow + at, sizeof(back)), 0);
 	blk_ctx_destroy(&ctx);
 	blk_close(&node);
-	sh("qemu-img check -q %s", img);
-	sh("qemu-img convert -O raw %s %s", img, raw);
-	{
-		uint8_t *all = malloc(SIZE);
-
-		read_file(raw, all, SIZE);
-		cr_assert_eq(memcmp(all, shadow, SIZE), 0);
-		free(all);
-	}
+	assert_qemu_agrees();
 }
 
 /* Refcounts before the L1 and L2 entries that use them: in the order
@@ -447,25 +264,15 @@ Test(qcow2, table_writes_follow_a_flush_of_their_refcounts, .init = setup,
 static uint64_t read_at(struct blk_ctx *ctx, uint64_t off, void *buf,
 			uint64_t len)
 {
-	struct iovec v = { buf, len };
-	int result = 1;
-	struct blk_req req = { .op = BLK_OP_READ,
-			       .offset = off,
-			       .len = len,
-			       .iov = &v,
-			       .iovcnt = 1,
-			       .complete = done_read,
-			       .opaque = &result };
+	uint64_t at;
+	int result = blk_test_req(&node, ctx, BLK_OP_READ, off, buf, len, &at);
 
-	cr_assert_eq(blk_submit(&node, ctx, &req), 0);
-	while (result == 1)
-		blk_ctx_reap(ctx, true);
 	cr_assert_eq(result, 0, "read %#lx+%#lx: %d", (unsigned long)off,
 		     (unsigned long)len, result);
 	cr_assert_eq(memcmp(buf, shadow + off, len), 0,
 		     "read %#lx+%#lx: other data", (unsigned long)off,
 		     (unsigned long)len);
-	return req.offset;
+	return at;
 }
 
 /* One write of len bytes of v; returns the offset the request carried
@@ -474,25 +281,16 @@ static uint64_t write_at(struct blk_ctx *ctx, uint64_t off, uint8_t v,
 			 uint64_t len)
 {
 	static uint8_t buf[65536];
-	struct iovec iov = { buf, len };
-	int result = 1;
-	struct blk_req req = { .op = BLK_OP_WRITE,
-			       .offset = off,
-			       .len = len,
-			       .iov = &iov,
-			       .iovcnt = 1,
-			       .complete = done_read,
-			       .opaque = &result };
+	uint64_t at;
+	int result;
 
 	cr_assert_leq(len, sizeof(buf));
 	memset(buf, v, len);
 	memset(shadow + off, v, len);
-	cr_assert_eq(blk_submit(&node, ctx, &req), 0);
-	while (result == 1)
-		blk_ctx_reap(ctx, true);
+	result = blk_test_req(&node, ctx, BLK_OP_WRITE, off, buf, len, &at);
 	cr_assert_eq(result, 0, "write %#lx+%#lx: %d", (unsigned long)off,
 		     (unsigned long)len, result);
-	return req.offset;
+	return at;
 }
 
 /* The file offset qemu-img map gives for guest offset g. */
@@ -584,23 +382,7 @@ Test(qcow2, writes_in_place_go_to_the_file_directly, .init = setup,
 		     "backing data: by a coroutine");
 	blk_ctx_destroy(&ctx);
 	blk_close(&node);
-	sh("qemu-img check -q %s", img);
-	sh("qemu-img convert -O raw %s %s", img, raw);
-	{
-		uint8_t *all = malloc(SIZE);
-
-		read_file(raw, all, SIZE);
-		cr_assert_eq(memcmp(all, shadow, SIZE), 0);
-		free(all);
-	}
-}
-
-static uint64_t file_size(const char *path)
-{
-	struct stat st;
-
-	cr_assert_eq(stat(path, &st), 0);
-	return (uint64_t)st.st_size;
+	assert_qemu_agrees();
 }
 
 /* Where qemu-img check says the last cluster in use ends. */

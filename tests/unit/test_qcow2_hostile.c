@@ -11,22 +11,15 @@
  * names what the driver did before the case was fixed. */
 #include <criterion/criterion.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "block/block.h"
 #include "block/qcow2_check.h"
 #include "block/qcow2_format.h"
 #include "lib/bytes.h"
+#include "tests/unit/blk_test.h"
 
 #define CL 65536ull    /* qemu-img's default cluster size */
 #define DISK (16 * CL) /* the virtual disk */
-#define PENDING 1      /* a request's result before it completes */
 #define FIX (QCOW2_FIX_LEAKS | QCOW2_FIX_ERRORS)
 #define COMPRESSED(off, sectors)                                               \
 	(QCOW2_COMPRESSED | ((uint64_t)(sectors) << 54) | (off))
@@ -38,33 +31,11 @@ static struct {
 	uint64_t end, l1, l1_size, rt, rb, l2, data;
 } L;
 
-static void sh(const char *fmt, ...)
-{
-	char cmd[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	cr_assert_eq(system(cmd), 0, "%s", cmd);
-}
-
-static void file_io(bool write, uint64_t off, void *buf, size_t len)
-{
-	int fd = open(img, write ? O_WRONLY : O_RDONLY);
-
-	cr_assert_geq(fd, 0, "%s", img);
-	cr_assert_eq(write ? pwrite(fd, buf, len, (off_t)off)
-			   : pread(fd, buf, len, (off_t)off),
-		     (ssize_t)len);
-	close(fd);
-}
-
 static uint64_t peek64(uint64_t off)
 {
 	uint8_t b[8];
 
-	file_io(false, off, b, 8);
+	read_file(img, b, 8, off);
 	return get_be64(b);
 }
 
@@ -74,7 +45,7 @@ static void poke(uint64_t off, uint64_t v, unsigned bytes)
 	uint8_t b[8];
 
 	put_be64(b, v << (64 - 8 * bytes));
-	file_io(true, off, b, bytes);
+	write_file(img, b, bytes, off);
 }
 
 static void load_layout(void)
@@ -113,47 +84,17 @@ static void make(const char *opts)
 	load_layout();
 }
 
-/* --- The block layer, one request at a time on the test thread --- */
+/* --- The block layer, one request at a time on the test thread
+ * (blk_test_io) --- */
 
-static void done(struct blk_req *req, int result)
-{
-	*(int *)req->opaque = result;
-}
-
-static int io(struct blk_node *n, enum blk_op op, uint64_t off, void *buf,
-	      uint64_t len)
-{
-	struct blk_ctx ctx;
-	struct iovec v = { buf, len };
-	int res = PENDING, r;
-	struct blk_req req = { .op = op,
-			       .offset = off,
-			       .len = len,
-			       .iov = &v,
-			       .iovcnt = 1,
-			       .complete = done,
-			       .opaque = &res };
-
-	cr_assert_eq(blk_ctx_init(&ctx, 64), 0);
-	r = blk_submit(n, &ctx, &req);
-	while (!r && res == PENDING)
-		blk_ctx_reap(&ctx, true);
-	blk_ctx_destroy(&ctx);
-	return r ? r : res;
-}
-
+/* why (192 bytes) keeps the first failure's reason. */
 static int open_node(struct blk_node *n, bool ro, char *why)
 {
-	struct blk_opts o = { 0 };
-	int r;
+	char now[192];
+	int r = blk_test_open(n, img, "qcow2", ro, NULL, now, sizeof(now));
 
-	blk_opts_add(&o, "path", img);
-	blk_opts_add(&o, "format", "qcow2");
-	if (ro)
-		blk_opts_add(&o, "readonly", "on");
-	r = blk_open(n, &o);
 	if (r && why && !why[0])
-		snprintf(why, 192, "%s", o.why);
+		snprintf(why, 192, "%s", now);
 	return r;
 }
 
@@ -188,7 +129,7 @@ static uint8_t *meta_read(void)
 	uint8_t *b = calloc(6, CL);
 
 	for (int i = 0; i < 6; i++)
-		file_io(false, r[i][0], b + i * CL, r[i][1]);
+		read_file(img, b + i * CL, r[i][1], r[i][0]);
 	return b;
 }
 
@@ -239,7 +180,7 @@ static int write_one(struct blk_node *n, unsigned i, uint8_t *shadow,
 	int r;
 
 	memset(buf, wr[i].pattern, wr[i].len);
-	r = io(n, BLK_OP_WRITE, wr[i].off, buf, wr[i].len);
+	r = blk_test_io(n, BLK_OP_WRITE, wr[i].off, buf, wr[i].len);
 	if (!r)
 		memcpy(shadow + wr[i].off, buf, wr[i].len);
 	*k = !r && (wr[i].len == CL || *k); /* a failed write: who knows */
@@ -271,12 +212,12 @@ static struct outcome exercise(void)
 	o.chk = check(0, &o.res, o.chk_why);
 	o.ro_open = open_node(&n, true, o.why);
 	if (!o.ro_open) {
-		o.ro_read = io(&n, BLK_OP_READ, 0, got, DISK);
+		o.ro_read = blk_test_io(&n, BLK_OP_READ, 0, got, DISK);
 		blk_close(&n);
 	}
 	o.rw_open = open_node(&n, false, o.why);
 	if (!o.rw_open) {
-		o.rw_read = io(&n, BLK_OP_READ, 0, shadow, DISK);
+		o.rw_read = blk_test_io(&n, BLK_OP_READ, 0, shadow, DISK);
 		memset(known, !o.rw_read, sizeof(known));
 		for (unsigned i = 0; i < 3; i++)
 			o.w[i] = write_one(&n, i, shadow, known);
@@ -284,7 +225,7 @@ static struct outcome exercise(void)
 		o.reread = open_node(&n, false, NULL);
 		if (!o.reread) {
 			o.w[3] = write_one(&n, 3, shadow, known);
-			o.reread = io(&n, BLK_OP_READ, 0, got, DISK);
+			o.reread = blk_test_io(&n, BLK_OP_READ, 0, got, DISK);
 			blk_close(&n);
 		}
 		o.readback_ok = !o.reread;
@@ -441,14 +382,14 @@ static uint8_t l1_before[512];
 
 static void l1_save(void)
 {
-	file_io(false, L.l1, l1_before, sizeof(l1_before));
+	read_file(img, l1_before, sizeof(l1_before), L.l1);
 }
 
 static void expect_l1_kept(const char *by)
 {
 	uint8_t now[512];
 
-	file_io(false, L.l1, now, sizeof(now));
+	read_file(img, now, sizeof(now), L.l1);
 	cr_expect_eq(memcmp(l1_before, now, sizeof(now)), 0,
 		     "%s rewrote the L1 table: entry 0 %#llx", by,
 		     (unsigned long long)get_be64(now));
@@ -510,7 +451,7 @@ Test(qcow2_hostile, check_of_huge_refcount_table_finishes)
 	make("-o refcount_bits=1");
 	for (uint64_t i = 0; i < n; i++)
 		put_be64((uint8_t *)&rt[i], L.rb);
-	file_io(true, 16 * CL, rt, n * 8); /* the table moved to 1 MiB */
+	write_file(img, rt, n * 8, 16 * CL); /* the table moved to 1 MiB */
 	poke(48, 16 * CL, 8);
 	poke(56, 128, 4);
 	cr_expect_eq(check(0, &res, why), 0, "%s", why);

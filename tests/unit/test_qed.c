@@ -13,59 +13,19 @@
  * open), and a backing chain that loops. */
 #include <criterion/criterion.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <pthread.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/eventfd.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "block/block.h"
 #include "block/qed_format.h"
+#include "tests/unit/blk_test.h"
 
 #define SIZE (4u << 20)
 #define SECTORS (SIZE / 512)
-#define QD 8
 
 static char dir[] = "/tmp/vmm-qed-XXXXXX";
 static char img[80], base[80], raw[80];
 static uint8_t *shadow;
 static struct blk_node node;
 static const char *cache; /* the cache= option, or NULL */
-
-static void sh(const char *fmt, ...)
-{
-	char cmd[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	cr_assert_eq(system(cmd), 0, "%s", cmd);
-}
-
-static void read_file(const char *path, uint8_t *buf, size_t len, uint64_t off)
-{
-	int fd = open(path, O_RDONLY);
-
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(pread(fd, buf, len, (off_t)off), (ssize_t)len);
-	close(fd);
-}
-
-static void write_file(const char *path, const void *buf, size_t len,
-		       uint64_t off)
-{
-	int fd = open(path, O_WRONLY);
-
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(pwrite(fd, buf, len, (off_t)off), (ssize_t)len);
-	close(fd);
-}
 
 static uint64_t le64_at(const char *path, uint64_t off)
 {
@@ -81,14 +41,6 @@ static void put_le64_at(const char *path, uint64_t off, uint64_t v)
 
 	qed_put_le64(b, v);
 	write_file(path, b, 8, off);
-}
-
-static uint64_t file_size(const char *path)
-{
-	struct stat st;
-
-	cr_assert_eq(stat(path, &st), 0);
-	return (uint64_t)st.st_size;
 }
 
 static void setup(void)
@@ -117,19 +69,7 @@ static void load_shadow(void)
 static int open_img_as(const char *path, bool readonly, char *why,
 		       size_t why_len)
 {
-	struct blk_opts o = { 0 };
-	int r;
-
-	blk_opts_add(&o, "path", path);
-	blk_opts_add(&o, "format", "qed");
-	if (readonly)
-		blk_opts_add(&o, "readonly", "on");
-	if (cache)
-		blk_opts_add(&o, "cache", cache);
-	r = blk_open(&node, &o);
-	if (why)
-		snprintf(why, why_len, "%s", o.why);
-	return r;
+	return blk_test_open(&node, path, "qed", readonly, cache, why, why_len);
 }
 
 static void open_img(bool readonly)
@@ -142,37 +82,9 @@ static void open_img(bool readonly)
 
 /* --- One request at a time on a ctx of this thread --- */
 
-static void done_io(struct blk_req *req, int result)
-{
-	*(int *)req->opaque = result;
-}
-
 static int io(enum blk_op op, uint64_t off, void *buf, uint64_t len)
 {
-	struct blk_ctx ctx;
-	struct iovec v = { buf, len };
-	int result = 1, r;
-	struct blk_req req = { .op = op,
-			       .offset = off,
-			       .len = len,
-			       .iov = &v,
-			       .iovcnt = 1,
-			       .complete = done_io,
-			       .opaque = &result };
-
-	if (op != BLK_OP_READ && op != BLK_OP_WRITE) {
-		req.iov = NULL;
-		req.iovcnt = 0;
-	}
-	cr_assert_eq(blk_ctx_init(&ctx, 64), 0);
-	r = blk_submit(&node, &ctx, &req);
-	if (!r) {
-		while (result == 1)
-			blk_ctx_reap(&ctx, true);
-		r = result;
-	}
-	blk_ctx_destroy(&ctx);
-	return r;
+	return blk_test_io(&node, op, off, buf, len);
 }
 
 /* Every sector through the block layer against the shadow. */
@@ -191,134 +103,27 @@ static void assert_reads_shadow(void)
  * reads the shadow. */
 static void assert_qemu_agrees(void)
 {
-	uint8_t *qemu = malloc(SIZE);
-
-	sh("qemu-img check -q -f qed %s", img);
-	sh("qemu-img convert -f qed -O raw %s %s", img, raw);
-	read_file(raw, qemu, SIZE, 0);
-	cr_assert_eq(memcmp(qemu, shadow, SIZE), 0,
-		     "qemu-img reads other data");
-	free(qemu);
+	blk_test_qemu_agrees(img, "qed", raw, shadow, SIZE);
 }
 
-/* --- Two writer threads --- */
-
-struct writer {
-	unsigned *order, n;  /* its sectors, in random order */
-	uint64_t *offs;	     /* or, when set, these offsets */
-	uint8_t *pats;	     /* written with these bytes */
-	uint8_t (*buf)[512]; /* one buffer per slot */
-	struct blk_req req[QD];
-	struct iovec iov[QD];
-	bool busy[QD];
-	int errors;
-};
-
-static void done(struct blk_req *req, int result)
-{
-	struct writer *w = req->opaque;
-
-	w->busy[req - w->req] = false;
-	if (result)
-		w->errors++;
-}
-
-static void *writer_thread(void *arg)
-{
-	struct writer *w = arg;
-	struct blk_ctx ctx;
-	int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	unsigned next = 0, busy;
-
-	cr_assert_eq(blk_ctx_init(&ctx, 64), 0);
-	cr_assert_eq(blk_ctx_set_event_fd(&ctx, efd), 0);
-	do {
-		busy = 0;
-		for (unsigned i = 0; i < QD; i++) {
-			if (!w->busy[i] && next < w->n) {
-				unsigned s = w->order ? w->order[next] : 0;
-				uint64_t off = w->offs ? w->offs[next]
-						       : (uint64_t)s * 512;
-
-				if (w->offs)
-					memset(w->buf[i], w->pats[next], 512);
-				else
-					memcpy(w->buf[i], shadow + s * 512,
-					       512);
-				next++;
-				w->iov[i] = (struct iovec){ w->buf[i], 512 };
-				w->req[i] = (struct blk_req){
-					.op = BLK_OP_WRITE,
-					.offset = off,
-					.len = 512,
-					.iov = &w->iov[i],
-					.iovcnt = 1,
-					.complete = done,
-					.opaque = w,
-				};
-				w->busy[i] = true;
-				cr_assert_eq(
-					blk_submit(&node, &ctx, &w->req[i]), 0);
-			}
-			busy += w->busy[i];
-		}
-		blk_ctx_kick(&ctx);
-		struct pollfd p = { .fd = efd, .events = POLLIN };
-		uint64_t v;
-		poll(&p, 1, 10);
-		(void)!read(efd, &v, sizeof(v)); /* empty is fine */
-		blk_ctx_reap(&ctx, false);
-	} while (busy || next < w->n);
-	blk_ctx_destroy(&ctx);
-	close(efd);
-	return NULL;
-}
-
-static void shuffle(unsigned *a, unsigned n)
-{
-	for (unsigned i = n - 1; i > 0; i--) {
-		unsigned j = (unsigned)rand() % (i + 1), t = a[i];
-
-		a[i] = a[j];
-		a[j] = t;
-	}
-}
+/* --- Two writer threads (blk_test.h) --- */
 
 /* New contents for a random half of the sectors, written by two
  * threads (even and odd sectors), read back, checked by qemu-img. */
 static void two_writers(unsigned seed)
 {
-	struct writer w[2] = { 0 };
-	pthread_t th[2];
+	struct blk_test_writer w[2] = { 0 };
 
-	srand(seed);
-	for (unsigned s = 0; s < SECTORS; s++)
-		if (rand() & 1)
-			memset(shadow + s * 512, (int)(s * 7 + 1), 512);
-	for (int t = 0; t < 2; t++) {
-		w[t].order = calloc(SECTORS, sizeof(unsigned));
-		w[t].buf = aligned_alloc(4096, QD * 512);
-		for (unsigned s = (unsigned)t; s < SECTORS; s += 2)
-			w[t].order[w[t].n++] = s;
-		shuffle(w[t].order, w[t].n);
-	}
+	blk_test_two_writers(w, &node, shadow, SECTORS, seed);
 	open_img(false);
-	for (int t = 0; t < 2; t++)
-		cr_assert_eq(pthread_create(&th[t], NULL, writer_thread, &w[t]),
-			     0);
-	for (int t = 0; t < 2; t++)
-		pthread_join(th[t], NULL);
-	cr_assert_eq(w[0].errors + w[1].errors, 0);
+	blk_test_writers_run(w, 2);
 	/* Written: the bit says so until the clean close. */
 	cr_assert(le64_at(img, 16) & QED_F_NEED_CHECK);
 	assert_reads_shadow();
 	blk_close(&node);
 	cr_assert_not(le64_at(img, 16) & QED_F_NEED_CHECK);
 	assert_qemu_agrees();
-	for (int t = 0; t < 2; t++) {
-		free(w[t].order);
-		free(w[t].buf);
-	}
+	blk_test_writers_free(w, 2);
 }
 
 Test(qed, two_contexts_over_a_backing_file, .init = setup, .fini = teardown,
@@ -671,10 +476,9 @@ Test(qed, cache_smaller_than_the_requests_in_flight, .init = setup,
 {
 	enum { PER = 96, TABLES = 4, CLUSTERS = 3 };
 	const uint64_t tb = 2ull << 40, cl = 2u << 20;
-	struct writer w[2] = { 0 };
+	struct blk_test_writer w[2] = { 0 };
 	uint64_t offs[2 * PER];
 	uint8_t pats[2 * PER], buf[512];
-	pthread_t th[2];
 	char *cmd = malloc(2 * PER * 64 + 256), *p;
 
 	sh("qemu-img create -q -f qed -o cluster_size=2M,table_size=2 %s 8T",
@@ -690,18 +494,14 @@ Test(qed, cache_smaller_than_the_requests_in_flight, .init = setup,
 		pats[i] = (uint8_t)(1 + rand() % 250);
 	}
 	for (int t = 0; t < 2; t++) {
+		w[t].node = &node;
 		w[t].offs = offs + t * PER;
 		w[t].pats = pats + t * PER;
 		w[t].n = PER;
-		w[t].buf = malloc(QD * 512);
+		w[t].buf = malloc(BLK_TEST_QD * 512);
 	}
 	open_img(false);
-	for (int t = 0; t < 2; t++)
-		cr_assert_eq(pthread_create(&th[t], NULL, writer_thread, &w[t]),
-			     0);
-	for (int t = 0; t < 2; t++)
-		pthread_join(th[t], NULL);
-	cr_assert_eq(w[0].errors + w[1].errors, 0);
+	blk_test_writers_run(w, 2);
 	for (unsigned i = 0; i < 2 * PER; i++) {
 		cr_assert_eq(io(BLK_OP_READ, offs[i], buf, 512), 0);
 		cr_assert_eq(buf[0], pats[i], "offset %llu",
@@ -716,7 +516,6 @@ Test(qed, cache_smaller_than_the_requests_in_flight, .init = setup,
 			     (unsigned long long)offs[i]);
 	sprintf(p, " %s | grep -c '^read 512/512' | grep -qx %u", img, 2 * PER);
 	cr_assert_eq(system(cmd), 0, "%s", cmd);
-	for (int t = 0; t < 2; t++)
-		free(w[t].buf);
+	blk_test_writers_free(w, 2);
 	free(cmd);
 }

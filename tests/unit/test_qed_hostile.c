@@ -38,23 +38,16 @@
  * loop, L1 or L2 entries naming the L1 table's first cluster. */
 #include <criterion/criterion.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include "block/block.h"
 #include "block/qed_format.h"
+#include "tests/unit/blk_test.h"
 
 #define CL 4096ull	   /* the image's cluster size */
 #define TB (2 * CL)	   /* its table size in bytes */
 #define DISK (16ull << 20) /* the virtual disk */
-#define PENDING 1	   /* a request's result before it completes */
 #define NOT_RUN 0x7fffffff /* its open failed */
 #define NP 4		   /* probe clusters */
 #define E (-EIO)
@@ -78,31 +71,21 @@ static struct region {
 /* Guest clusters: data, unallocated, through L1 entry 1, no L2 table. */
 static const uint64_t probe[NP] = { 0, 2, 1024, 2048 };
 
-static void sh(const char *fmt, ...)
-{
-	char cmd[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	cr_assert_eq(system(cmd), 0, "%s", cmd);
-}
-
 /* Short reads past the end of the file read zeroes. */
 static void file_io(bool write, uint64_t off, void *buf, size_t len)
 {
-	int fd = open(img, write ? O_WRONLY : O_RDONLY);
+	int fd;
 	ssize_t n;
 
-	cr_assert_geq(fd, 0, "%s", img);
 	if (write) {
-		cr_assert_eq(pwrite(fd, buf, len, (off_t)off), (ssize_t)len);
-	} else {
-		memset(buf, 0, len);
-		n = pread(fd, buf, len, (off_t)off);
-		cr_assert_geq(n, 0);
+		write_file(img, buf, len, off);
+		return;
 	}
+	fd = open(img, O_RDONLY);
+	cr_assert_geq(fd, 0, "%s", img);
+	memset(buf, 0, len);
+	n = pread(fd, buf, len, (off_t)off);
+	cr_assert_geq(n, 0);
 	close(fd);
 }
 
@@ -135,14 +118,6 @@ static void poke32(uint64_t off, uint32_t v)
 	file_io(true, off, b, 4);
 }
 
-static uint64_t file_size(void)
-{
-	struct stat st;
-
-	cr_assert_eq(stat(img, &st), 0);
-	return (uint64_t)st.st_size;
-}
-
 static void cut(uint64_t size)
 {
 	cr_assert_eq(truncate(img, (off_t)size), 0);
@@ -158,7 +133,7 @@ static void set_meta(void)
 
 static void load_layout(void)
 {
-	L.end = file_size();
+	L.end = file_size(img);
 	L.header = peek32(12) * CL;
 	L.l1 = peek64(40);
 	L.l2[0] = peek64(L.l1);
@@ -218,53 +193,24 @@ static uint64_t l2e(int i, uint64_t gc)
 
 /* --- The block layer, one request at a time on the test thread --- */
 
-static void done(struct blk_req *req, int result)
-{
-	*(int *)req->opaque = result;
-}
-
+/* blk_test_io, but a ctx that cannot be made is -ENOMEM, not a failed
+ * assertion (bounded_child's address-space limit). */
 static int io(struct blk_node *n, enum blk_op op, uint64_t off, void *buf,
 	      uint64_t len)
 {
 	struct blk_ctx ctx;
-	struct iovec v = { buf, len };
-	int res = PENDING, r;
-	struct blk_req req = { .op = op,
-			       .offset = off,
-			       .len = len,
-			       .iov = &v,
-			       .iovcnt = 1,
-			       .complete = done,
-			       .opaque = &res };
+	int r;
 
 	if (blk_ctx_init(&ctx, 64))
 		return -ENOMEM;
-	r = blk_submit(n, &ctx, &req);
-	while (!r && res == PENDING)
-		blk_ctx_reap(&ctx, true);
+	r = blk_test_try(n, &ctx, op, off, buf, len);
 	blk_ctx_destroy(&ctx);
-	return r ? r : res;
-}
-
-static int open_path(struct blk_node *n, const char *path, bool ro, char *why,
-		     size_t why_len)
-{
-	struct blk_opts o = { 0 };
-	int r;
-
-	blk_opts_add(&o, "path", path);
-	blk_opts_add(&o, "format", "qed");
-	if (ro)
-		blk_opts_add(&o, "readonly", "on");
-	r = blk_open(n, &o);
-	if (why)
-		snprintf(why, why_len, "%s", o.why);
 	return r;
 }
 
 static int open_node(struct blk_node *n, bool ro, char *why)
 {
-	return open_path(n, img, ro, why, 256);
+	return blk_test_open(n, img, "qed", ro, NULL, why, 256);
 }
 
 /* --- Metadata --- */
@@ -303,7 +249,7 @@ static const char *meta_damage(const uint8_t *before, uint64_t old_end)
 {
 	static char bad[128];
 	uint8_t *now = meta_read();
-	uint64_t new_end = file_size();
+	uint64_t new_end = file_size(img);
 
 	bad[0] = 0;
 	for (int i = 0; i < 4; i++) {
@@ -386,7 +332,7 @@ static struct outcome *exercise(void)
 	struct outcome *o = calloc(1, sizeof(*o));
 	uint8_t *before = meta_read(), (*data)[CL] = malloc(NP * CL);
 	uint8_t(*shadow)[CL] = calloc(NP, CL);
-	uint64_t old_end = file_size() / CL * CL; /* whole clusters */
+	uint64_t old_end = file_size(img) / CL * CL; /* whole clusters */
 	bool known[NP] = { 0 };
 	struct blk_node n;
 	char *p = o->got;
@@ -722,7 +668,7 @@ Test(qed_hostile, l1_entry_at_eof_forged_by_the_guest)
 	cr_expect_eq(io(&n, BLK_OP_WRITE, 2 * CL, buf, CL), 0);
 	memset(buf, 0x33, CL);
 	cr_expect_eq(io(&n, BLK_OP_WRITE, 2048 * CL, buf, CL), 0);
-	cr_expect_geq(file_size(), L.end + 2 * CL + TB, "the file grew");
+	cr_expect_geq(file_size(img), L.end + 2 * CL + TB, "the file grew");
 	memset(buf, 0xcc, CL);
 	cr_expect_eq(io(&n, BLK_OP_WRITE, 1024 * CL, buf, CL), E);
 	cr_expect_eq(io(&n, BLK_OP_READ, 1024 * CL, buf, CL), E);
@@ -1021,7 +967,7 @@ Test(qed_hostile, largest_tables_and_image_in_bounded_memory)
 	r = bounded_child(384 * MiB, false, size);
 	cr_expect_eq(r, 5, "read-write: exit %d", r);
 	/* The new L2 table and data cluster were appended. */
-	cr_expect_eq(file_size(), 6 * c);
+	cr_expect_eq(file_size(img), 6 * c);
 	cr_expect_eq(peek64(c + 8 * ((size - 1) / c / (c / 8))), 4 * c);
 	cr_expect_eq(peek64(4 * c + 8 * ((size - 1) / c % (c / 8))), 5 * c);
 	free(buf);
