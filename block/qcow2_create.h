@@ -15,10 +15,19 @@ struct qcow2_create_opts {
 	bool lazy_refcounts;	    /* version 3 */
 	const char *backing;	    /* name as stored, or NULL */
 	const char *backing_format; /* or NULL */
+	enum qcow2_prealloc {
+		QCOW2_PREALLOC_OFF,
+		QCOW2_PREALLOC_METADATA, /* every L2 table and data cluster
+					  * allocated, the data a hole */
+		QCOW2_PREALLOC_FALLOC,	 /* ... and fallocated */
+		QCOW2_PREALLOC_FULL,	 /* ... and written with zeroes */
+	} prealloc; /* not with a backing file (as qemu-img) */
 };
 
-/* Writes the image into fd (truncated first) and syncs it. 0, or -errno
- * with why filled in. */
+/* Writes the image into fd (truncated first) and syncs it: header,
+ * refcount table, refcount blocks, L1 table, then (preallocated) every L2
+ * table and the data clusters in guest order. 0, or -errno with why
+ * filled in. */
 int qcow2_create(int fd, const struct qcow2_create_opts *c, char *why,
 		 size_t why_len);
 

@@ -96,8 +96,23 @@ int img_open(struct blk_node *node, const char *path, const char *fmt,
 	return blk_open(node, &o) ? -1 : 0;
 }
 
+/* preallocation=off|metadata|falloc|full, as qemu-img names them. */
+static int parse_prealloc(const char *v, enum qcow2_prealloc *out)
+{
+	static const char *const names[] = { "off", "metadata", "falloc",
+					     "full" };
+
+	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(v, names[i])) {
+			*out = (enum qcow2_prealloc)i;
+			return 0;
+		}
+	log_error("img: preallocation must be off, metadata, falloc or full");
+	return -EINVAL;
+}
+
 /* -o key=value,...: cluster_size, lazy_refcounts, compat, refcount_bits,
- * preallocation (off only). */
+ * preallocation. */
 static int parse_create_options(const char *options,
 				struct qcow2_create_opts *c)
 {
@@ -142,11 +157,7 @@ static int parse_create_options(const char *options,
 			}
 			c->refcount_order = (unsigned)__builtin_ctzll(n);
 		} else if (!strcmp(kv, "preallocation")) {
-			if (strcmp(v, "off")) {
-				log_error("img: only preallocation=off is "
-					  "supported");
-				r = -ENOTSUP;
-			}
+			r = parse_prealloc(v, &c->prealloc);
 		} else {
 			log_error("img: unknown option '%s'", kv);
 			r = -EINVAL;
@@ -204,6 +215,25 @@ static int backing_size(const char *path, const char *backing, const char *fmt,
 	return 0;
 }
 
+/* A raw image of size bytes: a hole, fallocated, or written zeroes. */
+static int create_raw(int fd, uint64_t size, enum qcow2_prealloc p)
+{
+	static const uint8_t zero[65536];
+
+	if (p == QCOW2_PREALLOC_FALLOC && size &&
+	    fallocate(fd, 0, 0, (off_t)size))
+		return -errno;
+	for (uint64_t at = 0; p == QCOW2_PREALLOC_FULL && at < size;) {
+		size_t n = size - at < sizeof(zero) ? size - at : sizeof(zero);
+		ssize_t w = pwrite(fd, zero, n, (off_t)at);
+
+		if (w <= 0)
+			return w < 0 ? -errno : -EIO;
+		at += (uint64_t)w;
+	}
+	return ftruncate(fd, (off_t)size) ? -errno : 0;
+}
+
 int img_create(const char *path, struct img_create_args *a)
 {
 	struct qcow2_create_opts c = { .version = 3,
@@ -226,9 +256,23 @@ int img_create(const char *path, struct img_create_args *a)
 			  a->fmt);
 		return 1;
 	}
-	if (!strcmp(a->fmt, "raw") && (a->backing || a->options)) {
-		log_error("img create: raw images take no backing file or "
-			  "options");
+	if (!strcmp(a->fmt, "raw") && a->backing) {
+		log_error("img create: raw images take no backing file");
+		return 1;
+	}
+	if (!strcmp(a->fmt, "raw") && a->options &&
+	    (strncmp(a->options, "preallocation=", 14) ||
+	     strchr(a->options, ',') ||
+	     parse_prealloc(a->options + 14, &c.prealloc))) {
+		if (strncmp(a->options, "preallocation=", 14) ||
+		    strchr(a->options, ','))
+			log_error("img create: raw images take only "
+				  "preallocation=off|falloc|full");
+		return 1;
+	}
+	if (!strcmp(a->fmt, "raw") && c.prealloc == QCOW2_PREALLOC_METADATA) {
+		log_error("img create: raw images have no metadata to "
+			  "preallocate");
 		return 1;
 	}
 	if (!strcmp(a->fmt, "qcow2") && parse_create_options(a->options, &c))
@@ -242,7 +286,7 @@ int img_create(const char *path, struct img_create_args *a)
 		return 1;
 	}
 	if (!strcmp(a->fmt, "raw")) {
-		r = ftruncate(fd, (off_t)a->size) ? -errno : 0;
+		r = create_raw(fd, a->size, c.prealloc);
 		snprintf(why, sizeof(why), "%s", strerror(-r));
 	} else if (!strcmp(a->fmt, "qed")) {
 		r = qed_create(fd, a->size, (uint32_t)qed_cs, (uint32_t)qed_ts,
@@ -656,7 +700,8 @@ static void usage(FILE *out)
 		"       vmm img resize [-f FMT] [--shrink] [-q] FILE "
 		"[+|-]SIZE\n"
 		"qcow2 OPTIONS: cluster_size=SIZE, compat=0.10|1.1, "
-		"lazy_refcounts=on|off, refcount_bits=N, preallocation=off\n"
+		"lazy_refcounts=on|off, refcount_bits=N,\n"
+		"  preallocation=off|metadata|falloc|full (raw: off|falloc|full)\n"
 		"qed OPTIONS: cluster_size=SIZE, table_size=N\n"
 		"convert -c: compressed clusters (qcow2 output only)\n"
 		"compare: exit 0 identical, 1 different, 2 or more an error; "
