@@ -23,8 +23,9 @@ ARCH ?= x86
 CFLAGS ?= -O2 -g
 override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -MMD -MP -D_GNU_SOURCE -I. -iquote arch/$(ARCH)
 # liburing and libseccomp linked in: the dynamic loader's work for them
-# was 4 to 8 % of vmm's start-up (bench/boot direct, README).
-override LDLIBS += -lpthread -Wl,-Bstatic -luring -lseccomp -lz -Wl,-Bdynamic
+# was 4 to 8 % of vmm's start-up (bench/boot direct, README). json-c (the
+# control socket, vmm ctl) likewise, from libjson-c-dev's libjson-c.a.
+override LDLIBS += -lpthread -Wl,-Bstatic -luring -lseccomp -lz -ljson-c -Wl,-Bdynamic
 BUILD := build
 # SANITIZE=address,undefined: vmm and the unit tests built with those
 # sanitizers, in build-san/ (the guest's static init is built plain).

@@ -82,7 +82,7 @@ expect_stderr_line() {
 
 # expect_stopped_by WORD: the run ended by this mechanism, as --stats says:
 # exit-port, acpi-poweroff, acpi-reset, i8042-reset, triple-fault, signal,
-# console, error (vmm/lifecycle.h). Status 0 alone cannot tell them apart.
+# console, error, api-quit (vmm/lifecycle.h). Status 0 alone cannot tell them apart.
 expect_stopped_by() {
 	grep -qxF -- "vmm: stats: stopped by $1" "$err" ||
 		fail "not stopped by $1 ($(grep -o 'stopped by .*' "$err" || echo 'no stop reported'))"

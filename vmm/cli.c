@@ -245,6 +245,12 @@ static int opt_seccomp(struct vm_config *c, const char *a)
 	return 0;
 }
 
+static int opt_api(struct vm_config *c, const char *a)
+{
+	c->api_path = a;
+	return 0;
+}
+
 static int opt_expect_exit(struct vm_config *c, const char *a)
 {
 	(void)a;
@@ -310,6 +316,11 @@ static const struct cli_option run_options[] = {
 	  "outside its role's list ends vmm; log: the kernel logs it and "
 	  "lets it run)",
 	  opt_seccomp },
+	{ "api", "PATH",
+	  "serve the control socket (JSON lines: query-status, pause, "
+	  "resume, quit; docs/api.md) on a new unix socket at PATH; "
+	  "vmm ctl PATH COMMAND is its client",
+	  opt_api },
 	/* Hidden (no help): for bench/9p rig; README documents it. */
 	{ "rig-dump", "DIR", NULL, opt_rig_dump },
 };

@@ -17,6 +17,7 @@ enum stop_reason {
 	STOP_SIGNAL,	/* SIGINT/SIGTERM: status 128 + signal */
 	STOP_CONSOLE,	/* Ctrl-A x */
 	STOP_ERROR,	/* a VMM or KVM failure, already logged */
+	STOP_QUIT,	/* the control socket's quit: status 0 */
 };
 
 /* Which mechanism ended the run: one per way in, so a test can tell which
@@ -32,6 +33,7 @@ enum stop_source {
 	STOP_BY_SIGNAL,	       /* "signal": SIGINT/SIGTERM */
 	STOP_BY_CONSOLE,       /* "console": Ctrl-A x */
 	STOP_BY_ERROR,	       /* "error": a VMM or KVM failure */
+	STOP_BY_API_QUIT,      /* "api-quit": quit on the control socket */
 	/* Sources of a caller that named only the reason (lifecycle_stop). */
 	STOP_BY_OTHER_RESET,	/* "reset" */
 	STOP_BY_OTHER_POWEROFF, /* "poweroff" */
@@ -54,7 +56,7 @@ void lifecycle_destroy(struct lifecycle *life);
 void lifecycle_stop_by(struct lifecycle *life, enum stop_source source,
 		       int status);
 /* The same for a caller that names only the reason: the source is the
- * reason's own (exit-port, signal, console, error) or the unspecific
+ * reason's own (exit-port, signal, console, error, api-quit) or the unspecific
  * "reset" / "poweroff". */
 void lifecycle_stop(struct lifecycle *life, enum stop_reason reason,
 		    int status);

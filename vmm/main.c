@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "ctl.h"
 #include "lifecycle.h"
 #include "lib/log.h"
 #include "run.h"
@@ -17,6 +18,12 @@ static int cmd_img(int argc, char **argv, uint64_t start_ns)
 {
 	(void)start_ns;
 	return img_command(argc, argv);
+}
+
+static int cmd_ctl(int argc, char **argv, uint64_t start_ns)
+{
+	(void)start_ns;
+	return ctl_command(argc, argv);
 }
 
 static int cmd_run(int argc, char **argv, uint64_t start_ns)
@@ -43,6 +50,8 @@ static const struct {
 	  "serve a directory over 9P2000.L on a socket (vmm 9p-serve --help)" },
 	{ "img", cmd_img,
 	  "create, inspect and convert disk images (vmm img --help)" },
+	{ "ctl", cmd_ctl,
+	  "send a command to a running vmm's --api socket (vmm ctl --help)" },
 };
 
 static void usage(FILE *out)

@@ -1,6 +1,7 @@
-/* Main thread. It builds the VM, starts the vCPU threads, then serves the
- * console input, signals and the stop request in one poll loop; the vCPU
- * threads stop on the lifecycle flag plus a kick and are joined here. */
+/* Main thread. It builds the VM, starts the vCPU threads (and the API
+ * thread with --api), then serves the console input, signals and the stop
+ * request in one poll loop; the API thread ends on the stop and the vCPU
+ * threads on the lifecycle flag plus a kick, and both are joined here. */
 #include "run.h"
 
 #include <errno.h>
@@ -57,6 +58,7 @@ static int create_vcpus(struct vm *vm, const struct vm_config *cfg)
 
 static void stop_vcpus(struct vm *vm)
 {
+	pause_release(&vm->pause);
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		vcpu_kick(&vm->vcpus[i]);
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
@@ -156,8 +158,10 @@ static int exit_status(const struct vm *vm, const struct vm_config *cfg)
 	int status = __atomic_load_n(&vm->life.status, __ATOMIC_ACQUIRE);
 
 	print_reports(vm, cfg);
+	/* An operator's quit is not the guest ending without its status:
+	 * 0 even with --expect-exit-code. */
 	if (reason == STOP_EXIT_PORT || reason == STOP_ERROR ||
-	    reason == STOP_SIGNAL)
+	    reason == STOP_SIGNAL || reason == STOP_QUIT)
 		return status;
 	if (cfg->expect_exit_code) {
 		log_error("the guest ended (%s) without writing the exit port",
@@ -208,6 +212,14 @@ static int setup(struct vm *vm, const struct vm_config *cfg)
 {
 	int r;
 
+	/* First: a bad --api is refused before anything else is done. */
+	if (cfg->api_path) {
+		r = api_server_open(&vm->api, cfg->api_path, cfg->seccomp);
+		if (r)
+			return r == -ENOMEM || r == -ENFILE || r == -EMFILE
+				       ? EXIT_VMM_ERROR
+				       : EXIT_USAGE;
+	}
 	r = vm_create(vm, cfg);
 	if (r)
 		return EXIT_VMM_ERROR;
@@ -234,7 +246,7 @@ static int setup(struct vm *vm, const struct vm_config *cfg)
 	return create_vcpus(vm, cfg) ? EXIT_VMM_ERROR : 0;
 }
 
-static int run_vcpus(struct vm *vm, int sig_fd)
+static int run_vcpus(struct vm *vm, const struct vm_config *cfg, int sig_fd)
 {
 	struct console con;
 	int r = console_open(&con, STDIN_FILENO);
@@ -245,6 +257,8 @@ static int run_vcpus(struct vm *vm, int sig_fd)
 	}
 	for (unsigned i = 0; i < vm->nr_vcpus && !r; i++)
 		r = vcpu_start(&vm->vcpus[i]);
+	if (!r && cfg->api_path)
+		r = api_server_start(&vm->api, vm);
 	/* Last: a thread's filter is inherited by threads it creates. */
 	if (!r) {
 		r = sandbox_enter(&vm->main_sandbox);
@@ -256,13 +270,17 @@ static int run_vcpus(struct vm *vm, int sig_fd)
 		lifecycle_stop(&vm->life, STOP_ERROR, EXIT_VMM_ERROR);
 	else
 		serve(vm, &con, sig_fd);
+	/* Before the vCPUs are joined: a pause in progress kicks them. */
+	api_server_join(&vm->api);
 	stop_vcpus(vm);
 	console_restore(&con);
 	return 0;
 }
 
-static void teardown(struct vm *vm)
+static void teardown(struct vm *vm, const struct vm_config *cfg)
 {
+	if (cfg->api_path)
+		api_server_close(&vm->api);
 	for (unsigned i = 0; vm->vcpus && i < vm->nr_vcpus; i++)
 		vcpu_destroy(&vm->vcpus[i]);
 	free(vm->vcpus);
@@ -271,27 +289,28 @@ static void teardown(struct vm *vm)
 	arch_vm_destroy(vm);
 	vm_destroy(vm);
 	lifecycle_destroy(&vm->life);
+	pause_destroy(&vm->pause);
 	sandbox_filter_free(&vm->vcpu_sandbox);
 	sandbox_filter_free(&vm->main_sandbox);
 }
 
 int vm_run(const struct vm_config *cfg, uint64_t start_ns)
 {
-	struct vm vm = { .kvm_fd = -1, .vm_fd = -1 };
+	struct vm vm = { .kvm_fd = -1, .vm_fd = -1, .api.listen_fd = -1 };
 	sigset_t handled;
 	int sig_fd, status;
 
 	if (sandbox_no_new_privs() || block_signals(&handled) ||
-	    lifecycle_init(&vm.life, start_ns)) {
+	    lifecycle_init(&vm.life, start_ns) || pause_init(&vm.pause)) {
 		log_error("setting up signals: %s", strerror(errno));
 		return EXIT_VMM_ERROR;
 	}
 	sig_fd = signalfd(-1, &handled, SFD_CLOEXEC);
 	status = sig_fd < 0 ? EXIT_VMM_ERROR : setup(&vm, cfg);
 	if (!status)
-		status = run_vcpus(&vm, sig_fd) ? EXIT_VMM_ERROR
-						: exit_status(&vm, cfg);
-	teardown(&vm);
+		status = run_vcpus(&vm, cfg, sig_fd) ? EXIT_VMM_ERROR
+						     : exit_status(&vm, cfg);
+	teardown(&vm, cfg);
 	if (sig_fd >= 0)
 		close(sig_fd);
 	return status;

@@ -1,6 +1,8 @@
 /* Each vCPU's loop runs on its own thread ("vcpuN"); it owns its kvm_run
- * page. Creation, kick and join run on the main thread. Device handlers
- * called from here take their own locks. */
+ * page. Creation and join run on the main thread, kicks on the main
+ * thread (stop) and the API thread (pause). Device handlers called from
+ * here take their own locks; a paused vCPU waits under the pause's lock
+ * (pause.h). */
 #include "vcpu.h"
 
 #include <errno.h>
@@ -15,6 +17,7 @@
 
 #include "arch/arch.h"
 #include "lib/log.h"
+#include "pause.h"
 
 #define VCPU_KICK_SIGNAL SIGUSR1
 
@@ -151,12 +154,26 @@ static void *vcpu_thread(void *arg)
 		log_error("vCPU %u: entering the sandbox: %s", v->id,
 			  strerror(-r));
 		lifecycle_stop(life, STOP_ERROR, 1);
+		pause_vcpu_ended(&v->vm->pause);
 		return NULL;
 	}
 	sigemptyset(&kick);
 	sigaddset(&kick, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
 	while (!lifecycle_stopping(life)) {
+		if (pause_requested(&v->vm->pause)) {
+			pause_park(v->vm);
+			/* The kick that parked this thread left immediate_exit
+			 * set. Cleared before paused and the stop are looked
+			 * at again (the fence orders the store before those
+			 * loads): a kick after this store makes KVM_RUN return
+			 * at once; one before it came after its request, which
+			 * the loop's checks then see. */
+			__atomic_store_n(&v->run->immediate_exit, 0,
+					 __ATOMIC_SEQ_CST);
+			__atomic_thread_fence(__ATOMIC_SEQ_CST);
+			continue;
+		}
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
@@ -168,14 +185,18 @@ static void *vcpu_thread(void *arg)
 		if (!handle_exit(v))
 			break;
 	}
+	pause_vcpu_ended(&v->vm->pause);
 	return NULL;
 }
 
 int vcpu_start(struct vcpu *v)
 {
-	int r = pthread_create(&v->thread, NULL, vcpu_thread, v);
+	int r;
 
+	pause_vcpu_starting(&v->vm->pause);
+	r = pthread_create(&v->thread, NULL, vcpu_thread, v);
 	if (r) {
+		pause_vcpu_ended(&v->vm->pause);
 		log_error("starting the thread of vCPU %u: %s", v->id,
 			  strerror(r));
 		return -r;

@@ -1,6 +1,7 @@
 /* vCPU threads: one per vCPU, named "vcpuN", each running KVM_RUN and
  * dispatching exits to the port and MMIO buses. Stopped by the lifecycle
- * flag plus a kick (immediate_exit and a signal), then joined. */
+ * flag plus a kick (immediate_exit and a signal), then joined; paused the
+ * same way by the pause flag (pause.h). */
 #ifndef VMM_VCPU_H
 #define VMM_VCPU_H
 

@@ -1,6 +1,7 @@
 /* The per-VM struct: every piece of state a VM owns hangs off it, in
  * parts owned by their modules (memory, port/MMIO buses, platform
- * devices, vCPUs, lifecycle). Nothing VM-related is global. */
+ * devices, vCPUs, lifecycle, pause, control socket). Nothing VM-related
+ * is global. */
 #ifndef VMM_VM_H
 #define VMM_VM_H
 
@@ -12,7 +13,9 @@
 #include "devices/uart.h"
 #include "lib/sandbox.h"
 #include "memory/memory.h"
+#include "api_server.h"
 #include "lifecycle.h"
+#include "pause.h"
 #include "vdev.h"
 #include "vm_devices.h"
 
@@ -46,6 +49,7 @@ struct vm_config {
 	unsigned nr_devices;
 	enum vm_transport transport;
 	enum sandbox_mode seccomp;
+	const char *api_path; /* --api: the control socket, NULL: none */
 };
 
 struct vcpu;
@@ -62,6 +66,8 @@ struct vm {
 	struct vm_vdevs vdevs;
 	struct vm_devices devices;
 	struct lifecycle life;
+	struct vm_pause pause;
+	struct api_server api; /* --api only */
 	struct vcpu *vcpus;
 	unsigned nr_vcpus;
 	struct sandbox_filter vcpu_sandbox, main_sandbox;

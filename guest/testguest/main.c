@@ -156,6 +156,19 @@ static int scenario_hang(void)
 	__builtin_unreachable();
 }
 
+/* Progress a host can watch: the control socket's pause must stop it. */
+static int scenario_tick(void)
+{
+	uint64_t ms = arg_u64("ms", 100);
+
+	timing_init();
+	for (uint64_t n = 0;; n++) {
+		printf("guest: tick %lu\n", n);
+		delay_us(ms * 1000);
+	}
+	__builtin_unreachable();
+}
+
 int scenario_blk(void);
 int scenario_blkbench(void);
 int scenario_hostile(void);
@@ -178,6 +191,7 @@ static const struct {
 	{ "fault", scenario_fault },
 	{ "triplefault", scenario_triple_fault },
 	{ "hang", scenario_hang },
+	{ "tick", scenario_tick },
 };
 
 void smp_ap_entry(unsigned cpu);

@@ -179,6 +179,22 @@ Test(cli, seccomp_is_on_off_or_log, .init = cr_redirect_stderr)
 		"vmm: --seccomp: 'strict' is not on, off or log\n");
 }
 
+/* No control socket unless --api names one; its path is checked when
+ * the socket is made (api_server.c), not here. */
+Test(cli, api_path)
+{
+	char *argv[] = { "run", "--kernel", "k", NULL };
+	char *api[] = { "run", "--kernel", "k", "--api", "/tmp/vm.sock", NULL };
+	struct vm_config cfg;
+
+	cr_assert_eq(parse(&cfg, 3, argv), CLI_OK);
+	cr_assert_null(cfg.api_path);
+	cli_free(&cfg);
+	cr_assert_eq(parse(&cfg, 5, api), CLI_OK);
+	cr_assert_str_eq(cfg.api_path, "/tmp/vm.sock");
+	cli_free(&cfg);
+}
+
 /* Filters are on unless the user turns them off. */
 Test(cli, seccomp_default_on)
 {
