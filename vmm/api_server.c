@@ -19,6 +19,7 @@
 
 #include "lib/log.h"
 #include "pause.h"
+#include "vcpu.h"
 #include "vm.h"
 
 static int op_pause(void *vm)
@@ -61,12 +62,7 @@ static int api_rules(scmp_filter_ctx ctx)
 
 	for (unsigned i = 0; i < sizeof(calls) / sizeof(calls[0]) && !r; i++)
 		r = sandbox_allow(ctx, calls[i]);
-	/* vcpu_kick: the kick signal, to this process's threads only. */
-	if (!r)
-		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 2,
-				     sandbox_arg_eq(0, (uint32_t)getpid()),
-				     sandbox_arg_eq(2, SIGUSR1));
-	return r;
+	return r ? r : vcpu_kick_rules(ctx); /* pausing kicks */
 }
 
 static const struct sandbox_role api_role = {

@@ -194,11 +194,8 @@ static int main_rules(scmp_filter_ctx ctx)
 
 	for (unsigned i = 0; i < sizeof(calls) / sizeof(calls[0]) && !r; i++)
 		r = sandbox_allow(ctx, calls[i]);
-	/* vcpu_kick: the kick signal, to this process's threads only. */
 	if (!r)
-		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 2,
-				     sandbox_arg_eq(0, (uint32_t)getpid()),
-				     sandbox_arg_eq(2, SIGUSR1));
+		r = vcpu_kick_rules(ctx); /* stopping kicks */
 	return r ? r : sandbox_rules_eventfd_poll(ctx);
 }
 

@@ -205,6 +205,13 @@ int vcpu_start(struct vcpu *v)
 	return 0;
 }
 
+int vcpu_kick_rules(scmp_filter_ctx ctx)
+{
+	return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 2,
+				sandbox_arg_eq(0, (uint32_t)getpid()),
+				sandbox_arg_eq(2, VCPU_KICK_SIGNAL));
+}
+
 void vcpu_kick(struct vcpu *v)
 {
 	if (!v->started)

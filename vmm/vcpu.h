@@ -33,6 +33,9 @@ int vcpu_create(struct vcpu *v, struct vm *vm, unsigned id);
 int vcpu_start(struct vcpu *v);
 /* Makes a running or about-to-run KVM_RUN return. Any thread. */
 void vcpu_kick(struct vcpu *v);
+/* The rule a kicking thread's sandbox role needs: the kick signal, to
+ * this process's threads only. */
+int vcpu_kick_rules(scmp_filter_ctx ctx);
 void vcpu_join(struct vcpu *v);
 void vcpu_destroy(struct vcpu *v);
 
