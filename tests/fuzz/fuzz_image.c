@@ -87,8 +87,8 @@ static void requests(struct blk_node *n, uint8_t pick, bool ro)
 			size < 8192 ? size & ~511ull : 8192);
 		INVARIANT(!ro || r == -EROFS);
 		if (n->can_discard)
-			one(n, &ctx, BLK_OP_DISCARD, 0,
-			    NULL, size < 65536 ? size & ~511ull : 65536);
+			one(n, &ctx, BLK_OP_DISCARD, 0, NULL,
+			    size < 65536 ? size & ~511ull : 65536);
 		one(n, &ctx, BLK_OP_READ, 0, buf,
 		    size < MAX_REQ ? size & ~511ull : MAX_REQ);
 	}
