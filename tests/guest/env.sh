@@ -47,12 +47,22 @@ hostile() {
 	local attack=$1 transport=$2 mmio="" line what
 	shift 2
 	what="$attack on $transport${*:+ ($*)}"
+	local disk="$WORK/disk.img,cache=none"
 	[ -f "$WORK/pattern.img" ] || blk_image "$WORK/pattern.img"
 	cp "$WORK/pattern.img" "$WORK/disk.img"
+	# HOSTILE_FORMAT=qcow2: an empty overlay over the pattern, so that
+	# every read in flight is a coroutine reading the backing file.
+	if [ "${HOSTILE_FORMAT:-raw}" = qcow2 ]; then
+		rm -f "$WORK/disk.qcow2"
+		qemu-img create -q -f qcow2 -b "$WORK/disk.img" -F raw \
+			"$WORK/disk.qcow2" || fail "$what: qemu-img create"
+		disk="$WORK/disk.qcow2,format=qcow2,cache=none"
+		what="$what on a qcow2 overlay"
+	fi
 	[ "$transport" = mmio ] && mmio=" virtio_mmio.device=4K@0xd0000000:16"
 	BOOT_TIMEOUT=${BOOT_TIMEOUT:-60} boot --append \
 		"scenario=hostile attack=$attack transport=$transport$mmio $*" \
-		--transport "$transport" --disk "$WORK/disk.img,cache=none"
+		--transport "$transport" --disk "$disk"
 	if [ "$status" -gt 128 ] && [ "$status" != 124 ]; then
 		fail "$what: vmm killed by signal" \
 			"$((status - 128)) (status $status)"
