@@ -13,42 +13,13 @@
 #include <string.h>
 
 #include "fuzz.h"
+#include "tests/unit/api_fake.h"
 #include "vmm/api.h"
 
 struct fake {
-	bool paused, quit;
+	struct api_fake vm;
 	unsigned replies;
 };
-
-static int fake_pause(void *o)
-{
-	struct fake *f = o;
-
-	if (f->paused)
-		return -EALREADY;
-	f->paused = true;
-	return 0;
-}
-
-static int fake_resume(void *o)
-{
-	struct fake *f = o;
-
-	if (!f->paused)
-		return -EALREADY;
-	f->paused = false;
-	return 0;
-}
-
-static void fake_quit(void *o)
-{
-	((struct fake *)o)->quit = true;
-}
-
-static bool fake_paused(void *o)
-{
-	return ((struct fake *)o)->paused;
-}
 
 static bool known_code(const char *c)
 {
@@ -94,11 +65,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct api_session s; /* 64 KiB: not on the stack */
 	struct fake f = { 0 };
-	const struct api_ops ops = { .opaque = &f,
-				     .pause = fake_pause,
-				     .resume = fake_resume,
-				     .quit = fake_quit,
-				     .paused = fake_paused };
+	const struct api_ops ops = api_fake_ops(&f.vm);
 	unsigned newlines = 0;
 	size_t at = 1;
 	int r = 0;

@@ -10,56 +10,11 @@
 
 #include <json-c/json.h>
 
+#include "tests/unit/api_fake.h"
 #include "vmm/api.h"
 
-struct fake {
-	bool paused;
-	int pauses, resumes, quits;
-	int pause_error; /* returned by the next pause when set */
-};
-
-static int fake_pause(void *o)
-{
-	struct fake *f = o;
-
-	f->pauses++;
-	if (f->pause_error)
-		return f->pause_error;
-	if (f->paused)
-		return -EALREADY;
-	f->paused = true;
-	return 0;
-}
-
-static int fake_resume(void *o)
-{
-	struct fake *f = o;
-
-	f->resumes++;
-	if (!f->paused)
-		return -EALREADY;
-	f->paused = false;
-	return 0;
-}
-
-static void fake_quit(void *o)
-{
-	((struct fake *)o)->quits++;
-}
-
-static bool fake_paused(void *o)
-{
-	return ((struct fake *)o)->paused;
-}
-
-static struct fake fake;
-static const struct api_ops ops = {
-	.opaque = &fake,
-	.pause = fake_pause,
-	.resume = fake_resume,
-	.quit = fake_quit,
-	.paused = fake_paused,
-};
+static struct api_fake fake;
+static struct api_ops ops;
 
 /* Every reply line the session sent, concatenated. */
 static char out[1 << 16];
@@ -82,6 +37,7 @@ static struct api_session *s;
 static void setup(void)
 {
 	memset(&fake, 0, sizeof(fake));
+	ops = api_fake_ops(&fake);
 	out_len = 0;
 	out_error = 0;
 	s = malloc(sizeof(*s));
