@@ -69,8 +69,55 @@ static int parse_extensions(const uint8_t *buf, size_t end, size_t off,
 	return 0;
 }
 
-static int check_features(struct qcow2_header *h, char *why, size_t why_len)
+/* The names the feature name table extension gives the incompatible
+ * bits of mask, as " (bit N: name, ...)", into out; "" when the image has
+ * no table or it names none of them. Hostile input: the walk stays in
+ * buf[0, len), a name is at most 46 bytes and unprintable bytes show
+ * as '?'. */
+static void feature_names(const uint8_t *buf, size_t len, size_t off,
+			  uint64_t mask, char *out, size_t out_len)
 {
+	size_t used = 0;
+
+	out[0] = 0;
+	while (off + 8 <= len && get_be32(buf + off) != QCOW2_EXT_END) {
+		uint32_t type = get_be32(buf + off);
+		uint32_t elen = get_be32(buf + off + 4);
+
+		off += 8;
+		if (elen > len - off)
+			return;
+		for (size_t e = 0; type == QCOW2_EXT_FEATURE_NAMES &&
+				   e + 48 <= elen && used + 1 < out_len;
+		     e += 48) {
+			const uint8_t *f = buf + off + e;
+			char name[47];
+			size_t n = 0;
+			int w;
+
+			if (f[0] != 0 || f[1] > 63 || !(mask >> f[1] & 1))
+				continue; /* not an incompatible bit of mask */
+			for (; n < 46 && f[2 + n]; n++)
+				name[n] = f[2 + n] >= 0x20 && f[2 + n] < 0x7f
+						  ? (char)f[2 + n]
+						  : '?';
+			name[n] = 0;
+			w = snprintf(out + used, out_len - used, "%sbit %u: %s",
+				     used ? ", " : " (", f[1], name);
+			used = w < 0 ? out_len : used + (size_t)w;
+		}
+		off += (elen + 7) & ~7u;
+	}
+	if (used && used + 1 < out_len)
+		snprintf(out + used, out_len - used, ")");
+	else if (used)
+		out[0] = 0; /* cut short: the mask alone */
+}
+
+static int check_features(const uint8_t *buf, size_t len,
+			  struct qcow2_header *h, char *why, size_t why_len)
+{
+	char names[160];
 	uint64_t known = QCOW2_INCOMPAT_DIRTY | QCOW2_INCOMPAT_CORRUPT;
 
 	if (h->incompatible & QCOW2_INCOMPAT_DATA_FILE)
@@ -84,10 +131,14 @@ static int check_features(struct qcow2_header *h, char *why, size_t why_len)
 		return fail(why, why_len, -ENOTSUP,
 			    "compression types other than zlib are not "
 			    "supported");
-	if (h->incompatible & ~known)
+	if (h->incompatible & ~known) {
+		feature_names(buf, len, h->header_length,
+			      h->incompatible & ~known, names, sizeof(names));
 		return fail(why, why_len, -ENOTSUP,
-			    "unknown incompatible features %#llx",
-			    (unsigned long long)(h->incompatible & ~known));
+			    "unknown incompatible features %#llx%s",
+			    (unsigned long long)(h->incompatible & ~known),
+			    names);
+	}
 	return 0;
 }
 
@@ -138,7 +189,7 @@ static int parse_fields(const uint8_t *buf, size_t len, struct qcow2_header *h,
 		return fail(why, why_len, -ENOTSUP,
 			    "compression type %u is not supported (zlib is)",
 			    buf[104]);
-	return check_features(h, why, why_len);
+	return check_features(buf, len, h, why, why_len);
 }
 
 static int check_layout(const uint8_t *buf, size_t len, uint64_t file_size,

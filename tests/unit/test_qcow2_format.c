@@ -474,3 +474,68 @@ Test(qcow2_format, l1_entries_edges)
 	cr_assert_eq(qcow2_l1_entries((1ull << 62) - 1, 21), 1ull << 23);
 	cr_assert_eq(qcow2_l1_entries((1ull << 62) - 1, 9), 1ull << 47);
 }
+
+/* valid (v3) without its backing file, incompatible bits incompat set,
+ * and a feature name table of n entries {type, bit, name} at 104 whose
+ * declared length is ext_len (0: the entries' own). */
+struct feature {
+	uint8_t type, bit;
+	const char *name;
+};
+
+static int parse_named(uint64_t incompat, const struct feature *f, unsigned n,
+		       uint32_t ext_len, char *why, size_t why_len)
+{
+	static uint8_t buf[CLUSTER];
+	struct qcow2_header h;
+	size_t off = 104 + 8;
+
+	memcpy(buf, valid, CLUSTER);
+	put_be64(buf + O_BACKING_OFF, 0);
+	put_be64(buf + O_INCOMPAT, incompat);
+	memset(buf + 104, 0, CLUSTER - 104);
+	put_be32(buf + 104, 0x6803f857);
+	put_be32(buf + 108, ext_len ? ext_len : n * 48);
+	for (unsigned i = 0; i < n; i++, off += 48) {
+		buf[off] = f[i].type;
+		buf[off + 1] = f[i].bit;
+		memcpy(buf + off + 2, f[i].name,
+		       strlen(f[i].name) < 46 ? strlen(f[i].name) : 46);
+	}
+	return parse(buf, CLUSTER, FILE_SIZE, &h, why, why_len);
+}
+
+/* Unknown incompatible bits are named from the image's feature name
+ * table, as QEMU names them: only incompatible entries for those bits,
+ * unprintable bytes shown as '?', a 46-byte name without its NUL kept
+ * whole; a table that runs past the header names nothing. */
+Test(qcow2_format, unknown_features_named_from_the_table)
+{
+	static const struct feature f[] = {
+		{ 0, 5, "future-feature" },
+		{ 1, 5, "a compatible bit" },
+		{ 0, 6, "bad\001name" },
+		{ 0, 0, "dirty bit" },
+		{ 0, 9, "0123456789012345678901234567890123456789abcdefXYZ" },
+	};
+	char why[160];
+
+	build(valid, 3);
+	cr_assert_eq(parse_named(1ull << 5 | 1ull << 6 | 1ull << 9, f, 5, 0,
+				 why, sizeof(why)),
+		     -ENOTSUP);
+	cr_assert_str_eq(why,
+			 "unknown incompatible features 0x260 (bit 5: "
+			 "future-feature, bit 6: bad?name, bit 9: "
+			 "0123456789012345678901234567890123456789abcdef)");
+	cr_assert_eq(parse_named(1ull << 5, f, 1, 0, why, sizeof(why)),
+		     -ENOTSUP);
+	cr_assert_str_eq(why, "unknown incompatible features 0x20 (bit 5: "
+			      "future-feature)");
+	cr_assert_eq(parse_named(1ull << 7, f, 5, 0, why, sizeof(why)),
+		     -ENOTSUP);
+	cr_assert_str_eq(why, "unknown incompatible features 0x80");
+	cr_assert_eq(parse_named(1ull << 5, f, 1, CLUSTER, why, sizeof(why)),
+		     -ENOTSUP);
+	cr_assert_str_eq(why, "unknown incompatible features 0x20");
+}
