@@ -133,11 +133,12 @@ void mem_destroy(struct guest_mem *mem)
 	mem->fd = -1;
 }
 
-int mem_register_kvm(const struct guest_mem *mem, int vm_fd)
+int mem_set_kvm_flags(const struct guest_mem *mem, int vm_fd, uint32_t flags)
 {
 	for (unsigned i = 0; i < mem->nr_regions; i++) {
 		struct kvm_userspace_memory_region slot = {
 			.slot = i,
+			.flags = flags,
 			.guest_phys_addr = mem->regions[i].gpa,
 			.memory_size = mem->regions[i].size,
 			.userspace_addr = (uintptr_t)mem->regions[i].hva,
@@ -150,6 +151,11 @@ int mem_register_kvm(const struct guest_mem *mem, int vm_fd)
 		}
 	}
 	return 0;
+}
+
+int mem_register_kvm(const struct guest_mem *mem, int vm_fd)
+{
+	return mem_set_kvm_flags(mem, vm_fd, 0);
 }
 
 static const struct mem_region *find_region(const struct guest_mem *mem,
@@ -178,9 +184,11 @@ static void mark_dirty(const struct mem_region *r, gpa_t gpa, uint64_t len)
 		return;
 	first = (gpa - r->gpa) / MEM_PAGE_SIZE;
 	last = (gpa - r->gpa + len - 1) / MEM_PAGE_SIZE;
+	/* Release: pairs with the fetch's acquiring exchange, so the page
+	 * copy that follows it sees what was written before the mark. */
 	for (uint64_t p = first; p <= last; p++)
 		__atomic_fetch_or(&r->dirty[p / 64], 1ULL << (p % 64),
-				  __ATOMIC_RELAXED);
+				  __ATOMIC_RELEASE);
 }
 
 void *mem_ptr_for_write(const struct guest_mem *mem, gpa_t gpa, uint64_t len)
@@ -212,11 +220,12 @@ int mem_mark_dirty_host(const struct guest_mem *mem, const void *hva,
 int mem_write(const struct guest_mem *mem, gpa_t gpa, const void *src,
 	      uint64_t len)
 {
-	void *p = mem_ptr_for_write(mem, gpa, len);
+	const struct mem_region *r = find_region(mem, gpa, len);
 
-	if (!p)
+	if (!r)
 		return -EFAULT;
-	memcpy(p, src, len);
+	memcpy(r->hva + (gpa - r->gpa), src, len);
+	mark_dirty(r, gpa, len); /* after the bytes: see mem_dirty_fetch */
 	return 0;
 }
 

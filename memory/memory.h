@@ -31,7 +31,8 @@ struct mem_region {
 };
 
 /* Owned by the VM; regions are fixed after mem_create, so lookups need no
- * lock. The dirty bitmaps are updated with atomic ORs from any thread. */
+ * lock. The dirty bitmaps are updated with atomic ORs from any thread and
+ * taken by atomic exchanges (mem_dirty_fetch). */
 struct guest_mem {
 	struct mem_region regions[MEM_MAX_REGIONS];
 	unsigned nr_regions;
@@ -47,22 +48,31 @@ int mem_create(struct guest_mem *mem, const struct mem_config *cfg,
 	       const struct mem_region *layout, unsigned nr_regions);
 void mem_destroy(struct guest_mem *mem);
 
-/* Registers every region as a KVM memory slot of vm_fd. */
+/* Registers every region as a KVM memory slot of vm_fd (slot i is
+ * region i). */
 int mem_register_kvm(const struct guest_mem *mem, int vm_fd);
+/* Registers the slots again with these flags (KVM_MEM_LOG_DIRTY_PAGES
+ * or 0; memory/dirty.c). 0 or -errno after one log line. */
+int mem_set_kvm_flags(const struct guest_mem *mem, int vm_fd, uint32_t flags);
 
 /* Host pointer for [gpa, gpa + len), or NULL when any byte of the range is
  * outside guest RAM (including wrap-around and ranges spanning the hole).
  * The only translation from guest-physical to host addresses. */
 void *mem_ptr(const struct guest_mem *mem, gpa_t gpa, uint64_t len);
 
-/* Copies into guest RAM through mem_ptr and marks the pages dirty; every
- * device write into guest memory goes through this or mem_ptr_for_write.
- * Returns 0 or -EFAULT. */
+/* Copies into guest RAM through mem_ptr and then marks the pages dirty;
+ * every device write into guest memory goes through this,
+ * mem_ptr_for_write or mem_mark_dirty_host. A mark is an atomic OR with
+ * release order, after the write: a fetch (memory/dirty.h) that takes
+ * the bit also sees the bytes. Returns 0 or -EFAULT. */
 int mem_write(const struct guest_mem *mem, gpa_t gpa, const void *src,
 	      uint64_t len);
 int mem_read(const struct guest_mem *mem, gpa_t gpa, void *dst, uint64_t len);
 
-/* mem_ptr for a range the caller is about to write: marks it dirty. */
+/* mem_ptr for a range the caller is about to write: marks it dirty
+ * before the write, so a fetch between the two would take the mark
+ * without the bytes. For writes while dirty tracking is off (the kernel
+ * loader); later writes use mem_write or mark after completing. */
 void *mem_ptr_for_write(const struct guest_mem *mem, gpa_t gpa, uint64_t len);
 
 /* Marks dirty the guest pages behind the host range [hva, hva + len),
@@ -75,7 +85,8 @@ int mem_mark_dirty_host(const struct guest_mem *mem, const void *hva,
 			uint64_t len);
 
 /* True when the page holding gpa was written through the functions above
- * since the VM started. */
+ * since the VM started, or, once dirty tracking started, since the last
+ * fetch of its region (mem_dirty_fetch takes the bits) or the start. */
 bool mem_page_dirty(const struct guest_mem *mem, gpa_t gpa);
 
 /* Bytes of guest RAM resident in host memory (mincore), or 0 on error. */
