@@ -76,6 +76,26 @@ int arch_handle_exit(struct vcpu *v);
  * (for the vCPU sandbox role, vmm/vcpu.c). */
 int arch_vcpu_rules(scmp_filter_ctx ctx);
 
+/* Saving and restoring a VM (snapshot, live migration; lib/stream.h).
+ * Save runs with every vCPU parked (vmm/pause.h) on the thread writing
+ * the stream; restore on the main thread after arch_vcpu_init, before any
+ * vCPU runs. The stream's order is the save order: every vCPU's section
+ * (STREAM_SEC_VCPU, instance = vCPU id), then the VM's parts
+ * (STREAM_SEC_ARCH_VM: in-kernel interrupt controllers, timers, board
+ * devices, the clock last), and the restore functions are called in that
+ * order. A section that does not fit (length, version, values) is
+ * refused with -EPROTO after one log line; the VM must then not run. */
+struct stream_writer;
+struct stream_section;
+int arch_vcpu_save(struct vcpu *v, struct stream_writer *w);
+int arch_vcpu_restore(struct vcpu *v, const struct stream_section *s);
+int arch_vm_save(struct vm *vm, struct stream_writer *w);
+int arch_vm_restore(struct vm *vm, const struct stream_section *s);
+/* After the last section: what needs every part in place (0 or -errno). */
+int arch_restore_done(struct vm *vm);
+/* The vCPU-state ioctls a saving thread's sandbox role needs. */
+int arch_save_rules(scmp_filter_ctx ctx);
+
 /* Undoes arch_board_attach and arch_kvm_init. */
 void arch_vm_destroy(struct vm *vm);
 

@@ -1,7 +1,10 @@
-/* Runs on vCPU threads (register access) and the main thread (input);
- * every entry point takes u->lock. */
+/* Runs on vCPU threads (register access), the main thread (input,
+ * restore) and the thread saving the VM (save); every entry point but the
+ * pure uart_state_check takes u->lock. */
 #include "uart.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #define IER_RDI 0x01  /* received data available */
@@ -25,6 +28,10 @@
 #define MSR_CTS 0x10
 #define MSR_DSR 0x20
 #define MSR_DCD 0x80
+/* The bits a register write keeps. */
+#define IER_MASK 0x0f
+#define MCR_MASK 0x1f
+#define FCR_MASK 0xc9
 
 void uart_init(struct uart *u, const struct uart_backend *backend)
 {
@@ -142,15 +149,15 @@ static void write_locked(struct uart *u, unsigned reg, uint8_t v)
 		/* Enabling THRI with an empty THR raises the interrupt. */
 		if ((v & IER_THRI) && !(u->ier & IER_THRI))
 			u->thr_interrupt = true;
-		u->ier = v & 0x0f;
+		u->ier = v & IER_MASK;
 		break;
 	case UART_IIR_FCR:
-		u->fcr = v & 0xc9;
+		u->fcr = v & FCR_MASK;
 		if (v & FCR_CLEAR_RX)
 			u->rx_count = 0;
 		break;
 	case UART_LCR: u->lcr = v; break;
-	case UART_MCR: u->mcr = v & 0x1f; break;
+	case UART_MCR: u->mcr = v & MCR_MASK; break;
 	case UART_SCR: u->scr = v; break;
 	default: /* LSR and MSR are read-only */ break;
 	}
@@ -186,6 +193,93 @@ unsigned uart_receive(struct uart *u, const uint8_t *buf, unsigned len)
 	update_irq(u);
 	pthread_mutex_unlock(&u->lock);
 	return n;
+}
+
+_Static_assert(sizeof(struct uart_state) == 16 + UART_FIFO_SIZE,
+	       "the UART's section layout is part of the stream format");
+
+void uart_save(struct uart *u, struct uart_state *s)
+{
+	memset(s, 0, sizeof(*s));
+	pthread_mutex_lock(&u->lock);
+	s->ier = u->ier;
+	s->lcr = u->lcr;
+	s->mcr = u->mcr;
+	s->lsr = u->lsr;
+	s->msr = u->msr;
+	s->scr = u->scr;
+	s->dll = u->dll;
+	s->dlm = u->dlm;
+	s->fcr = u->fcr;
+	s->thr_interrupt = u->thr_interrupt;
+	s->irq_level = u->irq_level;
+	s->rx_head = (uint8_t)u->rx_head;
+	s->rx_count = (uint8_t)u->rx_count;
+	memcpy(s->rx, u->rx, sizeof(s->rx));
+	pthread_mutex_unlock(&u->lock);
+}
+
+static int refuse(char *why, size_t why_len, const char *field, unsigned v,
+		  const char *limit)
+{
+	snprintf(why, why_len, "%s %u, %s", field, v, limit);
+	return -EPROTO;
+}
+
+int uart_state_check(const struct uart_state *s, char *why, size_t why_len)
+{
+	if (s->rx_head >= UART_FIFO_SIZE)
+		return refuse(why, why_len, "rx_head", s->rx_head,
+			      "at most 15");
+	if (s->rx_count > UART_FIFO_SIZE)
+		return refuse(why, why_len, "rx_count", s->rx_count,
+			      "at most 16");
+	if (s->thr_interrupt > 1)
+		return refuse(why, why_len, "thr_interrupt", s->thr_interrupt,
+			      "not 0 or 1");
+	if (s->irq_level > 1)
+		return refuse(why, why_len, "irq_level", s->irq_level,
+			      "not 0 or 1");
+	if (s->ier & ~IER_MASK)
+		return refuse(why, why_len, "IER", s->ier,
+			      "has bits the UART never keeps");
+	if (s->mcr & ~MCR_MASK)
+		return refuse(why, why_len, "MCR", s->mcr,
+			      "has bits the UART never keeps");
+	if (s->fcr & ~FCR_MASK)
+		return refuse(why, why_len, "FCR", s->fcr,
+			      "has bits the UART never keeps");
+	for (unsigned i = 0; i < sizeof(s->reserved); i++)
+		if (s->reserved[i])
+			return refuse(why, why_len, "reserved byte",
+				      s->reserved[i], "not 0");
+	return 0;
+}
+
+int uart_restore(struct uart *u, const struct uart_state *s, char *why,
+		 size_t why_len)
+{
+	int r = uart_state_check(s, why, why_len);
+
+	if (r)
+		return r;
+	pthread_mutex_lock(&u->lock);
+	u->ier = s->ier;
+	u->lcr = s->lcr;
+	u->mcr = s->mcr;
+	u->lsr = s->lsr;
+	u->msr = s->msr;
+	u->scr = s->scr;
+	u->dll = s->dll;
+	u->dlm = s->dlm;
+	u->fcr = s->fcr;
+	u->thr_interrupt = s->thr_interrupt;
+	u->irq_level = s->irq_level;
+	u->rx_head = s->rx_head;
+	u->rx_count = s->rx_count;
+	memcpy(u->rx, s->rx, sizeof(u->rx));
+	pthread_mutex_unlock(&u->lock);
+	return 0;
 }
 
 static void uart_io_read(void *opaque, uint64_t off, uint8_t *data,

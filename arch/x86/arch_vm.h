@@ -27,6 +27,7 @@ struct arch_vm {
 	struct sysports sysports; /* exit, reset and power ports */
 	int console_out;	  /* fd guest serial output goes to */
 	struct boot_entry entry;  /* the boot vCPU's, from the loader */
+	unsigned restored_parts;  /* bit per STREAM_SEC_ARCH_VM part restored */
 };
 
 #endif

@@ -1,7 +1,11 @@
-/* vCPU threads; rtc->lock guards the index and NVRAM. */
+/* vCPU threads (port access), the thread saving the VM (rtc_save) and
+ * the main thread restoring it (rtc_restore); rtc->lock guards the index
+ * and NVRAM. */
 #include "rtc.h"
 
+#include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #define REG_STATUS_A 0x0a
@@ -101,3 +105,47 @@ const struct io_ops rtc_io_ops = {
 	.read = rtc_io_read,
 	.write = rtc_io_write,
 };
+
+_Static_assert(sizeof(struct rtc_state) == 8 + RTC_NVRAM_SIZE,
+	       "the RTC's section layout is part of the stream format");
+
+void rtc_save(struct rtc *rtc, struct rtc_state *s)
+{
+	memset(s, 0, sizeof(*s));
+	pthread_mutex_lock(&rtc->lock);
+	s->index = rtc->index;
+	memcpy(s->nvram, rtc->nvram, sizeof(s->nvram));
+	pthread_mutex_unlock(&rtc->lock);
+}
+
+int rtc_state_check(const struct rtc_state *s, char *why, size_t why_len)
+{
+	/* rtc_io_write stores into nvram[index]. */
+	if (s->index >= RTC_NVRAM_SIZE) {
+		snprintf(why, why_len, "index %u, at most %u", s->index,
+			 RTC_NVRAM_SIZE - 1);
+		return -EPROTO;
+	}
+	for (unsigned i = 0; i < sizeof(s->reserved); i++) {
+		if (s->reserved[i]) {
+			snprintf(why, why_len, "reserved byte %u is %u, not 0",
+				 i, s->reserved[i]);
+			return -EPROTO;
+		}
+	}
+	return 0;
+}
+
+int rtc_restore(struct rtc *rtc, const struct rtc_state *s, char *why,
+		size_t why_len)
+{
+	int r = rtc_state_check(s, why, why_len);
+
+	if (r)
+		return r;
+	pthread_mutex_lock(&rtc->lock);
+	rtc->index = s->index;
+	memcpy(rtc->nvram, s->nvram, sizeof(rtc->nvram));
+	pthread_mutex_unlock(&rtc->lock);
+	return 0;
+}
