@@ -99,6 +99,7 @@ struct memmap_entry {
 void pvh_init(uint32_t start_info);
 const char *pvh_cmdline(void);
 unsigned pvh_memmap(const struct memmap_entry **entries);
+uint64_t pvh_rsdp(void); /* the ACPI RSDP's address, 0 if not given */
 /* The value of key=value on the command line, copied into buf; NULL if
  * the key is absent. */
 const char *arg(const char *key, char *buf, size_t size);
@@ -111,6 +112,9 @@ void delay_us(uint64_t us);
 
 /* smp.c: INIT/SIPI to every other CPU; returns how many came up. */
 unsigned smp_start(unsigned expected, void (*ap_main)(unsigned cpu));
+/* The CPUs the ACPI MADT lists as enabled (at most GUEST_MAX_CPUS), 0
+ * when there is no MADT. */
+unsigned smp_cpus(void);
 
 /* exit.c */
 void guest_exit(uint8_t status) __attribute__((noreturn));
@@ -126,6 +130,10 @@ void ioapic_route(unsigned gsi, unsigned slot); /* edge, to CPU 0 */
 
 /* alloc.c: bump allocation of RAM above the image, never freed. */
 void *page_alloc(uint64_t bytes); /* 4 KiB aligned, zeroed; NULL if none */
+/* All the RAM not handed out yet, below the identity map's end, as up to
+ * max page-aligned ranges in memmap order, not zeroed; it is the caller's
+ * from then on (page_alloc returns NULL). Returns the number of ranges. */
+unsigned page_alloc_rest(struct memmap_entry *out, unsigned max);
 
 /* pci.c: bus 0 configuration space through 0xCF8/0xCFC or an ECAM
  * window (ecam 0: the ports). */

@@ -11,6 +11,8 @@
  *   p9, p9bench       9P2000.L over virtio-9p: functional test and
  *                     benchmark (p9test.c, p9bench.c, client in p9.c)
  *   hostile attack=A  virtio register rules broken on purpose (hostile.c)
+ *   dirty mem=MiB     pages rewritten and verified on every vCPU while the
+ *                     VMM pauses, snapshots or migrates (dirty.c)
  * Exit status: 0 pass, 1 check failed, 3 unexpected exception, 4 bad usage. */
 #include "guest.h"
 
@@ -174,6 +176,7 @@ int scenario_blkbench(void);
 int scenario_hostile(void);
 int scenario_p9(void);
 int scenario_p9bench(void);
+int scenario_dirty(void);
 
 static const struct {
 	const char *name;
@@ -184,6 +187,7 @@ static const struct {
 	{ "hostile", scenario_hostile },
 	{ "p9", scenario_p9 },
 	{ "p9bench", scenario_p9bench },
+	{ "dirty", scenario_dirty },
 	{ "hello", scenario_hello },
 	{ "smp", scenario_smp },
 	{ "mem", scenario_mem },

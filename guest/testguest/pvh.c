@@ -24,6 +24,11 @@ const char *pvh_cmdline(void)
 	return info->cmdline_paddr ? (const char *)info->cmdline_paddr : "";
 }
 
+uint64_t pvh_rsdp(void)
+{
+	return info->rsdp_paddr;
+}
+
 unsigned pvh_memmap(const struct memmap_entry **entries)
 {
 	if (info->version < 1 || !info->memmap_paddr)
