@@ -16,6 +16,7 @@
 
 #include "devices/virtio/virtio.h"
 #include "lib/sandbox.h"
+#include "lib/stream.h"
 #include "memory/memory.h"
 
 /* What the virtio transport needs from a device: its virtio state, the
@@ -51,6 +52,15 @@ struct device_type {
 	void (*destroy)(void *dev);
 	/* Optional: --stats lines, each "vmm: stats: ...". */
 	void (*stats)(void *dev, FILE *out);
+	/* Optional, both or neither: the device's state for a snapshot or a
+	 * live migration (lib/stream.h), as STREAM_SEC_DEVICE sections of
+	 * instance `index` (its place among the VM's devices). save runs on
+	 * the migration worker with the vCPUs parked; restore on the main
+	 * thread before they run, and refuses (-EPROTO, one log line) a
+	 * section that does not fit. A VM with a device whose type has no
+	 * save cannot be snapshotted or migrated. */
+	int (*save)(void *dev, struct stream_writer *w, unsigned index);
+	int (*restore)(void *dev, const struct stream_section *s);
 };
 
 #endif

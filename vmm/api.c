@@ -103,6 +103,9 @@ static void cmd_resume(const struct api_ops *ops, json_object *args,
 	e = ops->resume(ops->opaque);
 	if (e == -EALREADY)
 		fail(r, API_WRONG_STATE, "the VM is not paused");
+	else if (e == -EBUSY)
+		fail(r, API_WRONG_STATE,
+		     "a snapshot or migration holds the VM paused");
 	else if (e)
 		fail(r, API_FAILED, "resuming the vCPUs: %s", strerror(-e));
 }
@@ -114,8 +117,200 @@ static void cmd_quit(const struct api_ops *ops, json_object *args,
 		ops->quit(ops->opaque);
 }
 
-/* One row per command: later commands (snapshot, migrate, ...) are rows
- * here. A handler checks its own arguments (NULL: none were sent). */
+/* The one string argument `name` of a command that takes only it. */
+static const char *string_argument(json_object *args, const char *name,
+				   struct api_result *r)
+{
+	json_object *v;
+
+	if (!args || !json_object_object_get_ex(args, name, &v) ||
+	    !json_object_is_type(v, json_type_string) ||
+	    json_object_object_length(args) != 1) {
+		fail(r, API_BAD_REQUEST,
+		     "this command takes one argument, \"%s\", a string", name);
+		return NULL;
+	}
+	if (!json_object_get_string_len(v)) {
+		fail(r, API_BAD_REQUEST, "\"%s\" is empty", name);
+		return NULL;
+	}
+	return json_object_get_string(v);
+}
+
+static bool have_jobs(const struct api_ops *ops, struct api_result *r)
+{
+	if (ops->snapshot)
+		return true;
+	fail(r, API_FAILED, "this VM has no migration worker");
+	return false;
+}
+
+static json_object *new_return(struct api_result *r)
+{
+	r->ret = json_object_new_object();
+	if (!r->ret)
+		fail(r, API_FAILED, "out of memory");
+	return r->ret;
+}
+
+static void add_u64(json_object *o, const char *key, uint64_t v)
+{
+	json_object_object_add(o, key, json_object_new_uint64(v));
+}
+
+static void add_ms(json_object *o, const char *key, uint64_t ns)
+{
+	json_object_object_add(o, key, json_object_new_double(ns / 1e6));
+}
+
+static void cmd_snapshot(const struct api_ops *ops, json_object *args,
+			 struct api_result *r)
+{
+	const char *path = string_argument(args, "path", r);
+	struct snapshot_stats st;
+	json_object *ret;
+	int e;
+
+	if (!path || !have_jobs(ops, r))
+		return;
+	e = ops->snapshot(ops->opaque, path, &st);
+	if (e == -EBUSY)
+		fail(r, API_WRONG_STATE, "a snapshot or migration is running");
+	else if (e == -ESHUTDOWN)
+		fail(r, API_WRONG_STATE, "the VM is stopping");
+	else if (e == -ENOTSUP)
+		fail(r, API_FAILED, "a device of this VM cannot be saved yet");
+	else if (e == -EPROTO)
+		fail(r, API_FAILED,
+		     "saving the VM's state failed (vmm's "
+		     "standard error says why)");
+	else if (e)
+		fail(r, API_FAILED, "writing the snapshot: %s", strerror(-e));
+	else if ((ret = new_return(r))) {
+		add_u64(ret, "state-bytes", st.state_bytes);
+		add_u64(ret, "ram-bytes", st.ram_bytes);
+		add_ms(ret, "total-ms", st.ns);
+	}
+}
+
+static void cmd_migrate(const struct api_ops *ops, json_object *args,
+			struct api_result *r)
+{
+	const char *text = string_argument(args, "uri", r), *why;
+	struct uri u;
+	int e;
+
+	if (!text || !have_jobs(ops, r))
+		return;
+	if (uri_parse(text, &u, &why)) {
+		fail(r, API_BAD_REQUEST, "uri: %s", why);
+		return;
+	}
+	e = ops->migrate(ops->opaque, &u);
+	if (e == -EBUSY)
+		fail(r, API_WRONG_STATE, "a snapshot or migration is running");
+	else if (e)
+		fail(r, API_FAILED, "%s", strerror(-e));
+	else
+		new_return(r);
+}
+
+static void cmd_query_migrate(const struct api_ops *ops, json_object *args,
+			      struct api_result *r)
+{
+	struct migrate_progress p;
+	json_object *ret;
+
+	if (!no_arguments(args, r) || !have_jobs(ops, r))
+		return;
+	ops->query_migrate(ops->opaque, &p);
+	if (!(ret = new_return(r)))
+		return;
+	json_object_object_add(
+		ret, "status",
+		json_object_new_string(migrate_status_name(p.status)));
+	if (p.status == MIGRATE_NONE)
+		return;
+	json_object_object_add(ret, "round", json_object_new_int((int)p.round));
+	add_u64(ret, "ram-bytes", p.ram_bytes);
+	add_u64(ret, "remaining-bytes", p.remaining);
+	add_u64(ret, "transferred-bytes", p.transferred);
+	add_u64(ret, "zero-pages", p.zero_pages);
+	add_u64(ret, "dirty-pages-rate", p.dirty_rate);
+	add_u64(ret, "bandwidth-bytes-per-s", p.bandwidth);
+	json_object_object_add(ret, "throttle-percent",
+			       json_object_new_int((int)p.throttle));
+	add_ms(ret, "total-ms", p.total_ns);
+	if (p.status == MIGRATE_COMPLETED)
+		add_ms(ret, "downtime-ms", p.downtime_ns);
+	if (p.status == MIGRATE_FAILED)
+		json_object_object_add(ret, "error",
+				       json_object_new_string(p.error));
+}
+
+static void cmd_migrate_cancel(const struct api_ops *ops, json_object *args,
+			       struct api_result *r)
+{
+	if (!no_arguments(args, r) || !have_jobs(ops, r))
+		return;
+	if (ops->migrate_cancel(ops->opaque))
+		fail(r, API_WRONG_STATE, "no migration is running");
+	else
+		new_return(r);
+}
+
+/* A whole number argument within [min, max]: false after fail(). */
+static bool number_argument(json_object *v, const char *name, int64_t min,
+			    int64_t max, int64_t *out, struct api_result *r)
+{
+	if (!json_object_is_type(v, json_type_int) ||
+	    json_object_get_int64(v) < min || json_object_get_int64(v) > max) {
+		fail(r, API_BAD_REQUEST,
+		     "\"%s\" must be a whole number from %lld to %lld", name,
+		     (long long)min, (long long)max);
+		return false;
+	}
+	*out = json_object_get_int64(v);
+	return true;
+}
+
+static void cmd_migrate_set_parameters(const struct api_ops *ops,
+				       json_object *args, struct api_result *r)
+{
+	struct migrate_params p;
+	json_object *ret;
+	int64_t n;
+
+	if (!have_jobs(ops, r))
+		return;
+	ops->get_params(ops->opaque, &p);
+	if (args) {
+		json_object_object_foreach(args, key, v)
+		{
+			if (!strcmp(key, "max-downtime-ms")) {
+				if (!number_argument(v, key, 1, 60000, &n, r))
+					return;
+				p.max_downtime_ns = (uint64_t)n * 1000000;
+			} else if (!strcmp(key, "max-bandwidth-mibs")) {
+				if (!number_argument(v, key, 0, 1 << 20, &n, r))
+					return;
+				p.max_bandwidth = (uint64_t)n << 20;
+			} else {
+				fail(r, API_BAD_REQUEST,
+				     "unknown parameter \"%.40s\"", key);
+				return;
+			}
+		}
+	}
+	ops->set_params(ops->opaque, &p);
+	if ((ret = new_return(r))) {
+		add_u64(ret, "max-downtime-ms", p.max_downtime_ns / 1000000);
+		add_u64(ret, "max-bandwidth-mibs", p.max_bandwidth >> 20);
+	}
+}
+
+/* One row per command. A handler checks its own arguments (NULL: none
+ * were sent). */
 static const struct {
 	const char *name;
 	void (*run)(const struct api_ops *ops, json_object *args,
@@ -125,6 +320,11 @@ static const struct {
 	{ "pause", cmd_pause },
 	{ "resume", cmd_resume },
 	{ "quit", cmd_quit },
+	{ "snapshot", cmd_snapshot },
+	{ "migrate", cmd_migrate },
+	{ "query-migrate", cmd_query_migrate },
+	{ "migrate-cancel", cmd_migrate_cancel },
+	{ "migrate-set-parameters", cmd_migrate_set_parameters },
 };
 
 /* The reply's JSON text plus its newline; NULL when out of memory. */

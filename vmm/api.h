@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "migrate.h"
+
 /* A request line, its newline included, is at most this long. */
 #define API_LINE_MAX 65536
 
@@ -36,6 +38,18 @@ struct api_ops {
 	/* Ends the run (source "api-quit", status 0); returns at once. */
 	void (*quit)(void *opaque);
 	bool (*paused)(void *opaque);
+	/* The long jobs (migrate.h); NULL in a fake that has none. A
+	 * snapshot returns when the file is written: 0, -EBUSY (a job
+	 * runs), -ESHUTDOWN, -ENOTSUP (a device cannot be saved) or the
+	 * failure. migrate returns once started: 0 or -EBUSY. cancel: 0
+	 * or -ENOENT (no migration runs). */
+	int (*snapshot)(void *opaque, const char *path,
+			struct snapshot_stats *st);
+	int (*migrate)(void *opaque, const struct uri *uri);
+	void (*query_migrate)(void *opaque, struct migrate_progress *p);
+	int (*migrate_cancel)(void *opaque);
+	void (*get_params)(void *opaque, struct migrate_params *p);
+	void (*set_params)(void *opaque, const struct migrate_params *p);
 };
 
 /* Where a session's reply lines go: 0, or a negative errno, which ends

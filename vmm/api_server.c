@@ -44,6 +44,49 @@ static bool op_paused(void *vm)
 	return vm_paused(vm);
 }
 
+static int op_snapshot(void *opaque, const char *path,
+		       struct snapshot_stats *st)
+{
+	struct vm *vm = opaque;
+
+	return migrator_snapshot(&vm->migrator, path, st);
+}
+
+static int op_migrate(void *opaque, const struct uri *uri)
+{
+	struct vm *vm = opaque;
+
+	return migrator_migrate(&vm->migrator, uri);
+}
+
+static void op_query_migrate(void *opaque, struct migrate_progress *p)
+{
+	struct vm *vm = opaque;
+
+	migrator_query(&vm->migrator, p);
+}
+
+static int op_migrate_cancel(void *opaque)
+{
+	struct vm *vm = opaque;
+
+	return migrator_cancel(&vm->migrator);
+}
+
+static void op_get_params(void *opaque, struct migrate_params *p)
+{
+	struct vm *vm = opaque;
+
+	migrator_get_params(&vm->migrator, p);
+}
+
+static void op_set_params(void *opaque, const struct migrate_params *p)
+{
+	struct vm *vm = opaque;
+
+	migrator_set_params(&vm->migrator, p);
+}
+
 /* The api thread: accepting and closing clients, reading requests and
  * sending replies (send: MSG_NOSIGNAL, so a client gone is an error,
  * not a signal), poll on them and the stop eventfd, the pause's futex
@@ -54,9 +97,10 @@ static bool op_paused(void *vm)
 static int api_rules(scmp_filter_ctx ctx)
 {
 	static const int calls[] = {
-		SCMP_SYS(accept4), SCMP_SYS(read),   SCMP_SYS(write),
-		SCMP_SYS(sendto),  SCMP_SYS(poll),   SCMP_SYS(ppoll),
-		SCMP_SYS(close),   SCMP_SYS(unlink), SCMP_SYS(getrandom),
+		SCMP_SYS(accept4),  SCMP_SYS(read),   SCMP_SYS(write),
+		SCMP_SYS(sendto),   SCMP_SYS(poll),   SCMP_SYS(ppoll),
+		SCMP_SYS(close),    SCMP_SYS(unlink), SCMP_SYS(getrandom),
+		SCMP_SYS(shutdown), /* migrate-cancel: the migration's socket */
 	};
 	int r = 0;
 
@@ -231,25 +275,51 @@ static void serve_client(struct api_server *s, unsigned i)
 		drop_client(s, i);
 }
 
+/* After a migration completed, the clients (a `vmm ctl migrate` waiting
+ * for the outcome) are served until they disconnect, for up to this
+ * long: the run ends with the migration, and a reply "completed" must
+ * still reach them. */
+#define LINGER_NS (2ULL * 1000 * 1000 * 1000)
+
+static bool any_client(const struct api_server *s)
+{
+	for (unsigned i = 0; i < API_MAX_CLIENTS; i++)
+		if (s->client_fds[i] >= 0)
+			return true;
+	return false;
+}
+
 static void serve(struct api_server *s)
 {
+	uint64_t linger_until = 0;
+
 	for (;;) {
 		struct pollfd fds[2 + API_MAX_CLIENTS] = {
-			{ s->stop_fd, POLLIN, 0 },
+			{ linger_until ? -1 : s->stop_fd, POLLIN, 0 },
 			{ s->listen_fd, POLLIN, 0 },
 		};
+		int timeout = -1;
 
+		if (linger_until) {
+			uint64_t now = monotonic_ns();
+			if (now >= linger_until || !any_client(s))
+				return;
+			timeout = (int)((linger_until - now) / 1000000) + 1;
+		}
 		for (unsigned i = 0; i < API_MAX_CLIENTS; i++)
 			fds[2 + i] =
 				(struct pollfd){ s->client_fds[i], POLLIN, 0 };
-		if (poll(fds, 2 + API_MAX_CLIENTS, -1) < 0) {
+		if (poll(fds, 2 + API_MAX_CLIENTS, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			log_error("api: poll: %s", strerror(errno));
 			return;
 		}
-		if (fds[0].revents)
-			return;
+		if (fds[0].revents) {
+			if (lifecycle_source(&s->vm->life) != STOP_BY_MIGRATED)
+				return;
+			linger_until = monotonic_ns() + LINGER_NS;
+		}
 		for (unsigned i = 0; i < API_MAX_CLIENTS; i++)
 			if (fds[2 + i].revents)
 				serve_client(s, i);
@@ -294,7 +364,13 @@ int api_server_start(struct api_server *s, struct vm *vm)
 				   .pause = op_pause,
 				   .resume = op_resume,
 				   .quit = op_quit,
-				   .paused = op_paused };
+				   .paused = op_paused,
+				   .snapshot = op_snapshot,
+				   .migrate = op_migrate,
+				   .query_migrate = op_query_migrate,
+				   .migrate_cancel = op_migrate_cancel,
+				   .get_params = op_get_params,
+				   .set_params = op_set_params };
 	r = pthread_create(&s->thread, NULL, api_thread, s);
 	if (r) {
 		log_error("starting the api thread: %s", strerror(r));

@@ -16,6 +16,7 @@
 #include "device_table.h"
 #include "lib/parse.h"
 #include "rig.h"
+#include "uri.h"
 
 #define DEFAULT_CMDLINE "console=ttyS0"
 
@@ -245,9 +246,44 @@ static int opt_seccomp(struct vm_config *c, const char *a)
 	return 0;
 }
 
+static int opt_dirty_tracking(struct vm_config *c, const char *a)
+{
+	if (!strcmp(a, "auto"))
+		c->dirty_tracking = MEM_DIRTY_AUTO;
+	else if (!strcmp(a, "bitmap"))
+		c->dirty_tracking = MEM_DIRTY_BITMAP;
+	else if (!strcmp(a, "ring"))
+		c->dirty_tracking = MEM_DIRTY_RING;
+	else {
+		log_error("--dirty-tracking: '%s' is not bitmap, ring or auto",
+			  a);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int opt_api(struct vm_config *c, const char *a)
 {
 	c->api_path = a;
+	return 0;
+}
+
+static int opt_restore(struct vm_config *c, const char *a)
+{
+	c->restore = a;
+	return 0;
+}
+
+static int opt_incoming(struct vm_config *c, const char *a)
+{
+	struct uri u;
+	const char *why;
+
+	if (uri_parse(a, &u, &why)) {
+		log_error("--incoming '%s': %s", a, why);
+		return -EINVAL;
+	}
+	c->incoming = a;
 	return 0;
 }
 
@@ -260,7 +296,9 @@ static int opt_expect_exit(struct vm_config *c, const char *a)
 
 static const struct cli_option run_options[] = {
 	{ "kernel", "FILE",
-	  "bzImage, ELF vmlinux or PVH ELF to boot (required)", opt_kernel },
+	  "bzImage, ELF vmlinux or PVH ELF to boot (required, unless "
+	  "--restore or --incoming)",
+	  opt_kernel },
 	{ "unpack-kernel", "on|off",
 	  "boot a bzImage as the PVH ELF inside it, unpacked on the host "
 	  "once and kept in ~/.cache/vmm/kernels (default: on with -- CMD, "
@@ -293,6 +331,11 @@ static const struct cli_option run_options[] = {
 	  "MFD_HUGETLB) or hugetlbfs:DIR (a file in that mount)",
 	  opt_backend },
 	{ "memory-shared", NULL, "map guest RAM MAP_SHARED", opt_shared },
+	{ "dirty-tracking", "bitmap|ring|auto",
+	  "how KVM reports the pages the guest writes, for live migration: "
+	  "per-slot bitmaps, per-vCPU dirty rings, or auto (default: the "
+	  "ring when KVM offers it, else the bitmap)",
+	  opt_dirty_tracking },
 	{ "transport", "KIND",
 	  "virtio transport: pci (default; MSI-X) or "
 	  "mmio",
@@ -321,6 +364,16 @@ static const struct cli_option run_options[] = {
 	  "resume, quit; docs/api.md) on a new unix socket at PATH; "
 	  "vmm ctl PATH COMMAND is its client",
 	  opt_api },
+	{ "restore", "FILE",
+	  "continue the guest from a snapshot file (vmm ctl PATH snapshot "
+	  "FILE) instead of booting a kernel; --cpus, --memory and the "
+	  "devices must be those of the VM snapshotted",
+	  opt_restore },
+	{ "incoming", "URI",
+	  "wait for a live migration on unix:PATH or tcp:HOST:PORT and "
+	  "continue the guest it brings; --cpus, --memory and the devices "
+	  "must be the source's",
+	  opt_incoming },
 	/* Hidden (no help): for bench/9p rig; README documents it. */
 	{ "rig-dump", "DIR", NULL, opt_rig_dump },
 };
@@ -372,6 +425,7 @@ static void set_defaults(struct vm_config *cfg)
 	cfg->mem.backend = MEM_BACKEND_ANON;
 	cfg->transport = VM_TRANSPORT_PCI;
 	cfg->seccomp = SANDBOX_ON;
+	cfg->dirty_tracking = MEM_DIRTY_AUTO;
 }
 
 /* getopt values: OPT_BASE + index, VM options first, then device types,
@@ -668,6 +722,15 @@ enum cli_result cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 	}
 	if (check_memory(cfg))
 		return CLI_USAGE_ERROR;
+	if ((cfg->restore || cfg->incoming) &&
+	    (cfg->rig || cfg->kernel || cfg->initrd ||
+	     cfg->cmdline != default_cmdline ||
+	     (cfg->restore && cfg->incoming) || optind < argc)) {
+		log_error("--restore and --incoming take the guest's state "
+			  "from elsewhere: not with each other, --kernel, "
+			  "--initrd, --cmdline, --9p-root or a command");
+		return CLI_USAGE_ERROR;
+	}
 	/* "--" ended the options (not as an option's argument): a command. */
 	if (optind > 1 && !strcmp(argv[optind - 1], "--") &&
 	    argv[optind - 1] != last_arg)
@@ -676,6 +739,8 @@ enum cli_result cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 		log_error("unexpected argument '%s'", argv[optind]);
 		return CLI_USAGE_ERROR;
 	}
+	if (cfg->restore || cfg->incoming)
+		return CLI_OK;
 	if (cfg->rig)
 		return rig_result(rig_setup(cfg, NULL, 0));
 	if (!cfg->kernel) {

@@ -28,7 +28,11 @@ static const char usage_text[] =
 	"MESSAGE\"\non stderr and exits 1. KEY=VALUE pairs are the command's "
 	"arguments: a\nVALUE that is a JSON number, true or false is sent as "
 	"that, anything else\nas a string. Commands: query-status, pause, "
-	"resume, quit (docs/api.md).\n";
+	"resume, quit, snapshot FILE,\nmigrate URI, query-migrate, "
+	"migrate-cancel, migrate-set-parameters\n(docs/api.md). migrate "
+	"waits for the migration to end, shows its progress\non a terminal, "
+	"prints the final query-migrate and exits 0 only when the\n"
+	"destination has taken over.\n";
 
 /* VALUE as a JSON number or boolean when it is exactly one, else as a
  * string. */
@@ -203,11 +207,128 @@ static int show_reply(const char *command, const char *line)
 	return status;
 }
 
-int ctl_command(int argc, char **argv)
+/* Sends one request and reads its reply line (malloc'd), or NULL after
+ * one line on stderr. */
+static char *exchange(int fd, const char *command, int nargs, char **args)
 {
 	const char *why = "";
-	char *req, *reply;
 	size_t len;
+	char *req = request_line(command, nargs, args, &len), *reply = NULL;
+
+	if (!req)
+		return NULL;
+	if (!send_all(fd, req, len))
+		ctl_error("%s: sending the request: %s", command,
+			  strerror(errno));
+	else if (!(reply = read_reply(fd, &why)))
+		ctl_error("%s: %s", command, why);
+	free(req);
+	return reply;
+}
+
+static const char *member_string(json_object *o, const char *key)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) &&
+			       json_object_is_type(v, json_type_string)
+		       ? json_object_get_string(v)
+		       : "";
+}
+
+static uint64_t member_u64(json_object *o, const char *key)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, key, &v)
+		       ? (uint64_t)json_object_get_int64(v)
+		       : 0;
+}
+
+static void show_progress(json_object *ret)
+{
+	fprintf(stderr,
+		"\rmigrate: round %llu, %llu MiB left, %llu MiB sent, "
+		"%llu MiB/s, %llu dirty pages/s, throttle %llu%%   ",
+		(unsigned long long)member_u64(ret, "round"),
+		(unsigned long long)member_u64(ret, "remaining-bytes") >> 20,
+		(unsigned long long)member_u64(ret, "transferred-bytes") >> 20,
+		(unsigned long long)member_u64(ret, "bandwidth-bytes-per-s") >>
+			20,
+		(unsigned long long)member_u64(ret, "dirty-pages-rate"),
+		(unsigned long long)member_u64(ret, "throttle-percent"));
+}
+
+/* After `migrate` was accepted: query-migrate every 100 ms until the
+ * migration ends. 0 only when the destination took over. */
+static int follow_migration(int fd)
+{
+	bool tty = isatty(STDERR_FILENO), shown = false;
+	int status = 1;
+
+	for (;;) {
+		char *line = exchange(fd, "query-migrate", 0, NULL);
+		json_object *reply, *ret;
+		const char *st;
+
+		if (!line) {
+			ctl_error("migrate: the connection closed before the "
+				  "migration ended");
+			break;
+		}
+		reply = json_tokener_parse(line);
+		free(line);
+		if (!json_object_object_get_ex(reply, "return", &ret)) {
+			ctl_error("migrate: query-migrate failed");
+			json_object_put(reply);
+			break;
+		}
+		st = member_string(ret, "status");
+		if (strcmp(st, "active")) {
+			if (shown)
+				fputc('\n', stderr);
+			if (!strcmp(st, "completed")) {
+				printf("%s\n",
+				       json_object_to_json_string_ext(
+					       ret, JSON_C_TO_STRING_PLAIN));
+				status = fflush(stdout) ? 1 : 0;
+			} else if (!strcmp(st, "failed")) {
+				ctl_error("migrate: failed: %s",
+					  member_string(ret, "error"));
+			} else {
+				ctl_error("migrate: %s", st);
+			}
+			json_object_put(reply);
+			break;
+		}
+		if (tty) {
+			show_progress(ret);
+			shown = true;
+		}
+		json_object_put(reply);
+		usleep(100 * 1000);
+	}
+	return status;
+}
+
+static bool is_return(const char *line)
+{
+	json_object *reply = json_tokener_parse(line), *v;
+	bool ok = json_object_object_get_ex(reply, "return", &v);
+
+	json_object_put(reply);
+	return ok;
+}
+
+/* Commands whose first argument may be given bare: `snapshot FILE`,
+ * `migrate URI`. */
+static const struct {
+	const char *command, *key;
+} positional[] = { { "snapshot", "path" }, { "migrate", "uri" } };
+
+int ctl_command(int argc, char **argv)
+{
+	char *reply, *bare = NULL;
 	int fd, status;
 
 	if (argc >= 2 &&
@@ -219,26 +340,34 @@ int ctl_command(int argc, char **argv)
 		ctl_error("usage: vmm ctl PATH COMMAND [KEY=VALUE...]");
 		return 2;
 	}
-	req = request_line(argv[2], argc - 3, argv + 3, &len);
-	if (!req)
-		return 2;
+	for (size_t i = 0; i < sizeof(positional) / sizeof(positional[0]);
+	     i++) {
+		size_t k = strlen(positional[i].key);
+		if (argc > 3 && !strcmp(argv[2], positional[i].command) &&
+		    !(!strncmp(argv[3], positional[i].key, k) &&
+		      argv[3][k] == '=')) {
+			if (asprintf(&bare, "%s=%s", positional[i].key,
+				     argv[3]) < 0)
+				return 1;
+			argv[3] = bare;
+		}
+	}
 	fd = connect_to(argv[1]);
 	if (fd < 0) {
-		free(req);
+		free(bare);
 		return 1;
 	}
-	if (!send_all(fd, req, len)) {
-		ctl_error("%s: sending the request: %s", argv[2],
-			  strerror(errno));
+	reply = exchange(fd, argv[2], argc - 3, argv + 3);
+	if (!reply) {
 		status = 1;
-	} else if (!(reply = read_reply(fd, &why))) {
-		ctl_error("%s: %s", argv[2], why);
-		status = 1;
+	} else if (!strcmp(argv[2], "migrate") && is_return(reply)) {
+		free(reply);
+		status = follow_migration(fd);
 	} else {
 		status = show_reply(argv[2], reply);
 		free(reply);
 	}
-	free(req);
+	free(bare);
 	close(fd);
 	return status;
 }

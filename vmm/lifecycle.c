@@ -24,6 +24,7 @@ static const struct {
 	[STOP_BY_CONSOLE] = { "console", STOP_CONSOLE },
 	[STOP_BY_ERROR] = { "error", STOP_ERROR },
 	[STOP_BY_API_QUIT] = { "api-quit", STOP_QUIT },
+	[STOP_BY_MIGRATED] = { "migrated", STOP_MIGRATED },
 	[STOP_BY_OTHER_RESET] = { "reset", STOP_RESET },
 	[STOP_BY_OTHER_POWEROFF] = { "poweroff", STOP_POWEROFF },
 };
@@ -38,6 +39,7 @@ static const enum stop_source reason_source[] = {
 	[STOP_CONSOLE] = STOP_BY_CONSOLE,
 	[STOP_ERROR] = STOP_BY_ERROR,
 	[STOP_QUIT] = STOP_BY_API_QUIT,
+	[STOP_MIGRATED] = STOP_BY_MIGRATED,
 };
 
 uint64_t monotonic_ns(void)

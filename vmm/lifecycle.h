@@ -18,6 +18,7 @@ enum stop_reason {
 	STOP_CONSOLE,	/* Ctrl-A x */
 	STOP_ERROR,	/* a VMM or KVM failure, already logged */
 	STOP_QUIT,	/* the control socket's quit: status 0 */
+	STOP_MIGRATED,	/* the guest runs on a migration's destination: 0 */
 };
 
 /* Which mechanism ended the run: one per way in, so a test can tell which
@@ -34,6 +35,7 @@ enum stop_source {
 	STOP_BY_CONSOLE,       /* "console": Ctrl-A x */
 	STOP_BY_ERROR,	       /* "error": a VMM or KVM failure */
 	STOP_BY_API_QUIT,      /* "api-quit": quit on the control socket */
+	STOP_BY_MIGRATED,      /* "migrated": the destination took over */
 	/* Sources of a caller that named only the reason (lifecycle_stop). */
 	STOP_BY_OTHER_RESET,	/* "reset" */
 	STOP_BY_OTHER_POWEROFF, /* "poweroff" */

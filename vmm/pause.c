@@ -1,5 +1,5 @@
 /* Pause and resume of the vCPUs (pause.h). vm_pause/vm_resume run on the
- * API thread, pause_park on vCPU threads, the counters' set-up and
+ * API thread, the holds on the migration worker, pause_park on vCPU threads, the counters' set-up and
  * pause_release on the main thread; everything under struct vm_pause's
  * lock, which is a leaf (nothing else is taken while it is held). */
 #include "pause.h"
@@ -22,7 +22,7 @@ int pause_init(struct vm_pause *p)
 	int r;
 
 	p->paused = false;
-	p->parked = p->running = 0;
+	p->parked = p->running = p->held = 0;
 	r = pthread_mutex_init(&p->lock, NULL);
 	if (r)
 		return -r;
@@ -111,20 +111,16 @@ static int wait_parked(struct vm *vm)
 	return 0;
 }
 
-int vm_pause(struct vm *vm)
+/* Called with the lock held. */
+static int pause_locked(struct vm *vm)
 {
 	struct vm_pause *p = &vm->pause;
 	int r;
 
-	pthread_mutex_lock(&p->lock);
-	if (p->paused) {
-		pthread_mutex_unlock(&p->lock);
+	if (p->paused)
 		return -EALREADY;
-	}
-	if (lifecycle_stopping(&vm->life)) {
-		pthread_mutex_unlock(&p->lock);
+	if (lifecycle_stopping(&vm->life))
 		return -ESHUTDOWN;
-	}
 	/* Set before the kick: a vCPU clears its immediate_exit, then
 	 * looks at paused (vcpu.c), so it either sees this or the kick. */
 	__atomic_store_n(&p->paused, true, __ATOMIC_SEQ_CST);
@@ -135,7 +131,22 @@ int vm_pause(struct vm *vm)
 		__atomic_store_n(&p->paused, false, __ATOMIC_SEQ_CST);
 		pthread_cond_broadcast(&p->cond);
 	}
-	pthread_mutex_unlock(&p->lock);
+	return r;
+}
+
+static void resume_locked(struct vm_pause *p)
+{
+	__atomic_store_n(&p->paused, false, __ATOMIC_SEQ_CST);
+	pthread_cond_broadcast(&p->cond);
+}
+
+int vm_pause(struct vm *vm)
+{
+	int r;
+
+	pthread_mutex_lock(&vm->pause.lock);
+	r = pause_locked(vm);
+	pthread_mutex_unlock(&vm->pause.lock);
 	return r;
 }
 
@@ -147,10 +158,37 @@ int vm_resume(struct vm *vm)
 	pthread_mutex_lock(&p->lock);
 	if (!p->paused)
 		r = -EALREADY;
-	__atomic_store_n(&p->paused, false, __ATOMIC_SEQ_CST);
-	pthread_cond_broadcast(&p->cond);
+	else if (p->held)
+		r = -EBUSY;
+	else
+		resume_locked(p);
 	pthread_mutex_unlock(&p->lock);
 	return r;
+}
+
+int vm_pause_hold(struct vm *vm, bool *was_paused)
+{
+	struct vm_pause *p = &vm->pause;
+	int r;
+
+	pthread_mutex_lock(&p->lock);
+	*was_paused = p->paused;
+	r = p->paused ? 0 : pause_locked(vm);
+	if (!r)
+		p->held++;
+	pthread_mutex_unlock(&p->lock);
+	return r;
+}
+
+void vm_pause_unhold(struct vm *vm, bool resume)
+{
+	struct vm_pause *p = &vm->pause;
+
+	pthread_mutex_lock(&p->lock);
+	p->held--;
+	if (resume && !p->held)
+		resume_locked(p);
+	pthread_mutex_unlock(&p->lock);
 }
 
 bool vm_paused(struct vm *vm)

@@ -20,6 +20,7 @@ struct vm_pause {
 	bool paused;	     /* requested (atomic for the vCPU loop's peek) */
 	unsigned parked;     /* vCPU threads waiting in pause_park */
 	unsigned running;    /* vCPU threads started and not yet ended */
+	unsigned held;	     /* vm_pause_hold()s: resume is refused */
 };
 
 int pause_init(struct vm_pause *p);
@@ -40,9 +41,17 @@ void pause_park(struct vm *vm);
  * waiting); -ETIMEDOUT when a vCPU did not stop within 10 s (a console
  * write blocked on a full stdout), after resuming the others. */
 int vm_pause(struct vm *vm);
-/* 0, or -EALREADY when not paused. Wakes the vCPUs and returns. */
+/* 0, -EALREADY when not paused, or -EBUSY while a hold lasts. Wakes
+ * the vCPUs and returns. */
 int vm_resume(struct vm *vm);
 bool vm_paused(struct vm *vm);
+/* A pause the API's resume cannot end (a snapshot or a migration's last
+ * phase reads the vCPUs' state): pauses unless paused already (then
+ * *was_paused), and holds the pause until vm_pause_unhold, which
+ * resumes when asked and no other hold is left. 0 or vm_pause's errors;
+ * meanwhile vm_resume returns -EBUSY. */
+int vm_pause_hold(struct vm *vm, bool *was_paused);
+void vm_pause_unhold(struct vm *vm, bool resume);
 
 /* Main thread, stopping the run: parked vCPUs wake and see the stop (a
  * kick signal does not end a wait on a condition variable). */

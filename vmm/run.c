@@ -19,7 +19,10 @@
 #include "arch/arch.h"
 #include "block/block.h"
 #include "lib/log.h"
+#include "incoming.h"
+#include "snapshot.h"
 #include "vcpu.h"
+#include "vmstate.h"
 
 /* Bytes read from the console that the UART FIFO has not taken yet. */
 struct input_buffer {
@@ -161,7 +164,8 @@ static int exit_status(const struct vm *vm, const struct vm_config *cfg)
 	/* An operator's quit is not the guest ending without its status:
 	 * 0 even with --expect-exit-code. */
 	if (reason == STOP_EXIT_PORT || reason == STOP_ERROR ||
-	    reason == STOP_SIGNAL || reason == STOP_QUIT)
+	    reason == STOP_SIGNAL || reason == STOP_QUIT ||
+	    reason == STOP_MIGRATED)
 		return status;
 	if (cfg->expect_exit_code) {
 		log_error("the guest ended (%s) without writing the exit port",
@@ -176,7 +180,8 @@ static int exit_status(const struct vm *vm, const struct vm_config *cfg)
 /* The main thread once the guest runs: the poll loop (console input,
  * signalfd, stop eventfd), the UART's interrupt line, kicking and
  * joining the vCPUs, restoring the terminal, then tearing down (closing
- * and unmapping) and the --stats report. It opens nothing. */
+ * and unmapping) and the --stats report. It opens nothing. A migration
+ * running at a stop has its socket shut down, so that its thread ends. */
 static int main_rules(scmp_filter_ctx ctx)
 {
 	static const unsigned long ioctls[] = {
@@ -184,10 +189,12 @@ static int main_rules(scmp_filter_ctx ctx)
 		TCGETS, TCSETS,		     /* console_restore */
 	};
 	static const int calls[] = {
-		SCMP_SYS(close),      SCMP_SYS(getrusage),
+		SCMP_SYS(close),
+		SCMP_SYS(getrusage),
 		SCMP_SYS(mincore),    /* guest RAM resident, for --stats */
 		SCMP_SYS(newfstatat), /* stdio's first use of a stream */
 		SCMP_SYS(fstat),
+		SCMP_SYS(shutdown), /* a migration's socket, at a stop */
 	};
 	int r = sandbox_allow_ioctls(ctx, ioctls,
 				     sizeof(ioctls) / sizeof(ioctls[0]));
@@ -205,7 +212,28 @@ const struct sandbox_role vm_main_role = {
 	.rules = { main_rules, blk_close_rules },
 };
 
-static int setup(struct vm *vm, const struct vm_config *cfg)
+/* --restore or --incoming: the state read (RAM in place, the rest kept
+ * in l for vmstate_load_apply); *peer is the incoming connection. */
+static int load_state(const struct vm_config *cfg, int sig_fd,
+		      struct vmstate_load *l, int *peer)
+{
+	int r;
+
+	if (cfg->restore)
+		return snapshot_load(cfg->restore, l) ? EXIT_VMM_ERROR : 0;
+	r = incoming_receive(cfg->incoming, sig_fd, l);
+	if (r == -EINTR)
+		return 128 + SIGTERM;
+	if (r < 0)
+		return r == -EINVAL || r == -EEXIST || r == -EADDRINUSE
+			       ? EXIT_USAGE
+			       : EXIT_VMM_ERROR;
+	*peer = r;
+	return 0;
+}
+
+static int setup(struct vm *vm, const struct vm_config *cfg, int sig_fd,
+		 struct vmstate_load *l, int *peer)
 {
 	int r;
 
@@ -216,6 +244,8 @@ static int setup(struct vm *vm, const struct vm_config *cfg)
 			return r == -ENOMEM || r == -ENFILE || r == -EMFILE
 				       ? EXIT_VMM_ERROR
 				       : EXIT_USAGE;
+		if (migrator_init(&vm->migrator, cfg->seccomp))
+			return EXIT_VMM_ERROR;
 	}
 	r = vm_create(vm, cfg);
 	if (r)
@@ -230,17 +260,38 @@ static int setup(struct vm *vm, const struct vm_config *cfg)
 				       r == -EISDIR
 			       ? EXIT_USAGE
 			       : EXIT_VMM_ERROR;
-	if (arch_write_tables(vm))
-		return EXIT_VMM_ERROR;
-	if (arch_load_kernel(vm, cfg))
-		return EXIT_USAGE;
+	if (cfg->restore || cfg->incoming) {
+		/* The RAM (firmware tables and kernel included) and every
+		 * register come from the state; nothing is loaded. */
+		r = load_state(cfg, sig_fd, l, peer);
+		if (r)
+			return r;
+	} else {
+		if (arch_write_tables(vm))
+			return EXIT_VMM_ERROR;
+		if (arch_load_kernel(vm, cfg))
+			return EXIT_USAGE;
+	}
 	if (mem_register_kvm(&vm->mem, vm->vm_fd))
 		return EXIT_VMM_ERROR;
 	if (vcpu_sandbox_build(&vm->vcpu_sandbox, cfg->seccomp) ||
 	    sandbox_filter_build(&vm->main_sandbox, &vm_main_role,
 				 cfg->seccomp))
 		return EXIT_VMM_ERROR;
-	return create_vcpus(vm, cfg) ? EXIT_VMM_ERROR : 0;
+	if (create_vcpus(vm, cfg))
+		return EXIT_VMM_ERROR;
+	if (!(cfg->restore || cfg->incoming))
+		return 0;
+	if (vmstate_load_apply(l))
+		return EXIT_VMM_ERROR;
+	/* Committed: once told, the source ends its run. */
+	if (*peer >= 0) {
+		r = incoming_takeover(*peer);
+		*peer = -1;
+		if (r)
+			return EXIT_VMM_ERROR;
+	}
+	return 0;
 }
 
 static int run_vcpus(struct vm *vm, const struct vm_config *cfg, int sig_fd)
@@ -254,6 +305,8 @@ static int run_vcpus(struct vm *vm, const struct vm_config *cfg, int sig_fd)
 	}
 	for (unsigned i = 0; i < vm->nr_vcpus && !r; i++)
 		r = vcpu_start(&vm->vcpus[i]);
+	if (!r && cfg->api_path)
+		r = migrator_start(&vm->migrator, vm);
 	if (!r && cfg->api_path)
 		r = api_server_start(&vm->api, vm);
 	/* Last: a thread's filter is inherited by threads it creates. */
@@ -269,6 +322,7 @@ static int run_vcpus(struct vm *vm, const struct vm_config *cfg, int sig_fd)
 		serve(vm, &con, sig_fd);
 	/* Before the vCPUs are joined: a pause in progress kicks them. */
 	api_server_join(&vm->api);
+	migrator_stop(&vm->migrator);
 	stop_vcpus(vm);
 	console_restore(&con);
 	return 0;
@@ -276,8 +330,10 @@ static int run_vcpus(struct vm *vm, const struct vm_config *cfg, int sig_fd)
 
 static void teardown(struct vm *vm, const struct vm_config *cfg)
 {
-	if (cfg->api_path)
+	if (cfg->api_path) {
 		api_server_close(&vm->api);
+		migrator_destroy(&vm->migrator);
+	}
 	for (unsigned i = 0; vm->vcpus && i < vm->nr_vcpus; i++)
 		vcpu_destroy(&vm->vcpus[i]);
 	free(vm->vcpus);
@@ -294,8 +350,9 @@ static void teardown(struct vm *vm, const struct vm_config *cfg)
 int vm_run(const struct vm_config *cfg, uint64_t start_ns)
 {
 	struct vm vm = { .kvm_fd = -1, .vm_fd = -1, .api.listen_fd = -1 };
+	struct vmstate_load load;
 	sigset_t handled;
-	int sig_fd, status;
+	int sig_fd, status, peer = -1;
 
 	if (sandbox_no_new_privs() || block_signals(&handled) ||
 	    lifecycle_init(&vm.life, start_ns) || pause_init(&vm.pause)) {
@@ -303,7 +360,12 @@ int vm_run(const struct vm_config *cfg, uint64_t start_ns)
 		return EXIT_VMM_ERROR;
 	}
 	sig_fd = signalfd(-1, &handled, SFD_CLOEXEC);
-	status = sig_fd < 0 ? EXIT_VMM_ERROR : setup(&vm, cfg);
+	vmstate_load_init(&load, &vm, -1);
+	status = sig_fd < 0 ? EXIT_VMM_ERROR
+			    : setup(&vm, cfg, sig_fd, &load, &peer);
+	vmstate_load_free(&load);
+	if (peer >= 0)
+		close(peer);
 	if (!status)
 		status = run_vcpus(&vm, cfg, sig_fd) ? EXIT_VMM_ERROR
 						     : exit_status(&vm, cfg);

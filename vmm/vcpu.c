@@ -2,7 +2,8 @@
  * page. Creation and join run on the main thread, kicks on the main
  * thread (stop) and the API thread (pause). Device handlers called from
  * here take their own locks; a paused vCPU waits under the pause's lock
- * (pause.h). */
+ * (pause.h); a full dirty ring is harvested under the dirty tracker's
+ * (memory/dirty.h). */
 #include "vcpu.h"
 
 #include <errno.h>
@@ -57,7 +58,8 @@ int vcpu_create(struct vcpu *v, struct vm *vm, unsigned id)
 		return r;
 	}
 	v->run = run;
-	return arch_vcpu_init(v);
+	r = mem_dirty_add_vcpu(&vm->dirty, id, v->fd);
+	return r ? r : arch_vcpu_init(v);
 }
 
 static void handle_mmio(struct vcpu *v)
@@ -87,6 +89,12 @@ static bool handle_exit(struct vcpu *v)
 	switch (run->exit_reason) {
 	case KVM_EXIT_MMIO: handle_mmio(v); return true;
 	case KVM_EXIT_SYSTEM_EVENT: handle_system_event(v); return false;
+	/* Its dirty ring is full: harvested and reset before it runs again
+	 * (memory/dirty.h; re-entering first would exit again at once). */
+	case KVM_EXIT_DIRTY_RING_FULL:
+		if (!mem_dirty_ring_full(&v->vm->dirty, v->id))
+			return true;
+		break;
 	case KVM_EXIT_FAIL_ENTRY:
 		log_error("vCPU %u: KVM entry failed, reason %#llx", v->id,
 			  (unsigned long long)run->fail_entry
@@ -109,18 +117,31 @@ static bool handle_exit(struct vcpu *v)
 	return false;
 }
 
+/* KVM finishes an exit (the data of an IN or an MMIO read into its
+ * register, the instruction pointer past a port access) only when
+ * KVM_RUN is entered again. A vCPU about to park, whose state a snapshot
+ * or a migration may read, enters it once with immediate_exit set: KVM
+ * completes the exit and returns EINTR without running the guest, so the
+ * state saved never holds an instruction half done (QEMU does the same). */
+static void complete_exit(struct vcpu *v)
+{
+	__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	if (ioctl(v->fd, KVM_RUN, 0) == 0)
+		log_error("vCPU %u: KVM_RUN ran with immediate_exit set",
+			  v->id);
+}
+
 /* Every exit a vCPU serves runs on its thread: KVM_RUN, interrupts
  * (the UART's line, MSI-X routes the driver programs), the ioeventfds a
  * virtio transport binds at DRIVER_OK, console output to stdout (poll(2)
- * when it is full), and the eventfds that hand commands to queue
- * workers. No thread, file or ring is created here. */
+ * when it is full), the eventfds that hand commands to queue workers,
+ * and a full dirty ring's reset (its ring was mapped at creation). No
+ * thread, file or ring is created here. */
 static int vcpu_rules(scmp_filter_ctx ctx)
 {
 	static const unsigned long ioctls[] = {
-		KVM_RUN,
-		KVM_IRQ_LINE,
-		KVM_SET_GSI_ROUTING,
-		KVM_IOEVENTFD,
+		KVM_RUN,       KVM_IRQ_LINE,	      KVM_SET_GSI_ROUTING,
+		KVM_IOEVENTFD, KVM_RESET_DIRTY_RINGS,
 	};
 	int r = sandbox_allow_ioctls(ctx, ioctls,
 				     sizeof(ioctls) / sizeof(ioctls[0]));
@@ -144,6 +165,7 @@ static void *vcpu_thread(void *arg)
 	struct lifecycle *life = &v->vm->life;
 	char name[16];
 	sigset_t kick;
+	bool exit_pending = false; /* the last KVM_RUN returned an exit */
 	int r;
 
 	/* Named here: the guest may be done before the creator could. */
@@ -162,6 +184,9 @@ static void *vcpu_thread(void *arg)
 	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
 	while (!lifecycle_stopping(life)) {
 		if (pause_requested(&v->vm->pause)) {
+			if (exit_pending)
+				complete_exit(v);
+			exit_pending = false;
 			pause_park(v->vm);
 			/* The kick that parked this thread left immediate_exit
 			 * set. Cleared before paused and the stop are looked
@@ -175,6 +200,7 @@ static void *vcpu_thread(void *arg)
 			continue;
 		}
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+			exit_pending = false;
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
 			log_error("vCPU %u: KVM_RUN: %s", v->id,
@@ -182,6 +208,7 @@ static void *vcpu_thread(void *arg)
 			lifecycle_stop(life, STOP_ERROR, 1);
 			break;
 		}
+		exit_pending = true;
 		if (!handle_exit(v))
 			break;
 	}

@@ -94,14 +94,19 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 		return r;
 	}
 	r = arch_vm_init(vm);
-	if (r)
-		return r;
-	return mem_create(&vm->mem, &cfg->mem, regions,
-			  arch_mem_layout(cfg->mem.size, regions));
+	if (!r)
+		r = mem_create(&vm->mem, &cfg->mem, regions,
+			       arch_mem_layout(cfg->mem.size, regions));
+	/* Before any vCPU: the dirty ring is enabled on the VM first. */
+	if (!r)
+		r = mem_dirty_init(&vm->dirty, vm->vm_fd, &vm->mem, cfg->cpus,
+				   cfg->dirty_tracking);
+	return r;
 }
 
 void vm_destroy(struct vm *vm)
 {
+	mem_dirty_destroy(&vm->dirty);
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);
 	mem_destroy(&vm->mem);

@@ -12,9 +12,11 @@
 #include "devices/iobus.h"
 #include "devices/uart.h"
 #include "lib/sandbox.h"
+#include "memory/dirty.h"
 #include "memory/memory.h"
 #include "api_server.h"
 #include "lifecycle.h"
+#include "migrate.h"
 #include "pause.h"
 #include "vdev.h"
 #include "vm_devices.h"
@@ -42,6 +44,7 @@ struct vm_config {
 	const char *cmdline;
 	unsigned cpus;
 	struct mem_config mem;
+	enum mem_dirty_mode dirty_tracking; /* --dirty-tracking */
 	bool boot_time; /* print the boot marker time on exit */
 	bool stats;	/* print peak RSS and resident guest RAM on exit */
 	bool expect_exit_code; /* an end without the exit port is a failure */
@@ -50,6 +53,10 @@ struct vm_config {
 	enum vm_transport transport;
 	enum sandbox_mode seccomp;
 	const char *api_path; /* --api: the control socket, NULL: none */
+	/* --restore FILE / --incoming URI: the guest's state comes from a
+	 * snapshot or a migration stream instead of a kernel (NULL: none). */
+	const char *restore;
+	const char *incoming;
 };
 
 struct vcpu;
@@ -60,6 +67,7 @@ struct vm {
 	size_t run_size; /* of each vCPU's kvm_run mapping */
 	struct arch_vm arch;
 	struct guest_mem mem;
+	struct mem_dirty dirty; /* for migration: what was written */
 	struct io_bus mmio;
 	struct uart
 		*console; /* takes console input; set by arch_board_attach */
@@ -67,7 +75,8 @@ struct vm {
 	struct vm_devices devices;
 	struct lifecycle life;
 	struct vm_pause pause;
-	struct api_server api; /* --api only */
+	struct api_server api;	  /* --api only */
+	struct migrator migrator; /* --api only: snapshot and migrate jobs */
 	struct vcpu *vcpus;
 	unsigned nr_vcpus;
 	struct sandbox_filter vcpu_sandbox, main_sandbox;
@@ -77,7 +86,8 @@ struct vm {
 /* Opens /dev/kvm, checks the capabilities the VMM relies on, creates the
  * VM with the architecture's in-kernel devices, and maps guest RAM (registered with
  * KVM later by the caller, once the boot data is written: first touches of
- * RAM that is already a KVM slot cost an MMU notification each).
+ * RAM that is already a KVM slot cost an MMU notification each), then
+ * sets up dirty tracking in cfg->dirty_tracking's mode (memory/dirty.h).
  * Logs one line and returns -errno on failure; vm_destroy cleans up. */
 int vm_create(struct vm *vm, const struct vm_config *cfg);
 void vm_destroy(struct vm *vm);

@@ -246,3 +246,31 @@ Test(cli, parse_starts_afresh_after_a_cluster, .init = cr_redirect_stdout)
 	cr_assert_str_eq(cfg.kernel, "k");
 	cli_free(&cfg);
 }
+
+/* --dirty-tracking: auto unless asked; KVM is asked only by vm_create. */
+static enum mem_dirty_mode dirty_mode(char *mode)
+{
+	char *argv[] = {
+		"run", "--kernel", "k", "--dirty-tracking", mode, NULL
+	};
+	struct vm_config cfg;
+	enum mem_dirty_mode m;
+
+	if (!mode)
+		argv[3] = NULL;
+	cr_assert_eq(parse(&cfg, mode ? 5 : 3, argv), CLI_OK);
+	m = cfg.dirty_tracking;
+	cli_free(&cfg);
+	return m;
+}
+
+Test(cli, dirty_tracking_modes, .init = cr_redirect_stderr)
+{
+	cr_assert_eq(dirty_mode(NULL), MEM_DIRTY_AUTO);
+	cr_assert_eq(dirty_mode("auto"), MEM_DIRTY_AUTO);
+	cr_assert_eq(dirty_mode("ring"), MEM_DIRTY_RING);
+	cr_assert_eq(dirty_mode("bitmap"), MEM_DIRTY_BITMAP);
+	refused((char *[]){ "run", "--kernel", "k", "--dirty-tracking", "RING",
+			    NULL },
+		"vmm: --dirty-tracking: 'RING' is not bitmap, ring or auto\n");
+}

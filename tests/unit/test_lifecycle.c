@@ -65,6 +65,7 @@ Test(lifecycle, each_source_has_its_own_word_and_reason)
 		{ STOP_BY_CONSOLE, "console", STOP_CONSOLE },
 		{ STOP_BY_ERROR, "error", STOP_ERROR },
 		{ STOP_BY_API_QUIT, "api-quit", STOP_QUIT },
+		{ STOP_BY_MIGRATED, "migrated", STOP_MIGRATED },
 		{ STOP_BY_OTHER_RESET, "reset", STOP_RESET },
 		{ STOP_BY_OTHER_POWEROFF, "poweroff", STOP_POWEROFF },
 	};
@@ -97,6 +98,7 @@ Test(lifecycle, stop_by_reason_records_the_reason_source)
 		{ STOP_CONSOLE, STOP_BY_CONSOLE, 0 },
 		{ STOP_ERROR, STOP_BY_ERROR, 1 },
 		{ STOP_QUIT, STOP_BY_API_QUIT, 0 },
+		{ STOP_MIGRATED, STOP_BY_MIGRATED, 0 },
 	};
 
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {

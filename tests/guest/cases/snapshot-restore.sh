@@ -1,0 +1,41 @@
+# Snapshot and restore of a running guest on 2 vCPUs (vmm ctl snapshot,
+# vmm run --restore): the guest keeps dirtying and checking 128 MiB; a
+# snapshot taken while it runs is restored twice from the same file, and
+# each restored guest goes on from where the snapshot was taken (no new
+# fill) and finds every page as it left it. A snapshot of a paused guest
+# leaves it paused. The source runs on to its own end.
+. tests/guest/migrate.sh
+snap=$WORK/vm.snap
+boot_bg --append "scenario=dirty mem=128 seconds=8" --cpus 2 --memory 512M \
+	--api "$sock"
+wait_for "dirty: filled"
+wait_for "dirty: t=1s "
+ctl snapshot "$snap"
+[ "$ctl_rc" = 0 ] || fail "snapshot: status $ctl_rc: $ctl_err"
+echo "$ctl_out" | grep -qxE '\{"state-bytes":[1-9][0-9]*,"ram-bytes":[1-9][0-9]*,"total-ms":[0-9.]+\}' ||
+	fail "snapshot: reply '$ctl_out'"
+[ -f "$snap" ] && [ ! -e "$snap.tmp" ] || fail "snapshot: no $snap (or a .tmp left)"
+ctl query-status
+[ "$ctl_out" = '{"status":"running"}' ] || fail "after the snapshot: $ctl_out"
+# Paused before: paused after.
+ctl pause
+ctl snapshot "$WORK/paused.snap"
+[ "$ctl_rc" = 0 ] || fail "snapshot while paused: $ctl_err"
+ctl query-status
+[ "$ctl_out" = '{"status":"paused"}' ] || fail "after a paused snapshot: $ctl_out"
+ctl resume
+[ "$ctl_rc" = 0 ] || fail "resume: $ctl_err"
+wait_pid "$vm_pid"
+expect_status 0
+expect_stopped_by exit-port
+expect_dirty_ok "$out" "the source"
+
+for i in 1 2; do
+	run_state restore$i --restore "$snap" --cpus 2 --memory 512M
+	wait_pid "$dst_pid"
+	[ "$status" = 0 ] || fail "restore $i: status $status: $(cat "$WORK/restore$i.err")"
+	expect_dirty_ok "$WORK/restore$i.out" "restore $i"
+	expect_continued "$WORK/restore$i.out" "restore $i"
+	grep -qxF "vmm: stats: stopped by exit-port" "$WORK/restore$i.err" ||
+		fail "restore $i: not stopped by the exit port"
+done
