@@ -247,6 +247,8 @@ static int setup(struct vm *vm, const struct vm_config *cfg, int sig_fd,
 		if (migrator_init(&vm->migrator, cfg->seccomp))
 			return EXIT_VMM_ERROR;
 	}
+	if (cfg->restore && snapshot_open(cfg->restore, l))
+		return EXIT_USAGE;
 	r = vm_create(vm, cfg);
 	if (r)
 		return EXIT_VMM_ERROR;

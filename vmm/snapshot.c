@@ -150,18 +150,24 @@ int snapshot_write(struct vm *vm, const char *path, struct snapshot_stats *st)
 	return r;
 }
 
+int snapshot_open(const char *path, struct vmstate_load *l)
+{
+	int r;
+
+	l->image_fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (l->image_fd >= 0)
+		return 0;
+	r = -errno;
+	log_error("--restore %s: %s", path, strerror(errno));
+	return r;
+}
+
 int snapshot_load(const char *path, struct vmstate_load *l)
 {
 	struct stream_reader rd;
 	struct stream_section s;
 	int r;
 
-	l->image_fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (l->image_fd < 0) {
-		r = -errno;
-		log_error("--restore %s: %s", path, strerror(errno));
-		return r;
-	}
 	r = stream_reader_init(&rd, l->image_fd);
 	if (!r)
 		r = stream_get_header(&rd);

@@ -27,7 +27,11 @@ struct snapshot_stats {
  * 0, or -errno after one log line (the temporary file removed). */
 int snapshot_write(struct vm *vm, const char *path, struct snapshot_stats *st);
 
-/* Reads the snapshot at path into l (vmstate_load_init'ed for vm):
+/* Opens the snapshot file at path for snapshot_load (l->image_fd): 0, or
+ * -errno after one log line. Before anything else, so that a wrong path
+ * is refused at once. */
+int snapshot_open(const char *path, struct vmstate_load *l);
+/* Reads the snapshot opened by snapshot_open into l:
  * RAM regions mapped, the rest kept for vmstate_load_apply. 0, or
  * -errno / -EPROTO after one log line naming the file and the reason. */
 int snapshot_load(const char *path, struct vmstate_load *l);

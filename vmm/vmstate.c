@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "arch/arch.h"
 #include "lib/checked.h"
@@ -327,6 +328,9 @@ int vmstate_load_apply(struct vmstate_load *l)
 
 void vmstate_load_free(struct vmstate_load *l)
 {
+	if (l->image_fd >= 0)
+		close(l->image_fd);
+	l->image_fd = -1;
 	while (l->kept) {
 		struct vmstate_kept *k = l->kept;
 		l->kept = k->next;
