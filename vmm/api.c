@@ -134,6 +134,13 @@ static const char *string_argument(json_object *args, const char *name,
 		fail(r, API_BAD_REQUEST, "\"%s\" is empty", name);
 		return NULL;
 	}
+	/* A NUL (\u0000) would cut it short: a snapshot of "/a\u0000b"
+	 * must not go to "/a". */
+	if (strlen(json_object_get_string(v)) !=
+	    (size_t)json_object_get_string_len(v)) {
+		fail(r, API_BAD_REQUEST, "\"%s\" holds a NUL character", name);
+		return NULL;
+	}
 	return json_object_get_string(v);
 }
 
@@ -232,6 +239,9 @@ static void cmd_query_migrate(const struct api_ops *ops, json_object *args,
 	if (p.status == MIGRATE_NONE)
 		return;
 	json_object_object_add(ret, "round", json_object_new_int((int)p.round));
+	if (p.tracking)
+		json_object_object_add(ret, "dirty-tracking",
+				       json_object_new_string(p.tracking));
 	add_u64(ret, "ram-bytes", p.ram_bytes);
 	add_u64(ret, "remaining-bytes", p.remaining);
 	add_u64(ret, "transferred-bytes", p.transferred);

@@ -61,7 +61,7 @@ static json_object *argument_value(const char *text)
 /* The request line, newline included (malloc'd), or NULL after one
  * line on stderr. */
 static char *request_line(const char *command, int nargs, char **args,
-			  size_t *len)
+			  const char *string_key, size_t *len)
 {
 	json_object *req = json_object_new_object(), *a = NULL;
 	const char *text;
@@ -81,7 +81,11 @@ static char *request_line(const char *command, int nargs, char **args,
 		if (!a)
 			a = json_object_new_object();
 		*eq = 0;
-		json_object_object_add(a, args[i], argument_value(eq + 1));
+		json_object_object_add(
+			a, args[i],
+			string_key && !strcmp(args[i], string_key)
+				? json_object_new_string(eq + 1)
+				: argument_value(eq + 1));
 		*eq = '=';
 	}
 	if (a)
@@ -209,11 +213,13 @@ static int show_reply(const char *command, const char *line)
 
 /* Sends one request and reads its reply line (malloc'd), or NULL after
  * one line on stderr. */
-static char *exchange(int fd, const char *command, int nargs, char **args)
+static char *exchange(int fd, const char *command, int nargs, char **args,
+		      const char *string_key)
 {
 	const char *why = "";
 	size_t len;
-	char *req = request_line(command, nargs, args, &len), *reply = NULL;
+	char *req = request_line(command, nargs, args, string_key, &len),
+	     *reply = NULL;
 
 	if (!req)
 		return NULL;
@@ -267,7 +273,7 @@ static int follow_migration(int fd)
 	int status = 1;
 
 	for (;;) {
-		char *line = exchange(fd, "query-migrate", 0, NULL);
+		char *line = exchange(fd, "query-migrate", 0, NULL, NULL);
 		json_object *reply, *ret;
 		const char *st;
 
@@ -329,6 +335,7 @@ static const struct {
 int ctl_command(int argc, char **argv)
 {
 	char *reply, *bare = NULL;
+	const char *string_key = NULL;
 	int fd, status;
 
 	if (argc >= 2 &&
@@ -350,6 +357,8 @@ int ctl_command(int argc, char **argv)
 				     argv[3]) < 0)
 				return 1;
 			argv[3] = bare;
+			/* A path or URI, however it looks. */
+			string_key = positional[i].key;
 		}
 	}
 	fd = connect_to(argv[1]);
@@ -357,7 +366,7 @@ int ctl_command(int argc, char **argv)
 		free(bare);
 		return 1;
 	}
-	reply = exchange(fd, argv[2], argc - 3, argv + 3);
+	reply = exchange(fd, argv[2], argc - 3, argv + 3, string_key);
 	if (!reply) {
 		status = 1;
 	} else if (!strcmp(argv[2], "migrate") && is_return(reply)) {

@@ -636,6 +636,10 @@ int migrator_migrate(struct migrator *m, const struct uri *uri)
 	memset(&m->progress, 0, sizeof(m->progress));
 	m->progress.status = MIGRATE_ACTIVE;
 	m->progress.ram_bytes = m->vm->mem.size;
+	/* Which of KVM's mechanisms (memory/dirty.h): tests assert it. */
+	m->progress.tracking = m->vm->dirty.mode == MEM_DIRTY_RING ? "ring"
+			       : m->vm->dirty.manual_protect ? "dirty-log-clear"
+							     : "dirty-log";
 	pthread_cond_broadcast(&m->cond);
 	pthread_mutex_unlock(&m->lock);
 	return 0;

@@ -51,9 +51,10 @@ struct migrate_progress {
 	uint64_t remaining;   /* bytes dirty at the last look */
 	uint64_t transferred; /* stream bytes sent */
 	uint64_t pages, zero_pages;
-	uint64_t dirty_rate; /* pages/s in the last round */
-	uint64_t bandwidth;  /* bytes/s in the last round */
-	unsigned throttle;   /* percent of the time the vCPUs are paused */
+	uint64_t dirty_rate;  /* pages/s in the last round */
+	uint64_t bandwidth;   /* bytes/s in the last round */
+	unsigned throttle;    /* percent of the time the vCPUs are paused */
+	const char *tracking; /* "ring", "dirty-log" or "dirty-log-clear" */
 	uint64_t total_ns, downtime_ns;
 	char error[200];
 };

@@ -2,6 +2,7 @@
  * on the migration worker (migrate); no shared state. */
 #include "uri.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -39,8 +40,10 @@ static int parse_tcp(const char *text, struct uri *u, const char **why)
 		return *why = "the host must be 1 to 255 characters", -EINVAL;
 	errno = 0;
 	port = strtoul(colon + 1, &end, 10);
-	if (!colon[1] || *end || errno || port == 0 || port > 65535 ||
-	    colon[1] == '+' || colon[1] == '-' || colon[1] == ' ')
+	/* Digits only: strtoul would also take a sign or any leading
+	 * white space ("\t80"). */
+	if (!isdigit((unsigned char)colon[1]) || *end || errno || port == 0 ||
+	    port > 65535)
 		return *why = "the port must be a number from 1 to 65535",
 		       -EINVAL;
 	memcpy(u->host, host, host_len);

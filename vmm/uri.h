@@ -17,8 +17,8 @@ struct uri {
 int uri_parse(const char *text, struct uri *u, const char **why);
 
 /* A listening socket (CLOEXEC, blocking): a unix socket file is created
- * (an existing file at the path is refused, -EEXIST), a TCP port bound
- * with SO_REUSEADDR. Returns the fd, or -errno after one log line naming
+ * (an existing file at the path is refused: -EADDRINUSE), a TCP port
+ * bound with SO_REUSEADDR. Returns the fd, or -errno after one log line naming
  * what (the prefix) and why. */
 int uri_listen(const struct uri *u, const char *prefix);
 /* A connected stream socket (CLOEXEC, blocking), or -errno after one log

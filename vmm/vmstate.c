@@ -280,6 +280,14 @@ int vmstate_load_section(struct vmstate_load *l, const struct stream_section *s)
 		    l->images != (1u << l->vm->mem.nr_regions) - 1)
 			return refuse("the snapshot holds the RAM of only "
 				      "some regions");
+		/* A migration's first round sends every page. */
+		if (l->image_fd < 0 &&
+		    l->ram_pages < l->vm->mem.size / STREAM_PAGE_SIZE)
+			return refuse("the stream ended with %llu of the %llu "
+				      "RAM pages sent",
+				      (unsigned long long)l->ram_pages,
+				      (unsigned long long)(l->vm->mem.size /
+							   STREAM_PAGE_SIZE));
 		l->have_end = true;
 		return 1;
 	default: return refuse("unknown section %u", s->id);

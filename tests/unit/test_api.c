@@ -177,7 +177,7 @@ Test(api, id_echoed_as_sent)
 
 Test(api, unknown_command)
 {
-	feed("{\"id\":9,\"command\":\"migrate\"}\n");
+	feed("{\"id\":9,\"command\":\"teleport\"}\n");
 	expect_error(0, "UnknownCommand", "9");
 	feed("{\"id\":10,\"command\":\"\"}\n");
 	expect_error(1, "UnknownCommand", "10");
@@ -389,4 +389,597 @@ Test(api, error_names)
 	cr_assert_str_eq(api_error_name(API_FAILED), "Failed");
 	cr_assert_str_eq(api_error_name(API_BUSY), "Busy");
 	cr_assert_str_eq(api_error_name(API_ERROR_COUNT), "Failed");
+}
+
+/* ---- snapshot and migration ---- */
+
+/* Reply i's text, its newline left out, is exactly want. */
+static void expect_line(unsigned i, const char *want)
+{
+	const char *p = out, *end;
+
+	for (unsigned k = i; k; k--) {
+		p = memchr(p, '\n', out_len - (size_t)(p - out));
+		cr_assert_not_null(p, "fewer replies than expected");
+		p++;
+	}
+	end = memchr(p, '\n', out_len - (size_t)(p - out));
+	cr_assert_not_null(end, "reply %u is not a whole line", i);
+	cr_assert(strlen(want) == (size_t)(end - p) &&
+			  !memcmp(p, want, (size_t)(end - p)),
+		  "reply %u:\n  %.*s\nwanted:\n  %s", i, (int)(end - p), p,
+		  want);
+}
+
+/* Feeds one request (no newline) and checks that it got exactly one
+ * reply, whose text is want. */
+static void request(const char *req, const char *want)
+{
+	unsigned before = replies();
+	char line[1024];
+
+	snprintf(line, sizeof(line), "%s\n", req);
+	cr_assert_eq(feed(line), 0, "%s", req);
+	cr_assert_eq(replies(), before + 1, "no single reply to %s", req);
+	expect_line(before, want);
+}
+
+/* The reply text of an error to a request with id 1. */
+static const char *error_text(const char *code, const char *message)
+{
+	static char text[512];
+
+	snprintf(text, sizeof(text),
+		 "{\"id\":1,\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}",
+		 code, message);
+	return text;
+}
+
+Test(api, snapshot_returns_the_stats)
+{
+	fake.snapshot_stats = (struct snapshot_stats){ .state_bytes = 123456,
+						       .ram_bytes = 7340032,
+						       .ns = 1500000 };
+	request("{\"id\":1,\"command\":\"snapshot\","
+		"\"arguments\":{\"path\":\"/var/tmp/vm.snap\"}}",
+		"{\"id\":1,\"return\":{\"state-bytes\":123456,"
+		"\"ram-bytes\":7340032,\"total-ms\":1.5}}");
+	cr_assert_eq(fake.snapshots, 1);
+	cr_assert_str_eq(fake.snapshot_path, "/var/tmp/vm.snap");
+
+	/* Whole 64-bit counts, and whole milliseconds as such. */
+	fake.snapshot_stats = (struct snapshot_stats){
+		.state_bytes = UINT64_MAX, .ram_bytes = 0, .ns = 2000000000
+	};
+	request("{\"id\":2,\"command\":\"snapshot\","
+		"\"arguments\":{\"path\":\"rel/a b.snap\"}}",
+		"{\"id\":2,\"return\":{\"state-bytes\":18446744073709551615,"
+		"\"ram-bytes\":0,\"total-ms\":2000.0}}");
+	cr_assert_eq(fake.snapshots, 2);
+	cr_assert_str_eq(fake.snapshot_path, "rel/a b.snap");
+	cr_assert_not(fake.paused, "the API layer itself pauses nothing");
+	cr_assert_eq(fake.pauses + fake.resumes, 0);
+}
+
+/* One string argument "path", nothing else: every other shape is a
+ * BadRequest that never reaches the worker. */
+Test(api, snapshot_argument_checks)
+{
+	static const char *const one =
+		"this command takes one argument, \\\"path\\\", a string";
+	static const struct {
+		const char *args, *message;
+	} bad[] = {
+		{ NULL, NULL },
+		{ "{}", NULL },
+		{ "{\"path\":5}", NULL },
+		{ "{\"path\":null}", NULL },
+		{ "{\"path\":true}", NULL },
+		{ "{\"path\":[\"/x\"]}", NULL },
+		{ "{\"path\":{\"p\":\"/x\"}}", NULL },
+		{ "{\"file\":\"/x\"}", NULL },
+		{ "{\"Path\":\"/x\"}", NULL },
+		{ "{\"path\":\"/x\",\"extra\":1}", NULL },
+		{ "{\"extra\":1,\"path\":\"/x\"}", NULL },
+		{ "{\"path\":\"\"}", "\\\"path\\\" is empty" },
+		/* The worker would write to "/tmp/a", not what was asked. */
+		{ "{\"path\":\"/tmp/a\\u0000b\"}",
+		  "\\\"path\\\" holds a NUL character" },
+	};
+	char req[256];
+
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (bad[i].args)
+			snprintf(req, sizeof(req),
+				 "{\"id\":1,\"command\":\"snapshot\","
+				 "\"arguments\":%s}",
+				 bad[i].args);
+		else
+			snprintf(req, sizeof(req),
+				 "{\"id\":1,\"command\":\"snapshot\"}");
+		request(req, error_text("BadRequest",
+					bad[i].message ? bad[i].message : one));
+	}
+	cr_assert_eq(fake.snapshots, 0);
+}
+
+Test(api, snapshot_errors)
+{
+	static const struct {
+		int error;
+		const char *code, *message;
+	} cases[] = {
+		{ -EBUSY, "WrongState", "a snapshot or migration is running" },
+		{ -ESHUTDOWN, "WrongState", "the VM is stopping" },
+		{ -ENOTSUP, "Failed",
+		  "a device of this VM cannot be saved yet" },
+		{ -EPROTO, "Failed",
+		  "saving the VM's state failed (vmm's standard error says "
+		  "why)" },
+		{ -ENOSPC, "Failed",
+		  "writing the snapshot: No space left on device" },
+		{ -EACCES, "Failed",
+		  "writing the snapshot: Permission denied" },
+		{ -EIO, "Failed", "writing the snapshot: Input/output error" },
+	};
+
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		fake.snapshot_error = cases[i].error;
+		request("{\"id\":1,\"command\":\"snapshot\","
+			"\"arguments\":{\"path\":\"/s\"}}",
+			error_text(cases[i].code, cases[i].message));
+		cr_assert_eq(fake.snapshots, (int)i + 1);
+	}
+}
+
+/* The fake's worker is busy while its migration is active. */
+Test(api, snapshot_while_migrating)
+{
+	request("{\"id\":1,\"command\":\"migrate\","
+		"\"arguments\":{\"uri\":\"unix:/tmp/m.sock\"}}",
+		"{\"id\":1,\"return\":{}}");
+	request("{\"id\":1,\"command\":\"snapshot\","
+		"\"arguments\":{\"path\":\"/s\"}}",
+		error_text("WrongState", "a snapshot or migration is running"));
+	cr_assert_eq(fake.snapshots, 1);
+}
+
+Test(api, migrate_passes_the_parsed_uri)
+{
+	request("{\"id\":1,\"command\":\"migrate\","
+		"\"arguments\":{\"uri\":\"unix:/tmp/mig.sock\"}}",
+		"{\"id\":1,\"return\":{}}");
+	cr_assert_eq(fake.migrates, 1);
+	cr_assert(fake.migrate_uri.is_unix);
+	cr_assert_str_eq(fake.migrate_uri.path, "/tmp/mig.sock");
+	cr_assert_eq(fake.progress.status, MIGRATE_ACTIVE);
+
+	fake.progress.status = MIGRATE_FAILED;
+	request("{\"id\":2,\"command\":\"migrate\","
+		"\"arguments\":{\"uri\":\"tcp:dest.example:4444\"}}",
+		"{\"id\":2,\"return\":{}}");
+	cr_assert_eq(fake.migrates, 2);
+	cr_assert_not(fake.migrate_uri.is_unix);
+	cr_assert_str_eq(fake.migrate_uri.host, "dest.example");
+	cr_assert_str_eq(fake.migrate_uri.port, "4444");
+
+	fake.progress.status = MIGRATE_CANCELLED;
+	request("{\"id\":3,\"command\":\"migrate\","
+		"\"arguments\":{\"uri\":\"tcp:[::1]:4000\"}}",
+		"{\"id\":3,\"return\":{}}");
+	cr_assert_eq(fake.migrates, 3);
+	cr_assert_not(fake.migrate_uri.is_unix);
+	cr_assert_str_eq(fake.migrate_uri.host, "::1");
+	cr_assert_str_eq(fake.migrate_uri.port, "4000");
+}
+
+Test(api, migrate_argument_checks)
+{
+	static const char *const one =
+		"this command takes one argument, \\\"uri\\\", a string";
+	static const struct {
+		const char *args, *message;
+	} bad[] = {
+		{ NULL, NULL },
+		{ "{}", NULL },
+		{ "{\"uri\":4000}", NULL },
+		{ "{\"uri\":null}", NULL },
+		{ "{\"uri\":[\"unix:/x\"]}", NULL },
+		{ "{\"path\":\"unix:/x\"}", NULL },
+		{ "{\"uri\":\"unix:/x\",\"speed\":1}", NULL },
+		{ "{\"uri\":\"\"}", "\\\"uri\\\" is empty" },
+		{ "{\"uri\":\"unix:/tmp/x\\u0000y\"}",
+		  "\\\"uri\\\" holds a NUL character" },
+		{ "{\"uri\":\"/tmp/x.sock\"}",
+		  "uri: expected unix:PATH or tcp:HOST:PORT" },
+		{ "{\"uri\":\"UNIX:/x\"}",
+		  "uri: expected unix:PATH or tcp:HOST:PORT" },
+		{ "{\"uri\":\"unix:\"}",
+		  "uri: the socket path must be 1 to 107 bytes" },
+		{ "{\"uri\":\"tcp:localhost\"}", "uri: tcp: needs HOST:PORT" },
+		{ "{\"uri\":\"tcp:localhost:\"}",
+		  "uri: the port must be a number from 1 to 65535" },
+		{ "{\"uri\":\"tcp:localhost:0\"}",
+		  "uri: the port must be a number from 1 to 65535" },
+		{ "{\"uri\":\"tcp:localhost:65536\"}",
+		  "uri: the port must be a number from 1 to 65535" },
+		{ "{\"uri\":\"tcp::4000\"}",
+		  "uri: the host must be 1 to 255 characters" },
+		{ "{\"uri\":\"tcp:[::1\"}",
+		  "uri: an IPv6 address is [ADDRESS]:PORT" },
+	};
+	char req[256];
+
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (bad[i].args)
+			snprintf(req, sizeof(req),
+				 "{\"id\":1,\"command\":\"migrate\","
+				 "\"arguments\":%s}",
+				 bad[i].args);
+		else
+			snprintf(req, sizeof(req),
+				 "{\"id\":1,\"command\":\"migrate\"}");
+		request(req, error_text("BadRequest",
+					bad[i].message ? bad[i].message : one));
+	}
+	cr_assert_eq(fake.migrates, 0);
+	cr_assert_eq(fake.progress.status, MIGRATE_NONE);
+}
+
+/* A unix socket path of 108 bytes does not fit sun_path. */
+Test(api, migrate_socket_path_too_long)
+{
+	char req[512], path[109];
+
+	memset(path, 'p', 108);
+	path[108] = 0;
+	snprintf(req, sizeof(req),
+		 "{\"id\":1,\"command\":\"migrate\","
+		 "\"arguments\":{\"uri\":\"unix:%s\"}}",
+		 path);
+	request(req, error_text("BadRequest",
+				"uri: the socket path must be 1 to 107 bytes"));
+	cr_assert_eq(fake.migrates, 0);
+	path[107] = 0;
+	snprintf(req, sizeof(req),
+		 "{\"id\":1,\"command\":\"migrate\","
+		 "\"arguments\":{\"uri\":\"unix:%s\"}}",
+		 path);
+	request(req, "{\"id\":1,\"return\":{}}");
+	cr_assert_str_eq(fake.migrate_uri.path, path);
+}
+
+Test(api, migrate_errors)
+{
+	static const struct {
+		int error;
+		const char *code, *message;
+	} cases[] = {
+		{ -EBUSY, "WrongState", "a snapshot or migration is running" },
+		{ -ENOMEM, "Failed", "Cannot allocate memory" },
+		{ -EAGAIN, "Failed", "Resource temporarily unavailable" },
+	};
+
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		fake.migrate_error = cases[i].error;
+		request("{\"id\":1,\"command\":\"migrate\","
+			"\"arguments\":{\"uri\":\"tcp:127.0.0.1:9\"}}",
+			error_text(cases[i].code, cases[i].message));
+	}
+	cr_assert_eq(fake.migrates, 3);
+	cr_assert_eq(fake.progress.status, MIGRATE_NONE);
+
+	/* The fake's own: a second migration while one is active. */
+	fake.migrate_error = 0;
+	request("{\"id\":1,\"command\":\"migrate\","
+		"\"arguments\":{\"uri\":\"tcp:127.0.0.1:9\"}}",
+		"{\"id\":1,\"return\":{}}");
+	request("{\"id\":1,\"command\":\"migrate\","
+		"\"arguments\":{\"uri\":\"tcp:127.0.0.1:9\"}}",
+		error_text("WrongState", "a snapshot or migration is running"));
+}
+
+/* The progress of a migration, members as the status has them. */
+static void fill_progress(enum migrate_status st)
+{
+	fake.progress = (struct migrate_progress){
+		.status = st,
+		.round = 3,
+		.ram_bytes = 1ULL << 30,
+		.remaining = 8192,
+		.transferred = 1234567890123ULL,
+		.pages = 262144,
+		.zero_pages = 200000,
+		.dirty_rate = 4242,
+		.bandwidth = 987654321,
+		.throttle = 30,
+		.total_ns = 2500000,
+		.downtime_ns = 12250000,
+	};
+	snprintf(fake.progress.error, sizeof(fake.progress.error),
+		 "the destination refused the stream");
+}
+
+#define PROGRESS_MEMBERS                                                       \
+	"\"round\":3,\"ram-bytes\":1073741824,\"remaining-bytes\":8192,"       \
+	"\"transferred-bytes\":1234567890123,\"zero-pages\":200000,"           \
+	"\"dirty-pages-rate\":4242,\"bandwidth-bytes-per-s\":987654321,"       \
+	"\"throttle-percent\":30,\"total-ms\":2.5"
+
+Test(api, query_migrate_none)
+{
+	fill_progress(MIGRATE_NONE); /* the rest is not shown */
+	request("{\"id\":1,\"command\":\"query-migrate\"}",
+		"{\"id\":1,\"return\":{\"status\":\"none\"}}");
+	request("{\"id\":2,\"command\":\"query-migrate\",\"arguments\":{}}",
+		"{\"id\":2,\"return\":{\"status\":\"none\"}}");
+	cr_assert_eq(fake.queries, 2);
+}
+
+Test(api, query_migrate_active)
+{
+	fill_progress(MIGRATE_ACTIVE);
+	request("{\"id\":1,\"command\":\"query-migrate\"}",
+		"{\"id\":1,\"return\":{\"status\":\"active\"," PROGRESS_MEMBERS
+		"}}");
+}
+
+Test(api, query_migrate_completed)
+{
+	fill_progress(MIGRATE_COMPLETED);
+	request("{\"id\":1,\"command\":\"query-migrate\"}",
+		"{\"id\":1,\"return\":{\"status\":\"completed\"," PROGRESS_MEMBERS
+		",\"downtime-ms\":12.25}}");
+}
+
+Test(api, query_migrate_failed)
+{
+	fill_progress(MIGRATE_FAILED);
+	request("{\"id\":1,\"command\":\"query-migrate\"}",
+		"{\"id\":1,\"return\":{\"status\":\"failed\"," PROGRESS_MEMBERS
+		",\"error\":\"the destination refused the stream\"}}");
+}
+
+Test(api, query_migrate_cancelled)
+{
+	fill_progress(MIGRATE_CANCELLED);
+	request("{\"id\":1,\"command\":\"query-migrate\"}",
+		"{\"id\":1,\"return\":{\"status\":\"cancelled\"," PROGRESS_MEMBERS
+		"}}");
+}
+
+/* The dirty tracking in use, when the worker names it, follows the
+ * round. */
+Test(api, query_migrate_dirty_tracking)
+{
+	static const char *const modes[] = { "ring", "dirty-log",
+					     "dirty-log-clear" };
+	char want[1024];
+
+	for (unsigned i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		fill_progress(MIGRATE_ACTIVE);
+		fake.progress.tracking = modes[i];
+		snprintf(want, sizeof(want),
+			 "{\"id\":1,\"return\":{\"status\":\"active\","
+			 "\"round\":3,\"dirty-tracking\":\"%s\","
+			 "\"ram-bytes\":1073741824,\"remaining-bytes\":8192,"
+			 "\"transferred-bytes\":1234567890123,"
+			 "\"zero-pages\":200000,\"dirty-pages-rate\":4242,"
+			 "\"bandwidth-bytes-per-s\":987654321,"
+			 "\"throttle-percent\":30,\"total-ms\":2.5}}",
+			 modes[i]);
+		request("{\"id\":1,\"command\":\"query-migrate\"}", want);
+	}
+	/* Not while none has started. */
+	fake.progress.status = MIGRATE_NONE;
+	request("{\"id\":1,\"command\":\"query-migrate\"}",
+		"{\"id\":1,\"return\":{\"status\":\"none\"}}");
+}
+
+/* An error text with quotes and a backslash comes back as JSON. */
+Test(api, query_migrate_error_is_escaped)
+{
+	fill_progress(MIGRATE_FAILED);
+	snprintf(fake.progress.error, sizeof(fake.progress.error),
+		 "\"/x\"\\\n");
+	request("{\"id\":1,\"command\":\"query-migrate\"}",
+		"{\"id\":1,\"return\":{\"status\":\"failed\"," PROGRESS_MEMBERS
+		",\"error\":\"\\\"/x\\\"\\\\\\n\"}}");
+}
+
+Test(api, query_migrate_and_cancel_take_no_arguments)
+{
+	request("{\"id\":1,\"command\":\"query-migrate\","
+		"\"arguments\":{\"verbose\":true}}",
+		error_text("BadRequest", "this command takes no arguments"));
+	request("{\"id\":1,\"command\":\"migrate-cancel\","
+		"\"arguments\":{\"force\":true}}",
+		error_text("BadRequest", "this command takes no arguments"));
+	cr_assert_eq(fake.queries + fake.cancels, 0);
+}
+
+Test(api, migrate_cancel)
+{
+	request("{\"id\":1,\"command\":\"migrate-cancel\"}",
+		error_text("WrongState", "no migration is running"));
+	cr_assert_eq(fake.cancels, 1);
+	request("{\"id\":1,\"command\":\"migrate\","
+		"\"arguments\":{\"uri\":\"unix:/m\"}}",
+		"{\"id\":1,\"return\":{}}");
+	request("{\"id\":2,\"command\":\"migrate-cancel\",\"arguments\":{}}",
+		"{\"id\":2,\"return\":{}}");
+	cr_assert_eq(fake.cancels, 2);
+	cr_assert_eq(fake.progress.status, MIGRATE_CANCELLED);
+	request("{\"id\":3,\"command\":\"query-migrate\"}",
+		"{\"id\":3,\"return\":{\"status\":\"cancelled\",\"round\":0,"
+		"\"ram-bytes\":0,\"remaining-bytes\":0,"
+		"\"transferred-bytes\":0,\"zero-pages\":0,"
+		"\"dirty-pages-rate\":0,\"bandwidth-bytes-per-s\":0,"
+		"\"throttle-percent\":0,\"total-ms\":0.0}}");
+	request("{\"id\":4,\"command\":\"migrate-cancel\"}",
+		"{\"id\":4,\"error\":{\"code\":\"WrongState\","
+		"\"message\":\"no migration is running\"}}");
+	cr_assert_eq(fake.cancels, 3);
+}
+
+static const struct migrate_params params_30ms = {
+	.max_downtime_ns = 30000000,
+	.max_bandwidth = 0,
+};
+
+Test(api, set_parameters_without_arguments_reports_them)
+{
+	fake.params = params_30ms;
+	request("{\"id\":1,\"command\":\"migrate-set-parameters\"}",
+		"{\"id\":1,\"return\":{\"max-downtime-ms\":30,"
+		"\"max-bandwidth-mibs\":0}}");
+	request("{\"id\":2,\"command\":\"migrate-set-parameters\","
+		"\"arguments\":{}}",
+		"{\"id\":2,\"return\":{\"max-downtime-ms\":30,"
+		"\"max-bandwidth-mibs\":0}}");
+	cr_assert_eq(fake.params.max_downtime_ns, 30000000);
+	cr_assert_eq(fake.params.max_bandwidth, 0);
+}
+
+Test(api, set_parameters_in_range)
+{
+	static const struct {
+		const char *args;
+		uint64_t downtime_ns, bandwidth;
+		const char *ret;
+	} cases[] = {
+		{ "{\"max-downtime-ms\":1}", 1000000, 0,
+		  "{\"max-downtime-ms\":1,\"max-bandwidth-mibs\":0}" },
+		{ "{\"max-downtime-ms\":60000}", 60000000000ULL, 0,
+		  "{\"max-downtime-ms\":60000,\"max-bandwidth-mibs\":0}" },
+		{ "{\"max-bandwidth-mibs\":1048576}", 60000000000ULL,
+		  1ULL << 40,
+		  "{\"max-downtime-ms\":60000,"
+		  "\"max-bandwidth-mibs\":1048576}" },
+		{ "{\"max-bandwidth-mibs\":0}", 60000000000ULL, 0,
+		  "{\"max-downtime-ms\":60000,\"max-bandwidth-mibs\":0}" },
+		{ "{\"max-bandwidth-mibs\":100,\"max-downtime-ms\":250}",
+		  250000000, 100ULL << 20,
+		  "{\"max-downtime-ms\":250,\"max-bandwidth-mibs\":100}" },
+	};
+	char req[256], want[256];
+
+	fake.params = params_30ms;
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(req, sizeof(req),
+			 "{\"id\":1,\"command\":\"migrate-set-parameters\","
+			 "\"arguments\":%s}",
+			 cases[i].args);
+		snprintf(want, sizeof(want), "{\"id\":1,\"return\":%s}",
+			 cases[i].ret);
+		request(req, want);
+		cr_assert_eq(fake.params.max_downtime_ns, cases[i].downtime_ns,
+			     "%s", cases[i].args);
+		cr_assert_eq(fake.params.max_bandwidth, cases[i].bandwidth,
+			     "%s", cases[i].args);
+	}
+}
+
+/* A bad name or value anywhere: BadRequest, and nothing is changed, not
+ * even by the good parameters before it. */
+Test(api, set_parameters_refused)
+{
+	static const char *const downtime =
+		"\\\"max-downtime-ms\\\" must be a whole number from 1 to "
+		"60000";
+	static const char *const bandwidth =
+		"\\\"max-bandwidth-mibs\\\" must be a whole number from 0 to "
+		"1048576";
+	static const struct {
+		const char *args, *message;
+	} bad[] = {
+		{ "{\"max-downtime-ms\":0}", downtime },
+		{ "{\"max-downtime-ms\":-1}", downtime },
+		{ "{\"max-downtime-ms\":60001}", downtime },
+		{ "{\"max-downtime-ms\":1.5}", downtime },
+		{ "{\"max-downtime-ms\":100.0}", downtime },
+		{ "{\"max-downtime-ms\":1e3}", downtime },
+		{ "{\"max-downtime-ms\":\"100\"}", downtime },
+		{ "{\"max-downtime-ms\":true}", downtime },
+		{ "{\"max-downtime-ms\":null}", downtime },
+		{ "{\"max-downtime-ms\":[100]}", downtime },
+		{ "{\"max-downtime-ms\":99999999999999999999}", downtime },
+		{ "{\"max-downtime-ms\":-9223372036854775808}", downtime },
+		{ "{\"max-bandwidth-mibs\":-1}", bandwidth },
+		{ "{\"max-bandwidth-mibs\":1048577}", bandwidth },
+		{ "{\"max-bandwidth-mibs\":4294967296}", bandwidth },
+		{ "{\"max-bandwidth-mibs\":0.5}", bandwidth },
+		{ "{\"max-downtime-ms\":100,\"max-bandwidth-mibs\":-1}",
+		  bandwidth },
+		{ "{\"max-bandwidth-mibs\":5,\"max-downtime-ms\":0}",
+		  downtime },
+		{ "{\"max-speed\":1}", "unknown parameter \\\"max-speed\\\"" },
+		{ "{\"Max-Downtime-Ms\":5}",
+		  "unknown parameter \\\"Max-Downtime-Ms\\\"" },
+		{ "{\"max-downtime-ms\":100,\"downtime\":5}",
+		  "unknown parameter \\\"downtime\\\"" },
+		/* The name is quoted up to its 40th character. */
+		{ "{\"0123456789012345678901234567890123456789abcdef\":1}",
+		  "unknown parameter "
+		  "\\\"0123456789012345678901234567890123456789\\\"" },
+	};
+	char req[256];
+
+	fake.params = params_30ms;
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(req, sizeof(req),
+			 "{\"id\":1,\"command\":\"migrate-set-parameters\","
+			 "\"arguments\":%s}",
+			 bad[i].args);
+		request(req, error_text("BadRequest", bad[i].message));
+		cr_assert_eq(fake.params.max_downtime_ns, 30000000, "%s",
+			     bad[i].args);
+		cr_assert_eq(fake.params.max_bandwidth, 0, "%s", bad[i].args);
+		cr_assert_eq(fake.sets, 0, "%s", bad[i].args);
+	}
+}
+
+/* A VM without a migration worker (ops without the job members) refuses
+ * every job command, with nothing called. */
+Test(api, no_migration_worker)
+{
+	static const char *const reqs[] = {
+		"{\"id\":1,\"command\":\"snapshot\","
+		"\"arguments\":{\"path\":\"/s\"}}",
+		"{\"id\":1,\"command\":\"migrate\","
+		"\"arguments\":{\"uri\":\"unix:/m\"}}",
+		"{\"id\":1,\"command\":\"query-migrate\"}",
+		"{\"id\":1,\"command\":\"migrate-cancel\"}",
+		"{\"id\":1,\"command\":\"migrate-set-parameters\"}",
+		"{\"id\":1,\"command\":\"migrate-set-parameters\","
+		"\"arguments\":{\"max-downtime-ms\":5}}",
+	};
+
+	ops = api_fake_ops_no_jobs(&fake);
+	for (unsigned i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++)
+		request(reqs[i], error_text("Failed",
+					    "this VM has no migration worker"));
+	/* The other commands still work. */
+	request("{\"id\":1,\"command\":\"query-status\"}",
+		"{\"id\":1,\"return\":{\"status\":\"running\"}}");
+}
+
+Test(api, resume_refused_while_a_job_holds_the_pause)
+{
+	fake.paused = true;
+	fake.resume_error = -EBUSY;
+	request("{\"id\":1,\"command\":\"resume\"}",
+		error_text("WrongState",
+			   "a snapshot or migration holds the VM paused"));
+	cr_assert_eq(fake.resumes, 1);
+	cr_assert(fake.paused);
+	fake.resume_error = -EIO;
+	request("{\"id\":1,\"command\":\"resume\"}",
+		error_text("Failed", "resuming the vCPUs: Input/output error"));
+	fake.resume_error = 0;
+	request("{\"id\":1,\"command\":\"resume\"}",
+		"{\"id\":1,\"return\":{}}");
+	request("{\"id\":1,\"command\":\"resume\"}",
+		error_text("WrongState", "the VM is not paused"));
+	cr_assert_eq(fake.resumes, 4);
 }
