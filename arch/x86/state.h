@@ -84,7 +84,9 @@ struct x86_vcpu_state {
 	uint32_t tsc_khz;  /* KVM_GET_TSC_KHZ, not 0 */
 	uint32_t nmsrs;	   /* msrs[] used, in x86_msr_table order */
 	uint32_t mp_state; /* KVM_MP_STATE_* */
-	uint32_t reserved; /* 0 */
+	/* CRC32 of the vCPU's CPUID entries as KVM holds them: the CPU the
+	 * guest saw must be the one it finds on the destination. */
+	uint32_t cpuid_crc;
 	struct kvm_regs regs;
 	struct kvm_sregs2 sregs;
 	struct kvm_vcpu_events events;

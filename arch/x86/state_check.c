@@ -133,9 +133,6 @@ static int check_msrs(const struct x86_vcpu_state *st, const char *what,
 static int check_vcpu_fields(const struct x86_vcpu_state *st, const char *what,
 			     char *why, size_t why_len)
 {
-	if (st->reserved)
-		return refuse(why, why_len, what, "reserved word %#x, not 0",
-			      st->reserved);
 	if (!st->tsc_khz)
 		return refuse(why, why_len, what, "TSC frequency 0 kHz");
 	if (!mp_state_known(st->mp_state))

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <zlib.h>
 
 #include "lib/log.h"
 #include "lib/sandbox.h"
@@ -170,6 +171,26 @@ static int save_tsc_khz(const struct vcpu *v, struct x86_vcpu_state *st)
 /* The MP state first: reading it lets KVM's LAPIC take a pending INIT or
  * SIPI, which changes the events and registers read after it (QEMU reads
  * it before the registers for the same reason). */
+/* The CRC32 of the vCPU's CPUID as KVM_GET_CPUID2 gives it back (what
+ * arch_vcpu_init set, from this host's supported CPUID). */
+static int cpuid_crc(const struct vcpu *v, uint32_t *crc)
+{
+	enum { MAX_ENTRIES = 256 };
+	struct kvm_cpuid2 *c =
+		calloc(1, sizeof(*c) + MAX_ENTRIES * sizeof(c->entries[0]));
+	int r;
+
+	if (!c)
+		return -ENOMEM;
+	c->nent = MAX_ENTRIES;
+	r = VCPU_IOCTL(v, KVM_GET_CPUID2, c);
+	if (!r)
+		*crc = (uint32_t)crc32(0, (const Bytef *)c->entries,
+				       c->nent * sizeof(c->entries[0]));
+	free(c);
+	return r;
+}
+
 static int save_state(const struct vcpu *v, struct x86_vcpu_state *st)
 {
 	struct kvm_mp_state mp = { 0 };
@@ -196,6 +217,8 @@ static int save_state(const struct vcpu *v, struct x86_vcpu_state *st)
 		r = VCPU_IOCTL(v, KVM_GET_DEBUGREGS, &st->debugregs);
 	if (!r)
 		r = save_tsc_khz(v, st);
+	if (!r)
+		r = cpuid_crc(v, &st->cpuid_crc);
 	return r;
 }
 
@@ -222,7 +245,7 @@ int x86_vcpu_save_rules(scmp_filter_ctx ctx)
 		KVM_GET_MP_STATE,	KVM_GET_VCPU_EVENTS, KVM_GET_REGS,
 		KVM_GET_SREGS2,		KVM_GET_XSAVE,	     KVM_GET_XCRS,
 		KVM_GET_MSRS,		KVM_GET_LAPIC,	     KVM_GET_DEBUGREGS,
-		KVM_GET_TSC_KHZ,
+		KVM_GET_TSC_KHZ,	KVM_GET_CPUID2,
 	};
 
 	return sandbox_allow_ioctls(ctx, ioctls,
@@ -328,8 +351,17 @@ static int restore_msrs(const struct vcpu *v, const struct x86_vcpu_state *st,
 static int restore_state(struct vcpu *v, struct x86_vcpu_state *st)
 {
 	struct kvm_mp_state mp = { .mp_state = st->mp_state };
+	uint32_t crc = 0;
 	int r = check_host(v, false);
 
+	if (!r)
+		r = cpuid_crc(v, &crc);
+	if (!r && crc != st->cpuid_crc) {
+		log_error("vCPU %u state: the CPU the guest saw (CPUID) is not "
+			  "the one KVM offers here",
+			  v->id);
+		r = -EPROTO;
+	}
 	if (!r)
 		r = restore_tsc_khz(v, st->tsc_khz);
 	if (!r)

@@ -1,9 +1,8 @@
 # Snapshot files that are not right are refused before any guest runs,
 # with one line naming the file and what is wrong, status 1: a file that
 # is not a snapshot, one cut short, one with a byte changed in its state,
-# and a good one given to a VM of another shape (vCPUs, RAM). A snapshot
-# of a VM with a device that cannot be saved yet is refused (Failed) and
-# the guest runs on.
+# one whose guest saw another CPU (CPUID), and a good one given to a VM
+# of another shape (vCPUs, RAM).
 . tests/guest/migrate.sh
 snap=$WORK/vm.snap
 boot_bg --append "scenario=dirty mem=16 seconds=3" --cpus 2 --memory 256M \
@@ -37,6 +36,24 @@ cp "$snap" "$WORK/flipped"
 # CONFIG section and the vCPU section's header).
 printf '\x5a' | dd of="$WORK/flipped" bs=1 seek=1000 conv=notrunc status=none
 refused flipped "$WORK/flipped" "vmm: --restore $WORK/flipped: section 4 \(vcpu\) at byte [0-9]+: payload CRC mismatch" \
+	--cpus 2 --memory 256M
+# Another CPU (CPUID) than the guest saw: vCPU 0's recorded CPUID CRC
+# changed and the section's CRC made right again.
+python3 - "$snap" "$WORK/cpuid" <<'PY'
+import struct, sys, zlib
+data = bytearray(open(sys.argv[1], "rb").read())
+off = 20
+while True:
+    sid, inst, _, _, length = struct.unpack_from("<IIIIQ", data, off)
+    p = off + 28
+    if sid == 4 and inst == 0:
+        data[p + 12] ^= 1
+        struct.pack_into("<I", data, p + length, zlib.crc32(bytes(data[p:p + length])))
+        break
+    off = p + length + 4
+open(sys.argv[2], "wb").write(data)
+PY
+refused cpuid "$WORK/cpuid" "vmm: vCPU 0 state: the CPU the guest saw \(CPUID\) is not the one KVM offers here" \
 	--cpus 2 --memory 256M
 refused cpus "$snap" "vmm: incoming state: the VM has 2 vCPUs, this one --cpus 1" \
 	--cpus 1 --memory 256M
