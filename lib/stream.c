@@ -257,7 +257,7 @@ int stream_put_section(struct stream_writer *w, uint32_t id, uint32_t instance,
 
 /* Compares 8-byte words, 64 bytes at a time (vectorised by the
  * compiler), leaving at the first non-zero block. */
-static bool page_is_zero(const uint8_t *p)
+bool stream_page_is_zero(const uint8_t *p)
 {
 	for (size_t i = 0; i < STREAM_PAGE_SIZE; i += 64) {
 		uint64_t acc = 0;
@@ -329,7 +329,7 @@ int stream_put_ram(struct stream_writer *w, uint64_t gpa, const uint8_t *host,
 		int e;
 
 		for (uint32_t i = 0; i < n; i++) {
-			zero[i] = page_is_zero(host +
+			zero[i] = stream_page_is_zero(host +
 					       (size_t)i * STREAM_PAGE_SIZE);
 			zeros += zero[i];
 		}

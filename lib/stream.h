@@ -70,6 +70,8 @@ int stream_put_section(struct stream_writer *w, uint32_t id, uint32_t instance,
 int stream_put_ram(struct stream_writer *w, uint64_t gpa, const uint8_t *host,
 		   uint64_t npages, uint64_t *zero_pages);
 int stream_put_end(struct stream_writer *w);
+/* True when the STREAM_PAGE_SIZE bytes at p are all zero. */
+bool stream_page_is_zero(const uint8_t *p);
 /* Writes every pending byte (full writes, EINTR retried). */
 int stream_flush(struct stream_writer *w);
 

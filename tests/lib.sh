@@ -62,6 +62,16 @@ stop_vm() {
 	set -e
 }
 
+# ctl ARGS...: vmm ctl on the control socket $sock; stdout in $ctl_out, stderr in $ctl_err,
+# status in $ctl_rc.
+ctl() {
+	set +e
+	"$VMM" ctl "$sock" "$@" >"$WORK/ctl.out" 2>"$WORK/ctl.err"
+	ctl_rc=$?
+	set -e
+	ctl_out=$(cat "$WORK/ctl.out") ctl_err=$(cat "$WORK/ctl.err")
+}
+
 expect_status() {
 	[ "$status" = "$1" ] || fail "exit status $status, expected $1"
 }

@@ -17,16 +17,6 @@
 
 #define RAM_ALIGN (2ULL << 20)
 
-static bool zero_page(const uint8_t *p)
-{
-	const uint64_t *w = (const uint64_t *)p;
-
-	for (unsigned i = 0; i < STREAM_PAGE_SIZE / 8; i++)
-		if (w[i])
-			return false;
-	return true;
-}
-
 static int pwrite_all(int fd, const uint8_t *p, uint64_t len, uint64_t off)
 {
 	while (len) {
@@ -54,11 +44,11 @@ static int write_region(int fd, const struct mem_region *reg, uint64_t off,
 		int r;
 
 		while (page < pages &&
-		       zero_page(reg->hva + page * STREAM_PAGE_SIZE))
+		       stream_page_is_zero(reg->hva + page * STREAM_PAGE_SIZE))
 			page++;
 		start = page;
 		while (page < pages &&
-		       !zero_page(reg->hva + page * STREAM_PAGE_SIZE))
+		       !stream_page_is_zero(reg->hva + page * STREAM_PAGE_SIZE))
 			page++;
 		if (page == start)
 			break;

@@ -164,16 +164,6 @@ static int check_config(struct vmstate_load *l, const struct stream_section *s)
 	return 0;
 }
 
-static bool page_is_zero(const uint8_t *p)
-{
-	const uint64_t *w = (const uint64_t *)p;
-
-	for (unsigned i = 0; i < STREAM_PAGE_SIZE / 8; i++)
-		if (w[i])
-			return false;
-	return true;
-}
-
 static int load_ram(struct vmstate_load *l, const struct stream_section *s)
 {
 	struct stream_ram_cursor c;
@@ -197,7 +187,7 @@ static int load_ram(struct vmstate_load *l, const struct stream_section *s)
 			 * fresh RAM stays unallocated. */
 			for (uint64_t off = 0; off < len;
 			     off += STREAM_PAGE_SIZE)
-				if (!page_is_zero(host + off))
+				if (!stream_page_is_zero(host + off))
 					memset(host + off, 0, STREAM_PAGE_SIZE);
 			l->zero_pages += run.npages;
 		}

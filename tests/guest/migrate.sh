@@ -9,16 +9,6 @@ sock=$WORK/api.sock
 # The line a dirty guest ends with when every page checked out.
 DIRTY_OK='dirty: ok passes=[0-9]+ max-stall-us=[0-9]+'
 
-# ctl ARGS...: vmm ctl on $sock; stdout in $ctl_out, stderr in $ctl_err,
-# status in $ctl_rc.
-ctl() {
-	set +e
-	"$VMM" ctl "$sock" "$@" >"$WORK/ctl.out" 2>"$WORK/ctl.err"
-	ctl_rc=$?
-	set -e
-	ctl_out=$(cat "$WORK/ctl.out") ctl_err=$(cat "$WORK/ctl.err")
-}
-
 # run_state NAME ARGS...: vmm run ARGS (a --restore or --incoming run)
 # in the background, output in $WORK/NAME.out and .err, pid in $dst_pid.
 run_state() {

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "vmm/uri.h"
+#include "stderr_capture.h"
 
 /* ---- parsing ---- */
 
@@ -192,33 +193,6 @@ Test(uri_parse, refused_leaves_the_uri_empty)
 
 /* ---- sockets ---- */
 
-/* Standard error captured into a memfd between begin and end. */
-static int saved_stderr = -1, captured = -1;
-static char captured_text[4096];
-
-static void capture_begin(void)
-{
-	fflush(stderr);
-	captured = memfd_create("stderr", MFD_CLOEXEC);
-	cr_assert_geq(captured, 0);
-	saved_stderr = dup(STDERR_FILENO);
-	cr_assert_geq(saved_stderr, 0);
-	cr_assert_eq(dup2(captured, STDERR_FILENO), STDERR_FILENO);
-}
-
-static const char *capture_end(void)
-{
-	ssize_t n;
-
-	fflush(stderr);
-	cr_assert_eq(dup2(saved_stderr, STDERR_FILENO), STDERR_FILENO);
-	close(saved_stderr);
-	n = pread(captured, captured_text, sizeof(captured_text) - 1, 0);
-	cr_assert_geq(n, 0);
-	captured_text[n] = 0;
-	close(captured);
-	return captured_text;
-}
 
 static char dir[64];
 

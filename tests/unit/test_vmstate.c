@@ -20,6 +20,7 @@
 #include "tests/unit/guest_ram.h"
 #include "vmm/vm.h"
 #include "vmm/vmstate.h"
+#include "stderr_capture.h"
 
 #define PAGE STREAM_PAGE_SIZE
 #define RAM_SIZE (16u << 20)
@@ -74,32 +75,6 @@ TestSuite(vmstate, .init = setup, .fini = teardown);
 
 /* ---- standard error ---- */
 
-static int saved_stderr = -1, captured = -1;
-static char captured_text[8192];
-
-static void capture_begin(void)
-{
-	fflush(stderr);
-	captured = memfd_create("stderr", MFD_CLOEXEC);
-	cr_assert_geq(captured, 0);
-	saved_stderr = dup(STDERR_FILENO);
-	cr_assert_geq(saved_stderr, 0);
-	cr_assert_eq(dup2(captured, STDERR_FILENO), STDERR_FILENO);
-}
-
-static const char *capture_end(void)
-{
-	ssize_t n;
-
-	fflush(stderr);
-	cr_assert_eq(dup2(saved_stderr, STDERR_FILENO), STDERR_FILENO);
-	close(saved_stderr);
-	n = pread(captured, captured_text, sizeof(captured_text) - 1, 0);
-	cr_assert_geq(n, 0);
-	captured_text[n] = 0;
-	close(captured);
-	return captured_text;
-}
 
 /* ---- streams ---- */
 

@@ -20,15 +20,6 @@ set -e
 	grep -qxF "vmm: --api $sock: another process is listening on it" "$WORK/2.err" ||
 	fail "a second vmm on the live socket: status $rc, stderr: $(cat "$WORK/2.err")"
 ticks() { grep -c '^guest: tick ' "$out"; }
-# ctl ARGS...: vmm ctl's stdout in $ctl_out, stderr in $ctl_err, status
-# in $ctl_rc.
-ctl() {
-	set +e
-	"$VMM" ctl "$sock" "$@" >"$WORK/ctl.out" 2>"$WORK/ctl.err"
-	ctl_rc=$?
-	set -e
-	ctl_out=$(cat "$WORK/ctl.out") ctl_err=$(cat "$WORK/ctl.err")
-}
 # expect_ctl RC STDOUT STDERR ARGS...
 expect_ctl() {
 	local rc=$1 want_out=$2 want_err=$3
