@@ -61,6 +61,17 @@ struct device_type {
 	 * save cannot be snapshotted or migrated. */
 	int (*save)(void *dev, struct stream_writer *w, unsigned index);
 	int (*restore)(void *dev, const struct stream_section *s);
+	/* Optional, both or neither, with save: before the state is read,
+	 * on the saving thread with the vCPUs parked and before the last
+	 * look at the dirty pages (completions write guest RAM), quiesce
+	 * stops taking requests, completes those in flight (interrupting
+	 * the driver for them as it asked) and makes what they wrote
+	 * durable (disks flushed), keeping everything needed to go on. 0,
+	 * or -errno after one log line (the device then runs on as
+	 * before). resume goes on as before the quiesce: after a snapshot,
+	 * or when a migration failed and the source keeps running. */
+	int (*quiesce)(void *dev);
+	void (*resume)(void *dev);
 };
 
 #endif

@@ -328,6 +328,15 @@ static int stop_and_copy(struct outgoing *o, int sock)
 	if (r)
 		return r;
 	pause_ns = monotonic_ns();
+	/* Before the last dirty fetch: the devices' last completions write
+	 * guest RAM. */
+	r = vmstate_quiesce(vm);
+	if (r) {
+		set_error(o->m, "a device could not be stopped: %s",
+			  strerror(-r));
+		vm_pause_unhold(vm, !o->was_paused);
+		return r;
+	}
 	dirty = fetch_dirty(o);
 	r = dirty < 0 ? (int)dirty : send_dirty(o, false);
 	if (!r)
@@ -344,10 +353,12 @@ static int stop_and_copy(struct outgoing *o, int sock)
 					       : strerror(-r));
 	}
 	if (r) {
+		vmstate_resume(vm);
 		vm_pause_unhold(vm, !o->was_paused);
 		return r;
 	}
-	/* The hold stays: the guest runs on the destination now. */
+	/* The hold stays: the guest runs on the destination now, and the
+	 * devices stay quiesced: nothing more reaches the disks here. */
 	pthread_mutex_lock(&o->m->lock);
 	o->m->progress.downtime_ns = monotonic_ns() - pause_ns;
 	o->m->progress.remaining = 0;
@@ -407,6 +418,10 @@ static void migrate_job(struct migrator *m)
 	pthread_mutex_lock(&m->lock);
 	o.params = m->params;
 	pthread_mutex_unlock(&m->lock);
+	/* Refused before a byte is sent, not after all RAM was. */
+	r = vmstate_saveable(o.vm);
+	if (r)
+		set_error(m, "a device of this VM cannot be saved yet");
 	for (unsigned i = 0; i < o.vm->mem.nr_regions && !r; i++) {
 		uint64_t pages = o.vm->mem.regions[i].size / MEM_PAGE_SIZE;
 		o.bitmap[i] = calloc((pages + 63) / 64, sizeof(uint64_t));
@@ -465,7 +480,11 @@ static void snapshot_job(struct migrator *m)
 	int r = vm_pause_hold(m->vm, &was_paused);
 
 	if (!r) {
-		r = snapshot_write(m->vm, m->path, &st);
+		r = vmstate_quiesce(m->vm);
+		if (!r) {
+			r = snapshot_write(m->vm, m->path, &st);
+			vmstate_resume(m->vm);
+		}
 		vm_pause_unhold(m->vm, !was_paused);
 	}
 	pthread_mutex_lock(&m->lock);

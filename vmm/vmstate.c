@@ -71,10 +71,8 @@ int vmstate_put_config(struct vm *vm, struct stream_writer *w)
 				  sizeof(c));
 }
 
-int vmstate_put_state(struct vm *vm, struct stream_writer *w)
+int vmstate_saveable(struct vm *vm)
 {
-	int r = 0;
-
 	for (unsigned i = 0; i < vm->devices.n; i++) {
 		const struct device_type *t = vm->devices.dev[i]->type;
 		if (!t->save) {
@@ -83,6 +81,43 @@ int vmstate_put_state(struct vm *vm, struct stream_writer *w)
 			return -ENOTSUP;
 		}
 	}
+	return 0;
+}
+
+int vmstate_quiesce(struct vm *vm)
+{
+	unsigned i;
+	int r = vmstate_saveable(vm);
+
+	for (i = 0; i < vm->devices.n && !r; i++) {
+		struct vm_device *d = vm->devices.dev[i];
+		if (d->type->quiesce)
+			r = d->type->quiesce(d->dev);
+	}
+	if (r)
+		/* Those quiesced before the failure go on; the failed one
+		 * resumed itself. */
+		for (unsigned j = 0; j + 1 < i; j++) {
+			struct vm_device *d = vm->devices.dev[j];
+			if (d->type->resume)
+				d->type->resume(d->dev);
+		}
+	return r;
+}
+
+void vmstate_resume(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->devices.n; i++) {
+		struct vm_device *d = vm->devices.dev[i];
+		if (d->type->resume)
+			d->type->resume(d->dev);
+	}
+}
+
+int vmstate_put_state(struct vm *vm, struct stream_writer *w)
+{
+	int r = vmstate_saveable(vm);
+
 	for (unsigned i = 0; i < vm->nr_vcpus && !r; i++)
 		r = arch_vcpu_save(&vm->vcpus[i], w);
 	if (!r)

@@ -24,6 +24,18 @@ int vmstate_put_config(struct vm *vm, struct stream_writer *w);
 /* Every vCPU's section, then the architecture's, then the devices'. */
 int vmstate_put_state(struct vm *vm, struct stream_writer *w);
 
+/* 0, or -ENOTSUP after one log line when a device's type cannot be
+ * saved: checked before a migration starts, and again when saving. */
+int vmstate_saveable(struct vm *vm);
+/* With the vCPUs parked, before the last look at the dirty pages and
+ * vmstate_put_state: every device stops at a safe point (device.h,
+ * quiesce). -ENOTSUP (logged) when a device cannot be saved, or a
+ * device's -errno; on failure every device runs on as before. */
+int vmstate_quiesce(struct vm *vm);
+/* After the state was written (snapshot) or the migration failed: every
+ * device goes on as before vmstate_quiesce. */
+void vmstate_resume(struct vm *vm);
+
 /* A snapshot file's RAM_IMAGE payload: region `region` of the VM is the
  * `size` bytes at `file_offset` of the file holding the stream. */
 struct vmstate_ram_image {

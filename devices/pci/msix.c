@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <linux/pci_regs.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "lib/log.h"
@@ -210,5 +211,62 @@ void msix_notify(struct msix *m, unsigned vec)
 	} else if (m->enabled) {
 		m->pending |= 1ULL << vec;
 	}
+	pthread_mutex_unlock(&m->lock);
+}
+
+_Static_assert(sizeof(struct msix_entry) == MSIX_ENTRY_SIZE, "stream layout");
+
+void msix_save(struct msix *m, struct msix_state *s)
+{
+	memset(s, 0, sizeof(*s));
+	pthread_mutex_lock(&m->lock);
+	s->nvec = m->nvec;
+	s->pending = m->pending;
+	memcpy(s->table, m->table, m->nvec * sizeof(m->table[0]));
+	pthread_mutex_unlock(&m->lock);
+}
+
+int msix_state_check(const struct msix *m, const struct msix_state *s,
+		     const uint8_t *cfg, char *why, size_t why_len)
+{
+	bool enabled =
+		(cfg[m->cap + PCI_MSIX_FLAGS + 1] << 8) & PCI_MSIX_FLAGS_ENABLE;
+
+	uint64_t used = m->nvec == 64 ? ~0ULL : (1ULL << m->nvec) - 1;
+
+	if (s->nvec != m->nvec || s->reserved) {
+		snprintf(why, why_len, "MSI-X with %u vectors, this one %u",
+			 s->nvec, m->nvec);
+		return -EPROTO;
+	}
+	if (s->pending & ~used || (s->pending && !enabled)) {
+		snprintf(why, why_len, "MSI-X pending bits %#llx",
+			 (unsigned long long)s->pending);
+		return -EPROTO;
+	}
+	for (unsigned v = 0; v < MSIX_MAX_VECTORS; v++) {
+		const struct msix_entry *e = &s->table[v];
+		bool bad = v < m->nvec
+				   ? (e->ctrl & ~ENTRY_MASKED) || (e->addr & 3)
+				   : e->addr || e->data || e->ctrl;
+		if (bad) {
+			snprintf(why, why_len, "MSI-X table entry %u", v);
+			return -EPROTO;
+		}
+	}
+	return 0;
+}
+
+void msix_restore(struct msix *m, const struct msix_state *s)
+{
+	uint32_t flags = pci_cfg_get(m->dev, m->cap + PCI_MSIX_FLAGS, 2);
+
+	pthread_mutex_lock(&m->lock);
+	memcpy(m->table, s->table, m->nvec * sizeof(m->table[0]));
+	m->pending = s->pending;
+	m->enabled = flags & PCI_MSIX_FLAGS_ENABLE;
+	m->function_masked = flags & PCI_MSIX_FLAGS_MASKALL;
+	m->route_stale = m->nvec == 64 ? ~0ULL : (1ULL << m->nvec) - 1;
+	refresh(m);
 	pthread_mutex_unlock(&m->lock);
 }

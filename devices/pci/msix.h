@@ -13,6 +13,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "pci.h"
@@ -34,7 +35,7 @@ struct msix_entry {
 	uint32_t ctrl; /* bit 0: masked */
 };
 
-/* Plain state (save/restore later) plus the lock. */
+/* Plain state (msix_save/msix_restore) plus the lock. */
 struct msix {
 	pthread_mutex_t lock;
 	struct pci_device *dev;
@@ -70,6 +71,27 @@ void msix_config_written(struct msix *m, unsigned off, unsigned len);
 void msix_table_access(struct msix *m, uint64_t off, uint8_t *data,
 		       unsigned size, bool is_write);
 void msix_pba_read(struct msix *m, uint64_t off, uint8_t *data, unsigned size);
+
+/* Saving and restoring (a snapshot, a live migration): the table and the
+ * PBA as a plain struct; enable and function mask are the capability's
+ * bits in the restored configuration space. msix_state_check is pure (0
+ * or -EPROTO with why filled in): at most nvec vectors, control and
+ * address bits only as a table write leaves them, nothing pending while
+ * MSI-X is disabled in cfg (the configuration space to be restored).
+ * msix_restore loads a checked state after the configuration space, marks
+ * every route stale and routes every deliverable vector (firing those
+ * pending), as the guest's own writes would: main thread, no vCPU
+ * running. */
+struct msix_state {
+	uint32_t nvec, reserved; /* nvec: the device's; reserved 0 */
+	uint64_t pending;
+	struct msix_entry table[MSIX_MAX_VECTORS]; /* unused entries 0 */
+};
+
+void msix_save(struct msix *m, struct msix_state *s);
+int msix_state_check(const struct msix *m, const struct msix_state *s,
+		     const uint8_t *cfg, char *why, size_t why_len);
+void msix_restore(struct msix *m, const struct msix_state *s);
 
 /* Signals vector vec: fired now, held pending while masked, dropped when
  * MSI-X is disabled or vec is MSIX_NO_VECTOR or out of range. */

@@ -134,6 +134,24 @@ static void update_mappings(struct pci_device *dev)
 	}
 }
 
+int pci_cfg_check(const struct pci_device *dev, const uint8_t *cfg,
+		  unsigned *off)
+{
+	for (unsigned i = 0; i < PCI_CFG_SIZE; i++) {
+		if ((cfg[i] ^ dev->cfg[i]) & ~dev->wmask[i]) {
+			*off = i;
+			return -EPROTO;
+		}
+	}
+	return 0;
+}
+
+void pci_cfg_load(struct pci_device *dev, const uint8_t *cfg)
+{
+	memcpy(dev->cfg, cfg, PCI_CFG_SIZE);
+	update_mappings(dev);
+}
+
 /* One access of len bytes at reg of slot's function 0, within a dword. */
 static void config_access(struct pci_bus *bus, unsigned slot, unsigned fn,
 			  unsigned reg, uint8_t *data, unsigned len,

@@ -85,6 +85,16 @@ uint8_t pci_add_cap(struct pci_device *dev, uint8_t id, const void *body,
  * window. Returns the slot, or -ENOSPC (logged). */
 int pci_bus_attach(struct pci_bus *bus, struct pci_device *dev);
 
+/* Restoring a device's configuration space (a snapshot, a live
+ * migration), main thread, no vCPU running. pci_cfg_check is pure: 0 when
+ * cfg differs from dev's only in bits the guest may write, else -EPROTO
+ * with the first such offset in *off. pci_cfg_load takes a checked cfg
+ * and reports the BARs' decoding as the guest's own writes would
+ * (bar_moved). */
+int pci_cfg_check(const struct pci_device *dev, const uint8_t *cfg,
+		  unsigned *off);
+void pci_cfg_load(struct pci_device *dev, const uint8_t *cfg);
+
 /* Bus-relative handlers; attach them with the bus as opaque:
  * pci_config_port_ops at PCI_CONFIG_PORT for 8 ports, pci_ecam_ops over
  * PCI_ECAM_BUS_SIZE bytes and pci_mmio_ops over the BAR window. */

@@ -1,4 +1,5 @@
-/* Main thread only (see devices/device.h). */
+/* Main thread only (see devices/device.h), but for quiesce, resume and
+ * save: the thread saving the VM, vCPUs parked. */
 #include "blk_type.h"
 
 #include <errno.h>
@@ -6,6 +7,7 @@
 
 #include "blk.h"
 #include "blk_opts.h"
+#include "blk_state.h"
 
 static int blk_type_parse(char *arg, void *cfg, const char **why)
 {
@@ -78,6 +80,26 @@ static void blk_type_stats(void *dev, FILE *out)
 				&b->queues[i].worker.sleeps, __ATOMIC_RELAXED));
 }
 
+static int blk_type_quiesce(void *dev)
+{
+	return vblk_quiesce(dev);
+}
+
+static void blk_type_resume(void *dev)
+{
+	vblk_resume(dev);
+}
+
+static int blk_type_save(void *dev, struct stream_writer *w, unsigned index)
+{
+	return vblk_save(dev, w, index);
+}
+
+static int blk_type_restore(void *dev, const struct stream_section *s)
+{
+	return vblk_restore(dev, s);
+}
+
 const struct device_type vblk_device_type = {
 	.name = "disk",
 	.arg = VBLK_OPT_HELP,
@@ -90,4 +112,8 @@ const struct device_type vblk_device_type = {
 	.bind = blk_type_bind,
 	.destroy = blk_type_destroy,
 	.stats = blk_type_stats,
+	.quiesce = blk_type_quiesce,
+	.resume = blk_type_resume,
+	.save = blk_type_save,
+	.restore = blk_type_restore,
 };

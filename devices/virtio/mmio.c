@@ -3,6 +3,7 @@
  * signalling runs on device threads and only touches interrupt_status
  * atomically. */
 #include "mmio.h"
+#include "mmio_state.h"
 
 #include <linux/virtio_mmio.h>
 #include <string.h>
@@ -34,6 +35,14 @@ static const struct virtio_transport_ops mmio_transport_ops = {
 	.notify_config = notify_config,
 };
 
+static const struct virtio_transport_state_ops mmio_state_ops = {
+	.kind = VIRTIO_TRANSPORT_MMIO,
+	.state_size = sizeof(struct virtio_mmio_state),
+	.save = virtio_mmio_save,
+	.check = virtio_mmio_check,
+	.restore = virtio_mmio_restore,
+};
+
 void virtio_mmio_init(struct virtio_mmio *m, struct virtio_dev *vd,
 		      void (*irq)(void *opaque),
 		      void (*notify)(void *opaque, unsigned queue),
@@ -45,6 +54,7 @@ void virtio_mmio_init(struct virtio_mmio *m, struct virtio_dev *vd,
 	m->notify = notify;
 	m->opaque = opaque;
 	virtio_dev_attach_transport(vd, &mmio_transport_ops, m);
+	virtio_dev_attach_transport_state(vd, &mmio_state_ops);
 }
 
 static struct virtqueue *selected(struct virtio_mmio *m)

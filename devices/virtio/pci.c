@@ -5,6 +5,7 @@
  * notify_config, which touch only the ISR atomically and the MSI-X state
  * under its own lock. */
 #include "pci.h"
+#include "pci_state.h"
 
 #include <errno.h>
 #include <linux/pci_regs.h>
@@ -335,6 +336,14 @@ static const struct virtio_transport_ops pci_transport_ops = {
 	.notify_config = notify_config,
 };
 
+static const struct virtio_transport_state_ops pci_state_ops = {
+	.kind = VIRTIO_TRANSPORT_PCI,
+	.state_size = sizeof(struct virtio_pci_state),
+	.save = virtio_pci_save,
+	.check = virtio_pci_check,
+	.restore = virtio_pci_restore,
+};
+
 static int add_vendor_cap(struct virtio_pci *p, uint8_t type, uint32_t off,
 			  uint32_t len, const void *extra, unsigned extra_len)
 {
@@ -394,6 +403,7 @@ int virtio_pci_init(struct virtio_pci *p, struct virtio_dev *vd,
 	if (r)
 		return r;
 	virtio_dev_attach_transport(vd, &pci_transport_ops, p);
+	virtio_dev_attach_transport_state(vd, &pci_state_ops);
 	return 0;
 }
 

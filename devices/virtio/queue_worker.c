@@ -95,19 +95,60 @@ static void answer(struct vq_worker *w, int result)
 	pthread_mutex_unlock(&w->lock);
 }
 
+/* PAUSE: stops at the same safe point as STOP, then interrupts the driver
+ * for what the drain pushed (the driver is not resetting: it waits for
+ * those completions) and hands the queue copy over. */
+static void pause_queue(struct vq_worker *w)
+{
+	bool was = w->serving;
+
+	drain(w);
+	w->paused = was;
+	if (was && vq_should_notify(&w->vq))
+		virtio_queue_interrupt(w->cfg.vd, w->cfg.index);
+	pthread_mutex_lock(&w->lock);
+	w->paused_vq = w->vq;
+	w->paused_serving = was;
+	pthread_mutex_unlock(&w->lock);
+	answer(w, 0);
+}
+
+/* RESUME: the paused queue is served again, from where it stopped. */
+static void resume_queue(struct vq_worker *w)
+{
+	bool again = w->paused && !w->serving;
+
+	w->paused = false;
+	if (again)
+		w->serving = true;
+	answer(w, 0);
+	if (again)
+		serve(w); /* nothing is lost: look at the ring now */
+}
+
 /* Runs the pending command; false when the thread is to end. */
 static bool run_command(struct vq_worker *w)
 {
 	enum vqw_cmd cmd;
 	struct virtqueue next;
+	int (*fn)(void *arg);
+	void *arg;
 
 	clear_eventfd(w->ctl_fd);
 	pthread_mutex_lock(&w->lock);
 	cmd = w->cmd;
 	next = w->next;
+	fn = w->call_fn;
+	arg = w->call_arg;
 	pthread_mutex_unlock(&w->lock);
-	if (cmd == VQW_NONE)
-		return true;
+	switch (cmd) {
+	case VQW_NONE: return true;
+	case VQW_PAUSE: pause_queue(w); return true;
+	case VQW_RESUME: resume_queue(w); return true;
+	case VQW_CALL: answer(w, fn(arg)); return true;
+	default: break;
+	}
+	w->paused = false;
 	/* The requests in flight complete on the rings they came from: the
 	 * new configuration replaces the old only after them. */
 	drain(w);
@@ -310,6 +351,33 @@ static int command(struct vq_worker *w, enum vqw_cmd cmd,
 	r = w->result;
 	pthread_mutex_unlock(&w->lock);
 	return r;
+}
+
+void vq_worker_pause(struct vq_worker *w, struct virtqueue *vq, bool *serving)
+{
+	*serving = false;
+	if (command(w, VQW_PAUSE, NULL))
+		return;
+	pthread_mutex_lock(&w->lock);
+	*vq = w->paused_vq;
+	*serving = w->paused_serving;
+	pthread_mutex_unlock(&w->lock);
+}
+
+void vq_worker_resume(struct vq_worker *w)
+{
+	command(w, VQW_RESUME, NULL);
+}
+
+int vq_worker_call(struct vq_worker *w, int (*fn)(void *arg), void *arg)
+{
+	if (!w->have_thread)
+		return -ESRCH;
+	pthread_mutex_lock(&w->lock);
+	w->call_fn = fn;
+	w->call_arg = arg;
+	pthread_mutex_unlock(&w->lock);
+	return command(w, VQW_CALL, NULL);
 }
 
 int vq_worker_start(struct vq_worker *w, const struct virtqueue *q)

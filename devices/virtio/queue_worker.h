@@ -81,7 +81,16 @@ struct vq_worker_config {
  * is in every role's base rules). */
 int vq_worker_rules(scmp_filter_ctx ctx);
 
-enum vqw_cmd { VQW_NONE, VQW_START, VQW_STOP, VQW_EXIT, VQW_SANDBOX };
+enum vqw_cmd {
+	VQW_NONE,
+	VQW_START,
+	VQW_STOP,
+	VQW_EXIT,
+	VQW_SANDBOX,
+	VQW_PAUSE,
+	VQW_RESUME,
+	VQW_CALL,
+};
 
 struct vq_worker {
 	/* Set by vq_worker_init, then read-only. */
@@ -96,9 +105,16 @@ struct vq_worker {
 	enum vqw_cmd cmd;
 	int result;
 	struct virtqueue next; /* configuration handed over by START */
+	/* CALL's function and argument; PAUSE's answer: the queue copy and
+	 * whether it was serving. */
+	int (*call_fn)(void *arg);
+	void *call_arg;
+	struct virtqueue paused_vq;
+	bool paused_serving;
 	/* Worker thread only. */
 	struct virtqueue vq;
 	bool serving;
+	bool paused;	/* PAUSE stopped a serving queue; RESUME restarts it */
 	bool fds_stale; /* polling found work that also signalled the fds */
 	/* Atomic, for tests and statistics: how many times the worker
 	 * started; requests it waited for when told to stop; the current
@@ -123,6 +139,20 @@ int vq_worker_start(struct vq_worker *w, const struct virtqueue *q);
 /* Returns when the worker no longer uses the queue and nothing it
  * started is in flight. A no-op when it is not serving. */
 void vq_worker_stop(struct vq_worker *w);
+
+/* A snapshot or a migration (devices/virtio/virtio_state.h). Pause stops
+ * like vq_worker_stop (nothing more popped, everything in flight
+ * completed) but keeps the queue: the driver is interrupted for what the
+ * drain completed when it asked to be, and *vq receives the worker's copy
+ * (ring indices included), *serving whether it was serving. Resume serves
+ * that same queue again (a no-op when it was not serving). Any thread,
+ * callers serialised as for start and stop. */
+void vq_worker_pause(struct vq_worker *w, struct virtqueue *vq, bool *serving);
+void vq_worker_resume(struct vq_worker *w);
+/* Runs fn(arg) on the worker thread (which owns the device's per-queue
+ * host state, e.g. an io_uring) and returns its result; -ESRCH without a
+ * thread. */
+int vq_worker_call(struct vq_worker *w, int (*fn)(void *arg), void *arg);
 
 /* QueueNotify without an ioeventfd; any thread. */
 void vq_worker_kick(struct vq_worker *w);

@@ -46,6 +46,12 @@ void virtio_dev_set_worker(struct virtio_dev *vd, unsigned q,
 		vd->workers[q] = w;
 }
 
+void virtio_dev_attach_transport_state(
+	struct virtio_dev *vd, const struct virtio_transport_state_ops *ops)
+{
+	vd->tstate = ops;
+}
+
 void virtio_dev_attach_transport(struct virtio_dev *vd,
 				 const struct virtio_transport_ops *tops,
 				 void *transport)

@@ -17,6 +17,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "lib/log.h"
@@ -57,12 +58,31 @@ struct virtio_transport_ops {
 	void (*notify_config)(void *transport);
 };
 
-/* Common state of one device: a plain struct (save/restore later). */
+/* Saving and restoring a transport (virtio_state.h): its kind
+ * (VIRTIO_TRANSPORT_*), its state's size, a copy of it (vCPUs parked), a
+ * pure check of a copy from a stream (0 or -EPROTO with why filled in)
+ * and the restore of a checked copy, which also wires what the state
+ * implies (BAR decoding, MSI routes, a pending interrupt raised again);
+ * main thread, before any vCPU runs. Set by the transport beside its
+ * struct virtio_transport_ops (virtio_dev_attach_transport_state). */
+struct virtio_transport_state_ops {
+	uint32_t kind;
+	uint32_t state_size;
+	void (*save)(void *transport, void *state);
+	int (*check)(void *transport, const void *state, char *why,
+		     size_t why_len);
+	void (*restore)(void *transport, const void *state);
+};
+
+enum { VIRTIO_TRANSPORT_MMIO = 1, VIRTIO_TRANSPORT_PCI = 2 };
+
+/* Common state of one device: a plain struct (saved by virtio_state.h). */
 struct virtio_dev {
 	pthread_mutex_t lock;
 	const struct virtio_device_ops *ops;
 	void *opaque;
 	const struct virtio_transport_ops *tops;
+	const struct virtio_transport_state_ops *tstate; /* NULL: unsaveable */
 	void *transport;
 	const struct guest_mem *mem;
 	uint64_t host_features;
@@ -76,6 +96,11 @@ struct virtio_dev {
 	struct virtqueue vqs[VIRTIO_MAX_QUEUES];
 	/* Set by the device before the transport is live, then fixed. */
 	struct vq_worker *workers[VIRTIO_MAX_QUEUES];
+	/* Between virtio_quiesce and virtio_resume (virtio_state.h): each
+	 * worker's queue copy and whether it was serving. */
+	bool quiesced;
+	bool paused_serving[VIRTIO_MAX_QUEUES];
+	struct virtqueue paused[VIRTIO_MAX_QUEUES];
 	struct log_limit log; /* guest-triggerable lines of this device */
 };
 
@@ -87,6 +112,8 @@ int virtio_dev_init(struct virtio_dev *vd, const struct virtio_device_ops *ops,
 void virtio_dev_attach_transport(struct virtio_dev *vd,
 				 const struct virtio_transport_ops *tops,
 				 void *transport);
+void virtio_dev_attach_transport_state(
+	struct virtio_dev *vd, const struct virtio_transport_state_ops *ops);
 /* Queue q is served by w from DRIVER_OK to reset (main thread, before the
  * transport is live). */
 void virtio_dev_set_worker(struct virtio_dev *vd, unsigned q,

@@ -8,6 +8,8 @@
  *   hang              never exit
  *   flood lines=N     print N numbered lines as fast as the UART takes them
  *   blk, blkbench     virtio-blk checks and benchmark (blk.c)
+ *   blkverify         blocks written and read back continuously while the
+ *                     VMM snapshots or migrates (blkverify.c)
  *   p9, p9bench       9P2000.L over virtio-9p: functional test and
  *                     benchmark (p9test.c, p9bench.c, client in p9.c)
  *   hostile attack=A  virtio register rules broken on purpose (hostile.c)
@@ -173,6 +175,7 @@ static int scenario_tick(void)
 
 int scenario_blk(void);
 int scenario_blkbench(void);
+int scenario_blkverify(void);
 int scenario_hostile(void);
 int scenario_p9(void);
 int scenario_p9bench(void);
@@ -184,6 +187,7 @@ static const struct {
 } scenarios[] = {
 	{ "blk", scenario_blk },
 	{ "blkbench", scenario_blkbench },
+	{ "blkverify", scenario_blkverify },
 	{ "hostile", scenario_hostile },
 	{ "p9", scenario_p9 },
 	{ "p9bench", scenario_p9bench },
