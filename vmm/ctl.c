@@ -211,24 +211,18 @@ static int show_reply(const char *command, const char *line)
 	return status;
 }
 
-/* Sends one request and reads its reply line (malloc'd), or NULL after
- * one line on stderr. */
-static char *exchange(int fd, const char *command, int nargs, char **args,
-		      const char *string_key)
+/* Sends the request line req and reads its reply line (malloc'd), or
+ * NULL after one line on stderr. */
+static char *exchange(int fd, const char *command, const char *req, size_t len)
 {
 	const char *why = "";
-	size_t len;
-	char *req = request_line(command, nargs, args, string_key, &len),
-	     *reply = NULL;
+	char *reply = NULL;
 
-	if (!req)
-		return NULL;
 	if (!send_all(fd, req, len))
 		ctl_error("%s: sending the request: %s", command,
 			  strerror(errno));
 	else if (!(reply = read_reply(fd, &why)))
 		ctl_error("%s: %s", command, why);
-	free(req);
 	return reply;
 }
 
@@ -271,9 +265,11 @@ static int follow_migration(int fd)
 {
 	bool tty = isatty(STDERR_FILENO), shown = false;
 	int status = 1;
+	size_t len;
+	char *req = request_line("query-migrate", 0, NULL, NULL, &len);
 
-	for (;;) {
-		char *line = exchange(fd, "query-migrate", 0, NULL, NULL);
+	while (req) {
+		char *line = exchange(fd, "query-migrate", req, len);
 		json_object *reply, *ret;
 		const char *st;
 
@@ -314,6 +310,7 @@ static int follow_migration(int fd)
 		json_object_put(reply);
 		usleep(100 * 1000);
 	}
+	free(req);
 	return status;
 }
 
@@ -334,8 +331,9 @@ static const struct {
 
 int ctl_command(int argc, char **argv)
 {
-	char *reply, *bare = NULL;
+	char *reply, *req, *bare = NULL;
 	const char *string_key = NULL;
+	size_t len;
 	int fd, status;
 
 	if (argc >= 2 &&
@@ -361,12 +359,20 @@ int ctl_command(int argc, char **argv)
 			string_key = positional[i].key;
 		}
 	}
+	/* A bad command line is refused before connecting (status 2). */
+	req = request_line(argv[2], argc - 3, argv + 3, string_key, &len);
+	if (!req) {
+		free(bare);
+		return 2;
+	}
 	fd = connect_to(argv[1]);
 	if (fd < 0) {
+		free(req);
 		free(bare);
 		return 1;
 	}
-	reply = exchange(fd, argv[2], argc - 3, argv + 3, string_key);
+	reply = exchange(fd, argv[2], req, len);
+	free(req);
 	if (!reply) {
 		status = 1;
 	} else if (!strcmp(argv[2], "migrate") && is_return(reply)) {
