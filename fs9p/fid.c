@@ -62,6 +62,7 @@ void fid_put(struct fs9p_fid *f)
 	node_put(f->node);
 	node_put(f->parent);
 	free(f->name);
+	free(f->path);
 	free(f->xname);
 	free(f->xbuf);
 	pthread_mutex_destroy(&f->lock);
@@ -217,6 +218,24 @@ struct fs9p_fid *fid_remove(struct fid_table *t, uint32_t id)
 	return f;
 }
 
+int fid_table_each(struct fid_table *t,
+		   int (*fn)(struct fs9p_fid *f, void *ctx), void *ctx)
+{
+	int r = 0;
+
+	for (unsigned i = 0; i < FID_SHARDS && !r; i++) {
+		struct fid_shard *sh = &t->shard[i];
+
+		pthread_mutex_lock(&sh->lock);
+		for (unsigned b = 0; b < sh->nbuckets && !r; b++)
+			for (struct fs9p_fid *f = sh->buckets[b]; f && !r;
+			     f = f->next)
+				r = fn(f, ctx);
+		pthread_mutex_unlock(&sh->lock);
+	}
+	return r;
+}
+
 int fid_snap(struct fid_table *t, uint32_t id, struct fid_snap *sn)
 {
 	struct fs9p_fid *f = fid_get(t, id);
@@ -224,6 +243,11 @@ int fid_snap(struct fid_table *t, uint32_t id, struct fid_snap *sn)
 	if (!f)
 		return -EBADF;
 	pthread_mutex_lock(&f->lock);
+	if (f->stale) {
+		pthread_mutex_unlock(&f->lock);
+		fid_put(f);
+		return -ESTALE;
+	}
 	sn->fid = f;
 	sn->node = node_get(f->node);
 	sn->parent = node_get(f->parent);

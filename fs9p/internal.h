@@ -59,10 +59,18 @@ struct fs9p_fid {
 	struct fs9p_node *node;
 	struct fs9p_node *parent; /* NULL when not known (root, "..") */
 	char *name;		  /* last component under parent */
-	uid_t uid;		  /* the attach's n_uname */
-	int oflags;		  /* host open flags after lopen */
-	off_t dirpos;		  /* the dir fd's position (a d_off cookie) */
-	char *xname;		  /* xattr fids */
+	/* The names it was reached by from the export root, joined by '/'
+	 * ("" for the root), for a session's save (session_state.h); NULL
+	 * when unknown (too long, no memory). Checked against the fid's
+	 * inode when saved: a host rename can make it wrong. */
+	char *path;
+	/* Restored without its file (gone from the host since the save):
+	 * every request on it but Tclunk and Tremove gets ESTALE. */
+	bool stale;
+	uid_t uid;    /* the attach's n_uname */
+	int oflags;   /* host open flags after lopen */
+	off_t dirpos; /* the dir fd's position (a d_off cookie) */
+	char *xname;  /* xattr fids */
 	char *xbuf;
 	size_t xsize, xlen;
 	int xflags;
@@ -80,10 +88,18 @@ struct fid_table {
 	struct fid_shard shard[FID_SHARDS];
 };
 
+/* What Tversion agreed on (saved with the session). */
+enum fs9p_proto {
+	FS9P_PROTO_NONE,    /* no Tversion yet */
+	FS9P_PROTO_9P2000L, /* 9P2000.L */
+	FS9P_PROTO_UNKNOWN, /* answered "unknown" */
+};
+
 struct fs9p_session {
 	struct fs9p_export *ex;
 	uint32_t max_msize;
 	_Atomic uint32_t msize;
+	_Atomic uint8_t proto; /* enum fs9p_proto */
 	struct fid_table fids;
 };
 
@@ -125,12 +141,35 @@ struct fs9p_fid *fid_get(struct fid_table *t, uint32_t id);
 void fid_put(struct fs9p_fid *f);
 int fid_insert(struct fid_table *t, struct fs9p_fid *f);
 struct fs9p_fid *fid_remove(struct fid_table *t, uint32_t id);
-/* fid_get + snapshot; -EBADF for an unknown fid. */
+/* fid_get + snapshot; -EBADF for an unknown fid, -ESTALE for a stale
+ * one. */
 int fid_snap(struct fid_table *t, uint32_t id, struct fid_snap *sn);
 void fid_snap_release(struct fid_snap *sn);
 /* Points f at node/parent/name (references taken); under f's lock. */
 int fid_set_path(struct fs9p_fid *f, struct fs9p_node *node,
 		 struct fs9p_node *parent, const char *name);
+
+/* Calls fn on every fid (shard locks held: fn takes no shard lock) until
+ * it returns non-zero, which is returned. */
+int fid_table_each(struct fid_table *t,
+		   int (*fn)(struct fs9p_fid *f, void *ctx), void *ctx);
+
+/* relpath.c: the fids' paths from the export root (fs9p_fid.path) */
+#define RELPATH_MAX 4096 /* longer paths are not tracked (NULL) */
+/* dir + "/" + name (name alone under the root ""); NULL when dir is
+ * NULL, the result too long or memory short. */
+char *relpath_join(const char *dir, const char *name);
+/* from after walking names ("." stays, ".." drops the last component,
+ * at the root too); NULL as relpath_join. */
+char *relpath_walk(const char *from, const char (*names)[NAME_MAX + 1],
+		   unsigned n);
+/* A copy of f's path, under its lock (NULL when unknown). */
+char *fid_path_dup(struct fs9p_fid *f);
+/* Replaces f's path with path (taken over, may be NULL); under f's lock. */
+void fid_path_set(struct fs9p_fid *f, char *path);
+/* After from was renamed to to: every fid at from or beneath it is moved
+ * (to NULL: their paths become unknown). from NULL: nothing known. */
+void fid_table_rename(struct fid_table *t, const char *from, const char *to);
 
 /* qid.c */
 int qid_map_init(struct qid_map *m);
@@ -210,6 +249,7 @@ int op_lock(struct req *r);
 int op_getlock(struct req *r);
 
 /* ops_xattr.c: the xattr-fid side of Tread, Twrite and Tclunk */
+#define XATTR_MAX 65536 /* the kernel's XATTR_SIZE_MAX (and LIST_MAX) */
 int xattr_fid_read(struct req *r, struct fs9p_fid *f, uint64_t off,
 		   uint32_t count);
 int xattr_fid_write(struct req *r, struct fs9p_fid *f, uint64_t off,

@@ -221,6 +221,7 @@ static int lcreate_commit(struct create *k, struct fs9p_node *n, int flags)
 	if (!err) {
 		f->kind = FID_OPEN;
 		f->oflags = flags;
+		fid_path_set(f, relpath_join(f->path, k->name));
 	}
 	pthread_mutex_unlock(&f->lock);
 	return err;

@@ -102,6 +102,8 @@ static int readdir_locked(struct req *r, struct fs9p_fid *f, uint64_t off,
 	uint8_t cnt[4];
 	int err;
 
+	if (f->stale)
+		return -ESTALE;
 	if (f->kind != FID_OPEN)
 		return -EBADF;
 	if (off > INT64_MAX)

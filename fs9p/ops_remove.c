@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -52,10 +53,11 @@ int op_remove(struct req *r)
 
 	if ((err = p9_get32(&r->in, &fid)))
 		return err;
-	if ((err = fid_snap(&r->s->fids, fid, &sn)))
+	err = fid_snap(&r->s->fids, fid, &sn);
+	if (err != -EBADF && (f = fid_remove(&r->s->fids, fid)))
+		fid_put(f); /* a stale fid too: Tremove always clunks */
+	if (err)
 		return err;
-	if ((f = fid_remove(&r->s->fids, fid)))
-		fid_put(f);
 	if (r->ex->readonly)
 		err = -EROFS;
 	else if (!(err = fid_entry(r, &sn, &isdir)) &&
@@ -98,13 +100,36 @@ static int dir_fid_ok(const struct fid_snap *sn)
 	return sn->kind == FID_PATH || sn->kind == FID_OPEN ? 0 : -EINVAL;
 }
 
-/* After a rename the fid's name is the new one under the new parent. */
-static void rename_update(struct fs9p_fid *f, struct fs9p_node *dir,
-			  const char *name)
+/* After a rename the fid's name is the new one under the new parent, and
+ * every fid at or beneath the old path (this one too) is at the new one. */
+static void rename_update(struct req *r, struct fid_snap *sn,
+			  struct fid_snap *dn, const char *name)
 {
-	pthread_mutex_lock(&f->lock);
-	fid_set_path(f, f->node, dir, name);
-	pthread_mutex_unlock(&f->lock);
+	char *from = fid_path_dup(sn->fid), *dir = fid_path_dup(dn->fid);
+	char *to = relpath_join(dir, name);
+
+	fid_table_rename(&r->s->fids, from, to);
+	pthread_mutex_lock(&sn->fid->lock);
+	fid_set_path(sn->fid, sn->fid->node, dn->node, name);
+	fid_path_set(sn->fid, to);
+	pthread_mutex_unlock(&sn->fid->lock);
+	free(dir);
+	free(from);
+}
+
+/* Trenameat names the entry by a directory fid and a name. */
+static void renameat_update(struct req *r, struct fid_snap *on,
+			    const char *oname, struct fid_snap *nn,
+			    const char *nname)
+{
+	char *odir = fid_path_dup(on->fid), *ndir = fid_path_dup(nn->fid);
+	char *from = relpath_join(odir, oname), *to = relpath_join(ndir, nname);
+
+	fid_table_rename(&r->s->fids, from, to);
+	free(to);
+	free(from);
+	free(ndir);
+	free(odir);
 }
 
 int op_rename(struct req *r)
@@ -133,7 +158,7 @@ int op_rename(struct req *r)
 		 renameat(sn.parent->fd, sn.name, dn.node->fd, name))
 		err = -errno;
 	if (!err)
-		rename_update(sn.fid, dn.node, name);
+		rename_update(r, &sn, &dn, name);
 	fid_snap_release(&dn);
 	fid_snap_release(&sn);
 	return err;
@@ -164,6 +189,8 @@ int op_renameat(struct req *r)
 	else if (!(err = dir_fid_ok(&on)) && !(err = dir_fid_ok(&nn)) &&
 		 renameat(on.node->fd, oname, nn.node->fd, nname))
 		err = -errno;
+	if (!err)
+		renameat_update(r, &on, oname, &nn, nname);
 	fid_snap_release(&nn);
 	fid_snap_release(&on);
 	return err;

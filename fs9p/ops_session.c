@@ -3,6 +3,7 @@
  * session; the client sends it before anything else, when no other
  * request is in flight. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -27,9 +28,11 @@ int op_version(struct req *r)
 	atomic_store(&r->s->msize, msize);
 	p9_put32(&r->out, msize);
 	if (err || strcmp(version, "9P2000.L")) {
+		atomic_store(&r->s->proto, FS9P_PROTO_UNKNOWN);
 		p9_put_str(&r->out, "unknown", 7);
 		return 0;
 	}
+	atomic_store(&r->s->proto, FS9P_PROTO_9P2000L);
 	p9_put_str(&r->out, "9P2000.L", 8);
 	return 0;
 }
@@ -67,6 +70,7 @@ int op_attach(struct req *r)
 	if (!(f = fid_alloc(fid, (uid_t)uid)))
 		return -ENOMEM;
 	f->node = node_get(r->ex->root);
+	f->path = strdup(""); /* NULL (unknown) when memory is short */
 	err = fid_insert(&r->s->fids, f);
 	fid_put(f);
 	if (err)
@@ -95,7 +99,7 @@ int op_clunk(struct req *r)
 		return -EBADF;
 	pthread_mutex_lock(&f->lock);
 	if (f->kind == FID_XATTR_WRITE)
-		err = xattr_fid_commit(r->ex, f);
+		err = f->stale ? -ESTALE : xattr_fid_commit(r->ex, f);
 	pthread_mutex_unlock(&f->lock);
 	fid_put(f);
 	return err;

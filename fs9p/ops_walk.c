@@ -5,6 +5,7 @@
  * Any worker thread; the source fid is read through a snapshot, newfid is
  * inserted (or fid updated under its lock) only after the whole walk. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -75,21 +76,33 @@ static int walk_commit(struct req *r, struct fid_snap *sn, uint32_t newfid,
 		       struct walk *w)
 {
 	struct fs9p_fid *f = sn->fid;
+	char *from, *path;
 	int err;
 
+	if (newfid == f->id && !w->n)
+		return 0;
+	/* Unknown (NULL) when the source's is: then only a save minds. */
+	from = fid_path_dup(f);
+	path = relpath_walk(from, (const char(*)[NAME_MAX + 1]) w->names, w->n);
+	free(from);
 	if (newfid == f->id) {
-		if (!w->n)
-			return 0;
 		pthread_mutex_lock(&f->lock);
 		err = fid_set_path(f, w->node, w->parent, w->name);
-		if (!err)
+		if (!err) {
 			f->kind = FID_PATH;
+			fid_path_set(f, path);
+			path = NULL;
+		}
 		pthread_mutex_unlock(&f->lock);
+		free(path);
 		return err;
 	}
-	if (!(f = fid_alloc(newfid, sn->uid)))
+	if (!(f = fid_alloc(newfid, sn->uid))) {
+		free(path);
 		return -ENOMEM;
+	}
 	err = fid_set_path(f, w->node, w->parent, w->name);
+	fid_path_set(f, path);
 	if (!err)
 		err = fid_insert(&r->s->fids, f);
 	fid_put(f);

@@ -13,8 +13,6 @@
 #include "internal.h"
 #include "proto.h"
 
-#define XATTR_MAX 65536 /* the kernel's XATTR_SIZE_MAX */
-
 /* Drops user.virtfs.* names from a list; its new length. */
 static size_t list_filter(char *list, size_t len)
 {
@@ -75,6 +73,7 @@ static int xattrwalk_commit(struct req *r, struct fid_snap *sn, uint32_t newfid,
 	}
 	f->kind = FID_XATTR_READ;
 	f->node = node_get(sn->node);
+	f->path = fid_path_dup(sn->fid);
 	f->xbuf = buf;
 	f->xlen = f->xsize = len;
 	err = fid_insert(&r->s->fids, f);
@@ -147,6 +146,8 @@ int op_xattrcreate(struct req *r)
 	pthread_mutex_lock(&f->lock);
 	if (!xname || !xbuf) {
 		err = -ENOMEM;
+	} else if (f->stale) {
+		err = -ESTALE;
 	} else if (f->kind != FID_PATH && f->kind != FID_OPEN) {
 		err = -EINVAL;
 	} else {
