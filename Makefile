@@ -13,6 +13,8 @@
 #                   consistency under SIGKILL (tests/img)
 #   make guest-check  the test guest on this machine's /dev/kvm
 #   make lab-check  stock-Linux guest tests inside the lab host
+#   make lab-pair-check  live migration between two lab hosts over TCP
+#                   (tests/lab/migrate-pair, about 70 s)
 #   make format     format every C file with .clang-format
 #   make format-check  fail when a C file differs from its formatted form
 #   make layout-check  the layering: no lower layer includes vmm/ or arch/,
@@ -181,6 +183,9 @@ guest-check: all
 lab-check: all kernel
 	$(SAN_RUN) tests/lab/check
 
+lab-pair-check: all kernel
+	$(SAN_RUN) tests/lab/migrate-pair
+
 C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 
 format:
@@ -203,6 +208,7 @@ check: deps
 	$(MAKE) img-check
 	$(MAKE) guest-check
 	$(MAKE) lab-check
+	$(MAKE) lab-pair-check
 
 run: deps
 	$(MAKE) all
@@ -212,6 +218,6 @@ run: deps
 clean:
 	rm -rf $(BUILD)/vmm $(BUILD)/obj $(BUILD)/tests $(BUILD)/guest
 
-.PHONY: all deps kernel unit cli-check img-check guest-check lab-check check run clean \
+.PHONY: all deps kernel unit cli-check img-check guest-check lab-check lab-pair-check check run clean \
 	format format-check layout-check fuzz fuzz-build valgrind nonroot-check
 -include $(OBJS:.o=.d) $(TEST_BINS:=.d) $(GUEST_OBJS:.o=.d) $(FUZZ_BINS:=.d)
