@@ -41,6 +41,8 @@ static int check(const struct blk_node *node, const struct blk_req *req)
 {
 	bool rw = req->op == BLK_OP_READ || req->op == BLK_OP_WRITE;
 
+	if (node->inactive)
+		return -EIO; /* handed over, or not yet taken over */
 	if (rw && req->len != iov_total(req->iov, req->iovcnt))
 		return -EINVAL;
 	if (req->op != BLK_OP_FLUSH &&

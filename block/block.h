@@ -64,6 +64,10 @@ struct blk_node {
 	bool can_discard;
 	/* Writes past size extend it (an image format's file child). */
 	bool growable;
+	/* Handed over (blk_inactivate), or opened read-only until another
+	 * process hands the image over: requests are refused and close
+	 * writes nothing. */
+	bool inactive;
 	uint64_t errors;       /* requests completed with an error (atomic) */
 	void *priv;	       /* the driver's */
 	int fd;		       /* protocol nodes: the host file; else -1 */
@@ -109,13 +113,49 @@ int blk_open(struct blk_node *node, struct blk_opts *opts);
  * a qcow2 header must not become a qcow2 disk at the next start). */
 const char *blk_probe_format(const char *path);
 
+/* Live migration on shared storage, as QEMU's BDRV_O_INACTIVE: one
+ * process at a time owns an image's file.
+ *
+ * blk_inactivate hands node's stack over: with no request in flight, it
+ * writes what a close would (a format's cached metadata, reserved
+ * clusters given back, a preallocated tail trimmed, the dirty or
+ * need-check bit cleared) and syncs the file, so that another process
+ * that opens the image now finds it complete and clean; then the stack
+ * is inactive: requests are refused with -EIO, blk_close writes nothing
+ * and leaves the file exactly as it is. Plain system calls on the
+ * calling thread (blk_close_rules). 0, or -errno (the stack stays
+ * active; what was written is consistent).
+ *
+ * blk_activate takes the same open back when no other process wrote the
+ * image meanwhile (a snapshot taken, a migration that failed): cached
+ * refcounts that the hand-over changed on disk are dropped; nothing is
+ * written (qcow2 with lazy refcounts goes on without them rather than
+ * set the dirty bit again), so the file stays as the hand-over left it
+ * until the guest writes. No system call.
+ *
+ * blk_reopen takes over an image another process wrote (a migration's
+ * destination, node opened read-only and inactive at start-up): it
+ * opens opts into a new stack (its metadata read afresh) and, on
+ * success, closes node (writing nothing when inactive) and puts the new
+ * stack at node's address. The caller has detached node from every ctx
+ * (blk_ctx_detach) and attaches the new stack. 0, or -errno after one
+ * log line (opts->why) with node untouched. Main thread. */
+int blk_inactivate(struct blk_node *node);
+void blk_activate(struct blk_node *node);
+int blk_reopen(struct blk_node *node, struct blk_opts *opts);
+/* Marks node's stack inactive without writing anything (a read-only
+ * open that waits for a hand-over). */
+void blk_mark_inactive(struct blk_node *node);
+
 /* Closes node and its children. Every blk_ctx it was used on must be
  * destroyed first (the rings hold its registered files). A format may
  * write to its image on the way (qcow2 gives back the clusters it had
- * reserved), with plain system calls on the closing thread. */
+ * reserved), with plain system calls on the closing thread; an inactive
+ * stack writes nothing. */
 void blk_close(struct blk_node *node);
-/* The system calls blk_close needs, for the sandbox role of the thread
- * that closes nodes: pread64, pwrite64, fdatasync, ftruncate. */
+/* The system calls blk_close and blk_inactivate need, for the sandbox
+ * role of the thread that closes or hands over nodes: pread64,
+ * pwrite64, fdatasync, ftruncate. */
 int blk_close_rules(scmp_filter_ctx ctx);
 
 /* The files of up to BLK_CTX_NODES nodes (whole stacks) per context. */
@@ -173,6 +213,11 @@ int blk_ctx_rules(scmp_filter_ctx ctx);
  * use; calling it earlier keeps the system call out of the first request.
  * 0, or -ENOSPC past BLK_CTX_NODES nodes, or the kernel's -errno. */
 int blk_ctx_attach(struct blk_ctx *ctx, struct blk_node *node);
+
+/* Forgets every node attached to ctx, their files unregistered from
+ * the ring (before the nodes are reopened). No request in flight. 0 or
+ * the kernel's -errno. */
+int blk_ctx_detach(struct blk_ctx *ctx);
 
 /* Starts req on ctx. The range must lie within the node and writes,
  * discards and write-zeroes need a writable node: otherwise returns

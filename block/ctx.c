@@ -185,6 +185,24 @@ int blk_ctx_attach(struct blk_ctx *ctx, struct blk_node *node)
 	return 0;
 }
 
+int blk_ctx_detach(struct blk_ctx *ctx)
+{
+	int r = 0;
+
+	for (unsigned i = 0; i < ctx->nnodes; i++) {
+		int none = -1;
+
+		if (ctx->nodes[i].has_file && !r) {
+			int n = io_uring_register_files_update(&ctx->ring, i,
+							       &none, 1);
+			r = n < 0 ? n : 0;
+		}
+		ctx->nodes[i] = (struct blk_ctx_node){ 0 };
+	}
+	ctx->nnodes = 0;
+	return r;
+}
+
 int blk_state_get(struct blk_ctx *ctx, struct blk_req *req)
 {
 	struct blk_state *s = ctx->free_states;

@@ -52,8 +52,15 @@ struct blk_driver {
 	 * no SQEs. */
 	void (*cqe)(struct blk_node *node, struct blk_ctx *ctx,
 		    struct blk_req *req, int res);
-	/* Frees priv and closes fd; children are closed by blk_close. */
+	/* Frees priv and closes fd; children are closed by blk_close. A
+	 * node->inactive node's close writes nothing. */
 	void (*close)(struct blk_node *node);
+	/* Optional (block.h blk_inactivate, blk_activate): with no request
+	 * in flight, the writes close would make, leaving the open usable
+	 * (0 or -errno); and the same open taken back. Plain system calls
+	 * on the calling thread. */
+	int (*inactivate)(struct blk_node *node);
+	void (*activate)(struct blk_node *node);
 };
 
 /* --- Opening (main thread) --- */

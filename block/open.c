@@ -205,3 +205,68 @@ void blk_close(struct blk_node *node)
 	close_child(&node->file);
 	close_child(&node->backing);
 }
+
+static int inactivate_stack(struct blk_node *node)
+{
+	int r = 0;
+
+	if (!node || node->inactive)
+		return 0;
+	/* The format first: its metadata goes to its file, then the file
+	 * is synced; a backing image is read-only and writes nothing. */
+	if (node->drv && node->drv->inactivate)
+		r = node->drv->inactivate(node);
+	if (!r)
+		r = inactivate_stack(node->file);
+	if (!r)
+		r = inactivate_stack(node->backing);
+	return r;
+}
+
+void blk_mark_inactive(struct blk_node *node)
+{
+	if (!node)
+		return;
+	node->inactive = true;
+	blk_mark_inactive(node->file);
+	blk_mark_inactive(node->backing);
+}
+
+static void activate_stack(struct blk_node *node)
+{
+	if (!node)
+		return;
+	activate_stack(node->backing);
+	activate_stack(node->file);
+	if (node->drv && node->drv->activate)
+		node->drv->activate(node);
+	node->inactive = false;
+}
+
+int blk_inactivate(struct blk_node *node)
+{
+	int r = inactivate_stack(node);
+
+	if (r)
+		activate_stack(node); /* what was handed over, taken back */
+	else
+		blk_mark_inactive(node);
+	return r;
+}
+
+void blk_activate(struct blk_node *node)
+{
+	activate_stack(node);
+}
+
+int blk_reopen(struct blk_node *node, struct blk_opts *opts)
+{
+	struct blk_node fresh;
+	int r = blk_open(&fresh, opts);
+
+	if (r)
+		return r;
+	blk_close(node);
+	*node = fresh;
+	return 0;
+}

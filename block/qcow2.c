@@ -906,25 +906,85 @@ static void trim_prealloc(struct blk_node *node)
 			  strerror(errno));
 }
 
+/* What close writes, with no request in flight: the L2 tables' last
+ * changes first, the reserved clusters given back, the preallocated tail
+ * trimmed, the dirty bit (lazy refcounts) cleared, all durable. A
+ * failure leaves leaks (or, lazy, a dirty image): repaired by the next
+ * check or open, never corruption. */
+static int hand_over(struct blk_node *node)
+{
+	struct qcow2 *s = node->priv;
+	int r;
+
+	if (!s->writable || !node->file || !s->header)
+		return 0;
+	r = write_back_all(node);
+	if (!r)
+		r = qcow2_release_reserved(node);
+	if (r)
+		return r;
+	trim_prealloc(node);
+	s->prealloc_end = qcow2_file_end(node);
+	/* The tables written: clean (write_back_all does not say so). */
+	for (unsigned i = 0; s->l2.t && i < s->l2.n; i++) {
+		s->l2.t[i].written_gen = s->l2.t[i].gen;
+		s->l2.t[i].dirty_lo = s->l2.t[i].dirty_hi = 0;
+	}
+	s->rc_flushed_gen = s->rc_gen;
+	return s->lazy ? set_dirty(node, false) : 0;
+}
+
+/* blk_inactivate: what close would write, now. Refcount blocks stay
+ * cached: the released clusters' entries there are stale until
+ * qcow2_activate drops them. */
+static int qcow2_inactivate(struct blk_node *node)
+{
+	int r = hand_over(node);
+
+	if (r)
+		log_error("qcow2 image: handing the image over: %s",
+			  strerror(-r));
+	return r;
+}
+
+/* blk_activate, the same open taken back with no other writer in
+ * between: the refcount blocks cached before the hand-over still count
+ * the reserved clusters it gave back, so they are dropped (read again
+ * when needed) and the search for free clusters starts over. Lazy
+ * refcounts would need the dirty bit set again: this open goes on
+ * without them instead (each batch of refcounts flushed before the
+ * tables that use it), so that taking the image back writes nothing and
+ * the file stays clean until the guest writes (a copy made right after
+ * a snapshot is). */
+static void qcow2_activate(struct blk_node *node)
+{
+	struct qcow2 *s = node->priv;
+
+	if (!s->writable)
+		return;
+	for (unsigned i = 0; s->rb.t && i < s->rb.n; i++) {
+		s->rb.t[i].offset = 0;
+		s->rb.t[i].users = 0;
+	}
+	s->free_hint = 0;
+	s->prealloc_end = qcow2_file_end(node);
+	s->lazy = false;
+}
+
 static void qcow2_close(struct blk_node *node)
 {
 	struct qcow2 *s = node->priv;
 
 	if (!s)
 		return;
-	if (s->prealloc_error)
+	if (s->prealloc_error && !node->inactive)
 		log_error("qcow2 image: growing the file ahead of its clusters "
 			  "failed (%s); allocating writes extended it instead",
 			  strerror(-s->prealloc_error));
-	/* The L2 tables' last changes first; a failure leaves leaks (or,
-	 * lazy, a dirty image): repaired by the next check or open, never
-	 * corruption. */
-	if (s->writable && node->file && s->header && !write_back_all(node) &&
-	    !qcow2_release_reserved(node)) {
-		trim_prealloc(node);
-		if (s->lazy)
-			set_dirty(node, false);
-	}
+	/* Handed over (or never taken over): the file is another
+	 * process's now; not a byte is written. */
+	if (!node->inactive)
+		hand_over(node);
 	qcow2_cache_free(&s->l2);
 	qcow2_cache_free(&s->rb);
 	offset_set_free(&s->l2s);
@@ -990,4 +1050,6 @@ const struct blk_driver blk_qcow2_driver = {
 	.open = qcow2_open,
 	.submit = qcow2_submit,
 	.close = qcow2_close,
+	.inactivate = qcow2_inactivate,
+	.activate = qcow2_activate,
 };

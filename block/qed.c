@@ -976,21 +976,54 @@ static int setup_cache(struct blk_node *node, struct blk_opts *o)
 	return 0;
 }
 
+/* A clean close of an image this open wrote to: everything durable,
+ * then the bit cleared. On a failure, or after a bad entry past the end
+ * (bad_entry), it stays set and the next open checks the image. Table
+ * changes are written as they are made: nothing else is cached. No
+ * request in flight. */
+static int hand_over(struct blk_node *node)
+{
+	struct qed *s = node->priv;
+	int r;
+
+	if (s->need_check != DIRTY)
+		return 0;
+	if (fdatasync(node->file->fd))
+		return -errno;
+	if (s->past_end)
+		return 0;
+	s->h.features &= ~QED_F_NEED_CHECK;
+	r = write_header(node);
+	if (r) {
+		s->h.features |= QED_F_NEED_CHECK;
+		return r;
+	}
+	/* The next table change of this open (blk_activate) sets it
+	 * again. */
+	s->need_check = CLEAN;
+	return 0;
+}
+
+/* blk_inactivate: the image clean on disk, as close leaves it. */
+static int qed_inactivate(struct blk_node *node)
+{
+	int r = hand_over(node);
+
+	if (r)
+		log_error("qed image: handing the image over: %s",
+			  strerror(-r));
+	return r;
+}
+
 static void qed_close(struct blk_node *node)
 {
 	struct qed *s = node->priv;
 
 	if (!s)
 		return;
-	/* A clean close of an image this open wrote to: everything
-	 * durable, then the bit cleared. On a failure, or after a bad
-	 * entry past the end (bad_entry), it stays set and the next open
-	 * checks the image. */
-	if (s->need_check == DIRTY && !fdatasync(node->file->fd) &&
-	    !s->past_end) {
-		s->h.features &= ~QED_F_NEED_CHECK;
-		write_header(node);
-	}
+	/* Handed over (or never taken over): not a byte is written. */
+	if (!node->inactive)
+		hand_over(node);
 	for (unsigned i = 0; s->l2 && i < s->nl2; i++)
 		free(s->l2[i].data);
 	free(s->l2);
@@ -1055,4 +1088,5 @@ const struct blk_driver blk_qed_driver = {
 	.open = qed_open,
 	.submit = qed_submit,
 	.close = qed_close,
+	.inactivate = qed_inactivate,
 };

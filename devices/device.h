@@ -5,9 +5,10 @@
  * --stats line and destroys it, all through this table; nothing else in
  * vmm/ knows the type.
  *
- * Threads: parse on the main thread at start-up; create, binding and
- * destroy on the main thread before the vCPUs start and after they are
- * joined; stats on the main thread after the run. */
+ * Threads: parse on the main thread at start-up; create, binding,
+ * mark_incoming, activate and destroy on the main thread before the
+ * vCPUs start and after they are joined; stats on the main thread after
+ * the run; quiesce, save and resume on the thread saving the VM. */
 #ifndef DEVICES_DEVICE_H
 #define DEVICES_DEVICE_H
 
@@ -72,6 +73,19 @@ struct device_type {
 	 * or when a migration failed and the source keeps running. */
 	int (*quiesce)(void *dev);
 	void (*resume)(void *dev);
+	/* Optional, both or neither, with save: on a live migration's
+	 * destination (--incoming) the source owns what the device shares
+	 * with it (a disk image on shared storage) until the END of the
+	 * stream, as QEMU's inactive block nodes. mark_incoming marks a
+	 * parsed configuration (main thread, before create) so that create
+	 * opens it without writing it or keeping anything of it for later
+	 * (an image read-only: its path, format and size checked before the
+	 * migration starts); activate takes it over on the main thread after
+	 * the END and before restore (the image opened again as configured,
+	 * its metadata read afresh): 0, or -errno after one log line, and
+	 * the destination then ends without running the guest. */
+	void (*mark_incoming)(void *cfg);
+	int (*activate)(void *dev);
 };
 
 #endif

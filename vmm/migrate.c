@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "arch/arch.h"
+#include "block/block.h"
 #include "lib/log.h"
 #include "lib/stream.h"
 #include "memory/dirty.h"
@@ -560,7 +561,9 @@ static int migration_rules(scmp_filter_ctx ctx)
 
 static const struct sandbox_role migration_role = {
 	.name = "migration",
-	.rules = { migration_rules },
+	/* Quiescing hands the disks' images over, and resuming takes them
+	 * back, with plain system calls (block/block.h blk_inactivate). */
+	.rules = { migration_rules, blk_close_rules },
 };
 
 int migrator_init(struct migrator *m, enum sandbox_mode mode)

@@ -256,7 +256,8 @@ static int setup(struct vm *vm, const struct vm_config *cfg, int sig_fd,
 	if (arch_board_attach(vm, STDOUT_FILENO) ||
 	    vdevs_init(vm, cfg->transport))
 		return EXIT_VMM_ERROR;
-	r = vm_devices_attach(vm, cfg->devices, cfg->nr_devices, cfg->seccomp);
+	r = vm_devices_attach(vm, cfg->devices, cfg->nr_devices, cfg->seccomp,
+			      cfg->incoming != NULL);
 	if (r)
 		return r == -ENOENT || r == -EACCES || r == -EINVAL ||
 				       r == -EISDIR
@@ -268,6 +269,12 @@ static int setup(struct vm *vm, const struct vm_config *cfg, int sig_fd,
 		r = load_state(cfg, sig_fd, l, peer);
 		if (r)
 			return r;
+		/* The source has quiesced and handed its disks over (the END
+		 * came): take them over before any device state is applied
+		 * and before a queue worker starts. A failure ends the run
+		 * (status 1) and the source resumes. */
+		if (cfg->incoming && vm_devices_activate(&vm->devices))
+			return EXIT_VMM_ERROR;
 	} else {
 		if (arch_write_tables(vm))
 			return EXIT_VMM_ERROR;
@@ -366,12 +373,15 @@ int vm_run(const struct vm_config *cfg, uint64_t start_ns)
 	status = sig_fd < 0 ? EXIT_VMM_ERROR
 			    : setup(&vm, cfg, sig_fd, &load, &peer);
 	vmstate_load_free(&load);
-	if (peer >= 0)
-		close(peer);
 	if (!status)
 		status = run_vcpus(&vm, cfg, sig_fd) ? EXIT_VMM_ERROR
 						     : exit_status(&vm, cfg);
 	teardown(&vm, cfg);
+	/* A destination that failed after the END: its disks closed first
+	 * (what a takeover's open wrote, undone), then the source learns
+	 * it must go on (peer >= 0 only then). */
+	if (peer >= 0)
+		close(peer);
 	if (sig_fd >= 0)
 		close(sig_fd);
 	return status;

@@ -16,7 +16,7 @@ static unsigned index_of_type(const struct vm_device_config *cfgs, unsigned i)
 }
 
 static int attach_one(struct vm *vm, const struct vm_device_config *cfgs,
-		      unsigned i, enum sandbox_mode seccomp)
+		      unsigned i, enum sandbox_mode seccomp, bool incoming)
 {
 	struct vm_device *d = calloc(1, sizeof(*d));
 	struct virtio_binding binding = { 0 };
@@ -26,6 +26,8 @@ static int attach_one(struct vm *vm, const struct vm_device_config *cfgs,
 		return -ENOMEM;
 	d->type = cfgs[i].type;
 	vm->devices.dev[vm->devices.n++] = d;
+	if (incoming && d->type->mark_incoming)
+		d->type->mark_incoming(cfgs[i].cfg);
 	r = d->type->create(cfgs[i].cfg, index_of_type(cfgs, i), &vm->mem,
 			    seccomp, &d->dev);
 	if (r)
@@ -36,10 +38,21 @@ static int attach_one(struct vm *vm, const struct vm_device_config *cfgs,
 }
 
 int vm_devices_attach(struct vm *vm, const struct vm_device_config *cfgs,
-		      unsigned n, enum sandbox_mode seccomp)
+		      unsigned n, enum sandbox_mode seccomp, bool incoming)
 {
 	for (unsigned i = 0; i < n; i++) {
-		int r = attach_one(vm, cfgs, i, seccomp);
+		int r = attach_one(vm, cfgs, i, seccomp, incoming);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+int vm_devices_activate(struct vm_devices *d)
+{
+	for (unsigned i = 0; i < d->n; i++) {
+		struct vm_device *v = d->dev[i];
+		int r = v->type->activate ? v->type->activate(v->dev) : 0;
 		if (r)
 			return r;
 	}

@@ -35,10 +35,17 @@ struct vm_devices {
 };
 
 /* Creates and attaches every configured device, whose threads enter
- * sandboxes of mode seccomp. 0 or -errno (logged); vm_devices_destroy
+ * sandboxes of mode seccomp; on a live migration's destination
+ * (incoming) each type that has one marks its configuration first
+ * (device_type mark_incoming). 0 or -errno (logged); vm_devices_destroy
  * undoes a partial attach. */
 int vm_devices_attach(struct vm *vm, const struct vm_device_config *cfgs,
-		      unsigned n, enum sandbox_mode seccomp);
+		      unsigned n, enum sandbox_mode seccomp, bool incoming);
+
+/* A migration's destination after the END of the stream, before the
+ * devices' state is applied: each device takes over what the source
+ * handed over (device_type activate). 0 or the first -errno (logged). */
+int vm_devices_activate(struct vm_devices *d);
 
 /* Each device's --stats lines. */
 void vm_devices_stats(const struct vm_devices *d, FILE *out);

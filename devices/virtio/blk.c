@@ -403,17 +403,87 @@ static int setup_queue(struct vblk *b, unsigned i)
 	return 0;
 }
 
-/* The disk's node stack from the --disk options (block/block.h). */
+/* The disk's options (block/block.h) from --disk; read-only as well
+ * when ro. */
+static int disk_opts(const struct vblk_config *cfg, bool ro, struct blk_opts *o)
+{
+	if (blk_opts_add(o, "format", cfg->format ? cfg->format : "raw") ||
+	    blk_opts_add(o, "path", cfg->path) ||
+	    (ro && blk_opts_add(o, "readonly", NULL)) ||
+	    (cfg->direct && blk_opts_add(o, "cache", "none")))
+		return -EINVAL;
+	return 0;
+}
+
+/* The disk's node stack. A migration's destination opens it read-only
+ * and inactive (block.h blk_inactivate): the source still writes it, so
+ * nothing is written here (no repair, no header bits, no file grown)
+ * and nothing read now is used after the takeover (vblk_take_over); the
+ * path, format and size are checked before the migration starts. */
 static int open_disk(struct vblk *b, const struct vblk_config *cfg)
 {
 	struct blk_opts o = { 0 };
+	int r = disk_opts(cfg, cfg->readonly || cfg->incoming, &o);
 
-	if (blk_opts_add(&o, "format", cfg->format ? cfg->format : "raw") ||
-	    blk_opts_add(&o, "path", cfg->path) ||
-	    (cfg->readonly && blk_opts_add(&o, "readonly", NULL)) ||
-	    (cfg->direct && blk_opts_add(&o, "cache", "none")))
-		return -EINVAL;
-	return blk_open(&b->node, &o);
+	if (!r)
+		r = blk_open(&b->node, &o);
+	if (!r && cfg->incoming)
+		blk_mark_inactive(&b->node);
+	return r;
+}
+
+static void set_limits(struct vblk *b)
+{
+	b->limits = (struct vblk_limits){
+		.capacity = b->node.size / VBLK_SECTOR,
+		.readonly = b->cfg.readonly,
+		.discard = !b->cfg.readonly && b->node.can_discard,
+		.write_zeroes = !b->cfg.readonly,
+		.max_discard_sectors = DISCARD_MAX_SECTORS,
+		.max_write_zeroes_sectors = DISCARD_MAX_SECTORS,
+	};
+}
+
+int vblk_take_over(struct vblk *b)
+{
+	struct blk_opts o = { 0 };
+	uint64_t size = b->node.size;
+	uint32_t block = b->node.block_size;
+	int r;
+
+	if (!b->node.inactive)
+		return 0;
+	r = disk_opts(&b->cfg, b->cfg.readonly, &o);
+	/* Detached first: a failed reopen leaves the old node, and the
+	 * destination ends without running the guest. */
+	for (unsigned i = 0; !r && i < b->cfg.queues; i++)
+		r = blk_ctx_detach(&b->queues[i].ctx);
+	if (r) {
+		log_error("disk vd%c: taking over %s: %s", 'a' + b->index,
+			  b->cfg.path, strerror(-r));
+		return r;
+	}
+	r = blk_reopen(&b->node, &o);
+	if (r) {
+		log_error("disk vd%c: taking over %s from the source failed",
+			  'a' + b->index, b->cfg.path);
+		return r;
+	}
+	if (b->node.size != size || b->node.block_size != block) {
+		log_error("disk vd%c: %s changed during the migration: %llu "
+			  "bytes in %u byte blocks, now %llu in %u",
+			  'a' + b->index, b->cfg.path, (unsigned long long)size,
+			  block, (unsigned long long)b->node.size,
+			  b->node.block_size);
+		return -EIO;
+	}
+	set_limits(b);
+	for (unsigned i = 0; !r && i < b->cfg.queues; i++)
+		r = blk_ctx_attach(&b->queues[i].ctx, &b->node);
+	if (r)
+		log_error("disk vd%c: registering %s with queue io_urings: %s",
+			  'a' + b->index, b->cfg.path, strerror(-r));
+	return r;
 }
 
 /* Zeroed, each page allocated when first touched (calloc maps a block
@@ -463,14 +533,7 @@ int vblk_init(struct vblk *b, const struct vblk_config *cfg, unsigned index,
 		b->queues = NULL;
 		return r;
 	}
-	b->limits = (struct vblk_limits){
-		.capacity = b->node.size / VBLK_SECTOR,
-		.readonly = cfg->readonly,
-		.discard = !cfg->readonly && b->node.can_discard,
-		.write_zeroes = !cfg->readonly,
-		.max_discard_sectors = DISCARD_MAX_SECTORS,
-		.max_write_zeroes_sectors = DISCARD_MAX_SECTORS,
-	};
+	set_limits(b);
 	r = virtio_dev_init(&b->vdev, &vblk_ops, b, cfg->queues, mem);
 	if (r) {
 		blk_close(&b->node);

@@ -33,6 +33,10 @@ struct vblk_config {
 	char serial[VBLK_ID_BYTES + 1];
 	uint32_t poll_max_ns;	   /* each queue worker's longest poll window */
 	enum sandbox_mode seccomp; /* of the queue threads; not an option */
+	/* A live migration's destination (not an option): the image is
+	 * opened read-only and inactive until vblk_take_over takes it over
+	 * from the source. */
+	bool incoming;
 };
 
 struct vblk;
@@ -116,6 +120,14 @@ struct vblk {
 int vblk_init(struct vblk *b, const struct vblk_config *cfg, unsigned index,
 	      const struct guest_mem *mem);
 void vblk_destroy(struct vblk *b);
+/* A live migration's destination, after the END of the stream and
+ * before the device's state is restored (main thread, no worker
+ * running): the image the source has handed over, opened read-only and
+ * inactive so far, is opened again with the --disk options (its
+ * metadata read afresh) and each queue's io_uring registers the new
+ * files. 0, or -errno after one log line (the old, inactive image is
+ * kept, nothing written). */
+int vblk_take_over(struct vblk *b);
 
 /* How many requests went to the host as part of a merged one; any
  * thread. */

@@ -1,7 +1,9 @@
 /* virtio-blk's quiesce, resume, save and restore (blk_state.h). Quiesce,
  * save and resume on the thread saving the VM with the vCPUs parked,
  * except the flush, which runs on queue 0's worker thread (its io_uring);
- * restore on the main thread before any vCPU runs. The device core's
+ * the hand-over of the image (blk_inactivate, blk_activate) runs on the
+ * saving thread with plain system calls while no worker runs; restore
+ * on the main thread before any vCPU runs. The device core's
  * state is under vd->lock (virtio_state.c); nothing here of its own. */
 #include "blk_state.h"
 
@@ -47,35 +49,40 @@ static int flush_on_worker(void *arg)
 	return f.result;
 }
 
-static bool saveable(const struct vblk *b)
-{
-	return !strcmp(b->node.drv->name, "raw") && !b->node.backing;
-}
-
+/* Stops the queues, makes every completed write durable (a flush
+ * through queue 0's ring: for an image format its cached tables written
+ * back, then the file synced) and hands the image over (block.h
+ * blk_inactivate, on this thread: what a close would write, so that the
+ * destination of a migration, or a copy of the file, finds a complete,
+ * clean image; from then on nothing is written to it, not even at
+ * exit). */
 int vblk_quiesce(struct vblk *b)
 {
 	int r = 0;
 
-	if (!saveable(b)) {
-		log_error("disk vd%c: a %s image cannot be saved yet (raw "
-			  "only)",
-			  'a' + b->index, b->node.drv->name);
-		return -ENOTSUP;
-	}
 	virtio_quiesce(&b->vdev);
 	if (!b->cfg.readonly)
 		r = vq_worker_call(&b->queues[0].worker, flush_on_worker,
 				   &b->queues[0]);
-	if (r) {
+	if (r)
 		log_error("disk vd%c: flushing %s: %s", 'a' + b->index,
 			  b->cfg.path, strerror(-r));
-		virtio_resume(&b->vdev);
+	if (!r) {
+		r = blk_inactivate(&b->node);
+		if (r)
+			log_error("disk vd%c: handing %s over: %s",
+				  'a' + b->index, b->cfg.path, strerror(-r));
 	}
+	if (r)
+		virtio_resume(&b->vdev);
 	return r;
 }
 
+/* The image taken back: no other process wrote it (a snapshot was
+ * taken, or the migration failed before the destination took over). */
 void vblk_resume(struct vblk *b)
 {
+	blk_activate(&b->node);
 	virtio_resume(&b->vdev);
 }
 

@@ -1,8 +1,9 @@
 /* virtio-blk's part in snapshots and live migration: quiescing (the
  * queues stop at a safe point, then the disk is flushed through the block
- * layer so that whoever opens the image next, the destination of a
- * migration on shared storage or a restore, sees every completed write),
- * resuming, and the device's sections: its own (what the command line
+ * layer and its image handed over, so that whoever opens the image next,
+ * the destination of a migration on shared storage or a restore from a
+ * copy, sees every completed write and a clean image), resuming (the
+ * image taken back), and the device's sections: its own (what the command line
  * fixed and the restoring VM must match: capacity, block size, queues,
  * read-only; the device has no state the guest can change) and then the
  * virtio core and transport's (virtio_state.h), whose restore starts the
@@ -31,10 +32,13 @@ struct vblk_state {
 	uint32_t readonly; /* 0 or 1 */
 };
 
-/* 0, or -ENOTSUP (logged) for a disk that cannot be saved yet (an image
- * format other than raw: its destination would have to reopen it after
- * the source's last write), or the flush's -errno (logged; the device is
- * then resumed). */
+/* 0, or the -errno of the flush or of the image's hand-over (logged;
+ * the device then runs on as before). After it the image is complete
+ * and clean on disk (raw, qcow2, QED alike: a format's metadata written
+ * back, reserved clusters given back, the preallocated tail trimmed, the
+ * dirty and need-check bits cleared) and inactive: nothing writes to it
+ * until vblk_resume takes it back, and a source whose migration
+ * completed never does (its close at exit writes nothing). */
 int vblk_quiesce(struct vblk *b);
 void vblk_resume(struct vblk *b);
 int vblk_save(struct vblk *b, struct stream_writer *w, unsigned index);

@@ -1,5 +1,7 @@
-/* Main thread only (see devices/device.h), but for quiesce, resume and
- * save: the thread saving the VM, vCPUs parked. */
+/* Main thread only (see devices/device.h; activate: a migration's
+ * destination taking the disk over after the END of the stream), but
+ * for quiesce, resume and save: the thread saving the VM, vCPUs
+ * parked. */
 #include "blk_type.h"
 
 #include <errno.h>
@@ -100,6 +102,16 @@ static int blk_type_restore(void *dev, const struct stream_section *s)
 	return vblk_restore(dev, s);
 }
 
+static void blk_type_mark_incoming(void *cfg)
+{
+	((struct vblk_config *)cfg)->incoming = true;
+}
+
+static int blk_type_activate(void *dev)
+{
+	return vblk_take_over(dev);
+}
+
 const struct device_type vblk_device_type = {
 	.name = "disk",
 	.arg = VBLK_OPT_HELP,
@@ -116,4 +128,6 @@ const struct device_type vblk_device_type = {
 	.resume = blk_type_resume,
 	.save = blk_type_save,
 	.restore = blk_type_restore,
+	.mark_incoming = blk_type_mark_incoming,
+	.activate = blk_type_activate,
 };
