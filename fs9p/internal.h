@@ -70,7 +70,11 @@ struct fs9p_fid {
 	uid_t uid;    /* the attach's n_uname */
 	int oflags;   /* host open flags after lopen */
 	off_t dirpos; /* the dir fd's position (a d_off cookie) */
-	char *xname;  /* xattr fids */
+	/* A Tlock took a read or write lock on the open file and no unlock
+	 * of the whole file (start 0, length 0) has come since: a session
+	 * holding one cannot be saved (locks are not carried over). */
+	bool locked;
+	char *xname; /* xattr fids */
 	char *xbuf;
 	size_t xsize, xlen;
 	int xflags;

@@ -2,7 +2,9 @@
  * locks (F_OFD_SETLK / F_OFD_GETLK) on the fid's open fd, so each opened
  * fid is one lock owner and a lock belongs to no server thread. A worker
  * never blocks: a conflicting request is answered BLOCKED and the Linux
- * client retries a blocking one (as QEMU answers). Any worker thread. */
+ * client retries a blocking one (as QEMU answers). A fid that took a lock
+ * is marked (fs9p_fid.locked, under its lock) so that a session's save
+ * can refuse it. Any worker thread. */
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -84,6 +86,13 @@ int op_lock(struct req *r)
 			status = P9_LOCK_BLOCKED;
 		else
 			err = -errno;
+	} else if (fl.l_type != F_UNLCK || (!l.start && !l.length)) {
+		/* What a save must know (session_state.h): conservative, a
+		 * partial unlock that happens to free everything keeps
+		 * the mark until the whole file is unlocked or closed. */
+		pthread_mutex_lock(&sn.fid->lock);
+		sn.fid->locked = fl.l_type != F_UNLCK;
+		pthread_mutex_unlock(&sn.fid->lock);
 	}
 	fid_snap_release(&sn);
 	if (err)

@@ -71,7 +71,7 @@ static void put64(struct sbuf *b, uint64_t v)
 struct saved {
 	uint32_t id;
 	enum fid_kind kind;
-	bool stale, named;
+	bool stale, named, locked;
 	uid_t uid;
 	int oflags;
 	off_t dirpos;
@@ -100,6 +100,7 @@ static int saved_read(struct fs9p_fid *f, struct saved *v)
 	pthread_mutex_lock(&f->lock);
 	v->kind = f->kind;
 	v->stale = f->stale;
+	v->locked = f->kind == FID_OPEN && f->locked;
 	v->named = f->parent && f->name;
 	v->uid = f->uid;
 	v->oflags = f->oflags;
@@ -229,6 +230,14 @@ static int save_fid(struct fs9p_export *ex, struct fs9p_fid *f, struct sbuf *b,
 		snprintf(why, why_len, "fid %u: out of memory", v.id);
 		goto out;
 	}
+	if (v.locked) {
+		err = -EBUSY;
+		snprintf(why, why_len,
+			 "fid %u%s%s holds a record lock (Tlock), which "
+			 "cannot be carried over",
+			 v.id, v.path ? ": " : "", v.path ? v.path : "");
+		goto out;
+	}
 	if (!v.stale && fstat(v.node->fd, &st)) {
 		err = -errno;
 		snprintf(why, why_len, "fid %u: %s", v.id, strerror(-err));
@@ -309,7 +318,7 @@ int fs9p_session_save(struct fs9p_session *s, uint8_t **buf, size_t *len,
 
 	if (err)
 		snprintf(why, why_len, "out of memory");
-	else
+	else if (l.n) /* no fid: l.f is NULL, which qsort must not get */
 		qsort(l.f, l.n, sizeof(*l.f), by_id);
 	if (!err)
 		put_header(&b, s, (uint32_t)l.n);

@@ -29,6 +29,9 @@
  * open) or no longer at its path (renamed on the host) cannot be found
  * again: the save is refused (-ESTALE) rather than lose the guest's data.
  * A walked or xattr fid in that state is saved STALE.
+ * Record locks (Tlock) are not carried over: while an opened fid holds
+ * one (a read or write lock taken and no unlock of the whole file since)
+ * the save is refused (-EBUSY).
  *
  * Restore: the buffer is hostile input; every length, count, flag and
  * name is checked (names single components, not "." or "..", no '/' or
@@ -64,7 +67,8 @@
 
 /* The session into a malloc'd buffer (*buf, *len; the caller frees it).
  * 0, or -errno with why filled in: -ESTALE for an opened file that
- * cannot be found again, -ENOMEM, or a host call's error. */
+ * cannot be found again, -EBUSY for a fid holding a record lock,
+ * -ENOMEM, or a host call's error. */
 int fs9p_session_save(struct fs9p_session *s, uint8_t **buf, size_t *len,
 		      char *why, size_t why_len);
 

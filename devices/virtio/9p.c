@@ -424,6 +424,7 @@ void v9p_destroy(struct v9p *p)
 		fs9p_session_free(p->session);
 	if (p->export)
 		fs9p_export_close(p->export);
+	v9p_incoming_free(&p->incoming);
 	sandbox_filter_free(&p->sandbox);
 	pthread_cond_destroy(&p->done_cond);
 	pthread_mutex_destroy(&p->done_lock);

@@ -9,8 +9,12 @@
  * file system calls; finished requests come back on a completion list
  * and an eventfd the queue worker waits on, and only the queue worker
  * pushes them. A request alone in flight (a serial client) is run by
- * the queue worker itself, without the two hand-offs. The session lives as long as the device; a device reset
- * replaces it (every fid clunked), as QEMU does. */
+ * the queue worker itself, without the two hand-offs. The session lives
+ * as long as the device; a device reset replaces it (every fid clunked),
+ * as QEMU does. Snapshots and live migration carry the session over
+ * (9p_state.h): the guest's open files stay open on a destination that
+ * shares the same host directory by path; record locks are not carried
+ * over (a save is refused while one is held). */
 #ifndef DEVICES_VIRTIO_9P_H
 #define DEVICES_VIRTIO_9P_H
 
@@ -19,6 +23,7 @@
 #include <stdint.h>
 
 #include "fs9p/dispatch.h"
+#include "9p_state.h"
 #include "fs9p/fs9p.h"
 #include "queue_worker.h"
 #include "virtio.h"
@@ -66,6 +71,8 @@ struct v9p {
 	pthread_cond_t done_cond;
 	struct v9p_slot *done_head, *done_tail;
 	uint64_t bad_chains; /* atomic: chains answered empty */
+	/* A restore's session chunks (9p_state.h), main thread only. */
+	struct v9p_incoming incoming;
 	/* Queue worker thread only. */
 	struct virtqueue *vq;
 	struct vq_chain chain;

@@ -1,4 +1,5 @@
-/* Main thread only (see devices/device.h). */
+/* Main thread only (see devices/device.h), but for quiesce, resume and
+ * save: the thread saving the VM, vCPUs parked (9p_state.h). */
 #include "9p_type.h"
 
 #include <errno.h>
@@ -6,6 +7,7 @@
 
 #include "9p.h"
 #include "9p_opts.h"
+#include "9p_state.h"
 
 static int v9p_type_parse(char *arg, void *cfg, const char **why)
 {
@@ -60,6 +62,26 @@ static void v9p_type_stats(void *dev, FILE *out)
 		(unsigned long long)c.errors, c.peak_inflight);
 }
 
+static int v9p_type_quiesce(void *dev)
+{
+	return v9p_quiesce(dev);
+}
+
+static void v9p_type_resume(void *dev)
+{
+	v9p_resume(dev);
+}
+
+static int v9p_type_save(void *dev, struct stream_writer *w, unsigned index)
+{
+	return v9p_save(dev, w, index);
+}
+
+static int v9p_type_restore(void *dev, const struct stream_section *s)
+{
+	return v9p_restore(dev, s);
+}
+
 const struct device_type v9p_device_type = {
 	.name = "9p",
 	.arg = V9P_OPT_HELP,
@@ -72,4 +94,8 @@ const struct device_type v9p_device_type = {
 	.bind = v9p_type_bind,
 	.destroy = v9p_type_destroy,
 	.stats = v9p_type_stats,
+	.quiesce = v9p_type_quiesce,
+	.resume = v9p_type_resume,
+	.save = v9p_type_save,
+	.restore = v9p_type_restore,
 };

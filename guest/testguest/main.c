@@ -12,6 +12,8 @@
  *                     VMM snapshots or migrates (blkverify.c)
  *   p9, p9bench       9P2000.L over virtio-9p: functional test and
  *                     benchmark (p9test.c, p9bench.c, client in p9.c)
+ *   p9loop            a file kept open, written and read back while the
+ *                     VMM snapshots or migrates (p9loop.c)
  *   hostile attack=A  virtio register rules broken on purpose (hostile.c)
  *   dirty mem=MiB     pages rewritten and verified on every vCPU while the
  *                     VMM pauses, snapshots or migrates (dirty.c)
@@ -179,6 +181,7 @@ int scenario_blkverify(void);
 int scenario_hostile(void);
 int scenario_p9(void);
 int scenario_p9bench(void);
+int scenario_p9loop(void);
 int scenario_dirty(void);
 
 static const struct {
@@ -191,6 +194,7 @@ static const struct {
 	{ "hostile", scenario_hostile },
 	{ "p9", scenario_p9 },
 	{ "p9bench", scenario_p9bench },
+	{ "p9loop", scenario_p9loop },
 	{ "dirty", scenario_dirty },
 	{ "hello", scenario_hello },
 	{ "smp", scenario_smp },
