@@ -329,8 +329,8 @@ int stream_put_ram(struct stream_writer *w, uint64_t gpa, const uint8_t *host,
 		int e;
 
 		for (uint32_t i = 0; i < n; i++) {
-			zero[i] = stream_page_is_zero(host +
-					       (size_t)i * STREAM_PAGE_SIZE);
+			zero[i] = stream_page_is_zero(
+				host + (size_t)i * STREAM_PAGE_SIZE);
 			zeros += zero[i];
 		}
 		e = put_ram_section(w, gpa, host, n, zero);

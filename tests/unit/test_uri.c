@@ -193,7 +193,6 @@ Test(uri_parse, refused_leaves_the_uri_empty)
 
 /* ---- sockets ---- */
 
-
 static char dir[64];
 
 static void make_dir(void)

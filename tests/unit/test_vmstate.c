@@ -75,7 +75,6 @@ TestSuite(vmstate, .init = setup, .fini = teardown);
 
 /* ---- standard error ---- */
 
-
 /* ---- streams ---- */
 
 static int fd = -1;
