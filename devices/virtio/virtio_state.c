@@ -255,6 +255,14 @@ static int restart(struct virtio_dev *vd, const struct virtio_core_state *c)
 	}
 	if (!r) {
 		vd->active = true;
+		/* The last completions' interrupts were sent by the source's
+		 * quiesce through an irqfd, whose injection KVM may finish
+		 * after the vCPUs' state was read: each serving queue
+		 * interrupts once more (a driver finding nothing new takes it
+		 * as spurious), so none is lost. */
+		for (unsigned i = 0; i < vd->num_queues; i++)
+			if (c->q[i].serving)
+				virtio_queue_interrupt(vd, i);
 		return 0;
 	}
 	for (unsigned i = 0; i < vd->num_queues; i++)
