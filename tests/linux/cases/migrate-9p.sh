@@ -6,37 +6,14 @@
 # open files (no new mount or open), every line reads back, and it ends
 # through the exit port with status 0; the host file then holds exactly
 # the lines the guest wrote.
-sock=$WORK/api.sock mig=$WORK/mig.sock share=$WORK/share
+. tests/linux/migratelib.sh
+share=$WORK/share
 mkdir -p "$share"
-timeout -k 5 300 "$VMM" run --incoming "unix:$mig" --cpus 2 --memory 512M \
-	--9p "$share,tag=share" --stats </dev/null >"$WORK/dst.out" \
-	2>"$WORK/dst.err" &
-dst_pid=$!
-for _ in $(seq 100); do [ -S "$mig" ] && break; sleep 0.1; done
-[ -S "$mig" ] || fail "the destination does not listen on $mig"
+migrate_destination --cpus 2 --memory 512M --9p "$share,tag=share"
 boot_bg --append "vmmtest.script=migrate-9p" --cpus 2 --memory 512M \
 	--api "$sock" --9p "$share,tag=share"
 wait_for "guest: migrate-9p: round 40"
-set +e
-"$VMM" ctl "$sock" migrate "unix:$mig" >"$WORK/ctl.out" 2>"$WORK/ctl.err"
-rc=$?
-set -e
-[ "$rc" = 0 ] || fail "migrate: status $rc: $(cat "$WORK/ctl.err")"
-grep -qE '^\{"status":"completed",' "$WORK/ctl.out" ||
-	fail "migrate: $(cat "$WORK/ctl.out")"
-set +e
-{ wait "$vm_pid"; } 2>/dev/null
-status=$?
-set -e
-expect_status 0
-expect_stopped_by migrated
-set +e
-{ wait "$dst_pid"; } 2>/dev/null
-dst_status=$?
-set -e
-out=$WORK/dst.out err=$WORK/dst.err
-[ "$dst_status" = 0 ] || fail "the destination: status $dst_status"
-expect_stopped_by exit-port
+migrate_to_destination
 line=$(grep -E '^guest: migrate-9p: ok after [0-9]+ lines' "$out") ||
 	fail "the destination did not finish its rounds"
 ! grep -q 'MISMATCH\|failed\|migrate-9p: ready' "$out" ||

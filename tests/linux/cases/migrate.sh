@@ -4,33 +4,12 @@
 # source ends stopped by migrated, and the destination goes on with the
 # rounds (no new start), every copy checking out, its wall clock within
 # 10 s of the host's, and ends through the exit port with status 0.
-sock=$WORK/api.sock mig=$WORK/mig.sock
-timeout -k 5 300 "$VMM" run --incoming "unix:$mig" --cpus 2 --memory 512M \
-	--stats </dev/null >"$WORK/dst.out" 2>"$WORK/dst.err" &
-dst_pid=$!
+. tests/linux/migratelib.sh
+migrate_destination --cpus 2 --memory 512M
 boot_bg --append "vmmtest.script=migrate-dirty" --cpus 2 --memory 512M \
 	--api "$sock"
 wait_for "guest: migrate-dirty: round 3 "
-set +e
-"$VMM" ctl "$sock" migrate "unix:$mig" >"$WORK/ctl.out" 2>"$WORK/ctl.err"
-rc=$?
-set -e
-[ "$rc" = 0 ] || fail "migrate: status $rc: $(cat "$WORK/ctl.err")"
-grep -qE '^\{"status":"completed",.*"downtime-ms":[0-9.]+\}$' "$WORK/ctl.out" ||
-	fail "migrate: $(cat "$WORK/ctl.out")"
-set +e
-{ wait "$vm_pid"; } 2>/dev/null
-status=$?
-set -e
-expect_status 0
-expect_stopped_by migrated
-set +e
-{ wait "$dst_pid"; } 2>/dev/null
-dst_status=$?
-set -e
-out=$WORK/dst.out err=$WORK/dst.err
-[ "$dst_status" = 0 ] || fail "the destination: status $dst_status"
-expect_stopped_by exit-port
+migrate_to_destination
 grep -qE '^guest: migrate-dirty: ok after [0-9]+ rounds' "$out" ||
 	fail "the destination did not finish its rounds"
 ! grep -q 'MISMATCH\|migrate-dirty: ready' "$out" ||
