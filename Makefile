@@ -152,6 +152,7 @@ kernel: deps
 	@scripts/get-kernel
 
 unit: $(TEST_BINS)
+	@tests/unit/timeouts-check
 	@set -e; for t in $(TEST_BINS); do echo "== $$t"; $$t --jobs 2; done
 
 # The unit tests under valgrind memcheck (slow: about half an hour).

@@ -138,7 +138,7 @@ static void settle(struct blk_ctx *ctx)
  * waits for A; once A is let go, both finish and the cluster holds B's
  * bytes (B ran after A, in place). */
 Test(qcow2, a_request_held_at_a_breakpoint_holds_only_its_cluster,
-     .init = setup, .fini = teardown, .timeout = 60)
+     .init = setup, .fini = teardown, .timeout = 120)
 {
 	struct blk_opts o = { 0 };
 	struct blk_ctx ctx;

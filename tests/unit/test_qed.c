@@ -127,7 +127,7 @@ static void two_writers(unsigned seed)
 }
 
 Test(qed, two_contexts_over_a_backing_file, .init = setup, .fini = teardown,
-     .timeout = 180)
+     .timeout = 300)
 {
 	sh("qemu-img create -q -f qed -o cluster_size=4k,table_size=2 -b "
 	   "base.raw -F raw %s",
@@ -142,7 +142,7 @@ Test(qed, two_contexts_over_a_backing_file, .init = setup, .fini = teardown,
 /* The same with O_DIRECT, the backing file too: every buffer and
  * metadata write aligned. */
 Test(qed, two_contexts_with_cache_none, .init = setup, .fini = teardown,
-     .timeout = 180)
+     .timeout = 300)
 {
 	sh("qemu-img create -q -f qed -o cluster_size=4k,table_size=2 -b "
 	   "base.raw -F raw %s",
@@ -165,7 +165,7 @@ Test(qed, two_contexts_with_cache_none, .init = setup, .fini = teardown,
 }
 
 Test(qed, two_contexts_without_backing, .init = setup, .fini = teardown,
-     .timeout = 180)
+     .timeout = 300)
 {
 	sh("qemu-img create -q -f qed %s %u", img, SIZE);
 	sh("qemu-io -f qed -c 'write -P 0x71 64k 1M' -c 'write -z 2M 128k' "
@@ -375,7 +375,7 @@ Test(qed, unknown_features_refused, .init = setup, .fini = teardown)
  * refuses to open such images ("QED table offset is invalid": its table
  * check wants the table's last cluster past its first); vmm reads and
  * writes them, checked here against the shadow alone. */
-Test(qed, table_size_one, .init = setup, .fini = teardown, .timeout = 120)
+Test(qed, table_size_one, .init = setup, .fini = teardown, .timeout = 300)
 {
 	uint8_t *buf = malloc(SIZE);
 

@@ -323,7 +323,7 @@ static void *write_job(void *arg)
 }
 
 /* A pipe: no seeking, reads and writes of any length. */
-Test(stream, round_trip_over_a_pipe, .timeout = 20)
+Test(stream, round_trip_over_a_pipe, .timeout = 30)
 {
 	struct job j = { .npages = 300 };
 	struct stream_reader r;
@@ -839,7 +839,7 @@ Test(stream, ram_bad_run_in_a_valid_section)
 
 /* A socket left open after END: the reader reaches END without waiting
  * for more, and what follows END is still in the socket. */
-Test(stream, no_read_past_end, .timeout = 10)
+Test(stream, no_read_past_end, .timeout = 30)
 {
 	struct stream_writer w;
 	struct stream_reader r;
@@ -867,7 +867,7 @@ Test(stream, no_read_past_end, .timeout = 10)
 
 /* Both ends non-blocking: the writer and the reader wait for the pipe
  * (EAGAIN, poll) instead of failing. */
-Test(stream, non_blocking_pipe, .timeout = 20)
+Test(stream, non_blocking_pipe, .timeout = 30)
 {
 	struct job j = { .npages = 700 };
 	struct stream_reader r;
