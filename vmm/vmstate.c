@@ -199,6 +199,34 @@ static int check_config(struct vmstate_load *l, const struct stream_section *s)
 	return 0;
 }
 
+/* The region holding [gpa, gpa + len) and its bitmap of filled pages
+ * (allocated on first use); NULL when the range is not this VM's RAM. */
+static const struct mem_region *filled_region(struct vmstate_load *l,
+					      gpa_t gpa, uint64_t len,
+					      uint64_t **filled)
+{
+	const struct guest_mem *mem = &l->vm->mem;
+
+	for (unsigned i = 0; i < mem->nr_regions; i++) {
+		const struct mem_region *reg = &mem->regions[i];
+
+		if (gpa < reg->gpa || gpa - reg->gpa >= reg->size ||
+		    len > reg->size - (gpa - reg->gpa))
+			continue;
+		if (!l->filled[i]) {
+			uint64_t pages = reg->size / STREAM_PAGE_SIZE;
+
+			l->filled[i] = calloc((pages + 63) / 64,
+					      sizeof(uint64_t));
+			if (!l->filled[i])
+				return NULL;
+		}
+		*filled = l->filled[i];
+		return reg;
+	}
+	return NULL;
+}
+
 static int load_ram(struct vmstate_load *l, const struct stream_section *s)
 {
 	struct stream_ram_cursor c;
@@ -209,23 +237,35 @@ static int load_ram(struct vmstate_load *l, const struct stream_section *s)
 	while ((r = stream_ram_next(&c, &run)) > 0) {
 		uint64_t len = run.npages * STREAM_PAGE_SIZE;
 		uint8_t *host = mem_ptr(&l->vm->mem, run.gpa, len);
+		const struct mem_region *reg;
+		uint64_t *filled, first;
 
 		if (!host)
 			return refuse("RAM pages at %#llx+%#llx outside this "
 				      "VM's RAM",
 				      (unsigned long long)run.gpa,
 				      (unsigned long long)len);
-		if (run.data) {
+		reg = filled_region(l, run.gpa, len, &filled);
+		if (!reg)
+			return -ENOMEM;
+		first = (run.gpa - reg->gpa) / STREAM_PAGE_SIZE;
+		if (run.data)
 			memcpy(host, run.data, len);
-		} else {
-			/* Reading a page never touched maps the zero page:
-			 * fresh RAM stays unallocated. */
-			for (uint64_t off = 0; off < len;
-			     off += STREAM_PAGE_SIZE)
-				if (!stream_page_is_zero(host + off))
-					memset(host + off, 0, STREAM_PAGE_SIZE);
-			l->zero_pages += run.npages;
+		for (uint64_t i = 0; i < run.npages; i++) {
+			uint64_t p = first + i, bit = 1ull << (p % 64);
+
+			if (run.data)
+				filled[p / 64] |= bit;
+			else if (filled[p / 64] & bit) {
+				/* Pages never filled are still fresh: not
+				 * even read, so they stay unallocated. */
+				memset(host + i * STREAM_PAGE_SIZE, 0,
+				       STREAM_PAGE_SIZE);
+				filled[p / 64] &= ~bit;
+			}
 		}
+		if (!run.data)
+			l->zero_pages += run.npages;
 		l->ram_pages += run.npages;
 	}
 	return r ? refuse("a malformed RAM section") : 0;
@@ -361,6 +401,10 @@ int vmstate_load_apply(struct vmstate_load *l)
 
 void vmstate_load_free(struct vmstate_load *l)
 {
+	for (unsigned i = 0; i < MEM_MAX_REGIONS; i++) {
+		free(l->filled[i]);
+		l->filled[i] = NULL;
+	}
 	if (l->image_fd >= 0)
 		close(l->image_fd);
 	l->image_fd = -1;

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "lib/stream.h"
+#include "memory/memory.h"
 
 struct vm;
 
@@ -45,12 +46,16 @@ struct vmstate_ram_image {
 
 struct vmstate_kept; /* a section kept for vmstate_load_apply */
 
+/* The VM's RAM is fresh (all zero, nothing written) when a load
+ * starts: a zero run clears only the pages an earlier run of the same
+ * load filled, and leaves the others unread and unallocated. */
 struct vmstate_load {
 	struct vm *vm;
 	int image_fd; /* the snapshot file (RAM_IMAGE), -1 for a stream */
 	bool have_config, have_end;
 	uint64_t ram_pages, zero_pages; /* received in RAM sections */
 	unsigned images;		/* RAM_IMAGE regions mapped */
+	uint64_t *filled[MEM_MAX_REGIONS]; /* a bit per page given data */
 	struct vmstate_kept *kept, **tail;
 };
 

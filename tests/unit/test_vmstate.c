@@ -4,7 +4,8 @@
  * by its reader (or built by hand where the reader itself would refuse
  * them). The CONFIG checks against the local VM and their exact log
  * lines; RAM runs landing at their guest addresses (data copied, zero
- * runs clearing a written page, pages outside every run untouched); the
+ * runs clearing a page an earlier run filled and leaving fresh RAM
+ * unread, pages outside every run untouched); the
  * rejections of sections out of order, out of range or unknown; END.
  * vmstate_load_apply is not called: it needs vCPUs. */
 #include <criterion/criterion.h>
@@ -424,31 +425,29 @@ static void assert_page_filled(uint64_t gpa, uint8_t byte)
 			     (unsigned long long)gpa, i, p[i], byte);
 }
 
-/* Data runs copied, zero runs clearing what was there, pages outside
- * every run left as they were. */
+/* Data runs copied; a zero run clears a page an earlier run filled (the
+ * guest zeroed it between two rounds); pages outside every run left as
+ * the earlier rounds made them. */
 Test(vmstate, ram_runs_land_at_their_addresses)
 {
-	static uint8_t src[6 * PAGE];
+	static uint8_t first[8 * PAGE], src[6 * PAGE];
 	unsigned sections;
 
 	load_config();
-	/* The guest's RAM before: pages written, one left fresh. */
-	memset(guest(0x1f000), 0x77, PAGE); /* before the runs */
-	memset(guest(0x20000), 0xaa, PAGE); /* zero run: cleared */
-	memset(guest(0x21000), 0xbb, PAGE); /* data run: overwritten */
-	memset(guest(0x22000), 0xcc, PAGE); /* data run */
-	/* 0x23000 fresh: a zero run keeps it zero */
-	memset(guest(0x24000), 0xdd, PAGE); /* zero run: cleared */
-	memset(guest(0x25000), 0xee, PAGE); /* data run */
-	memset(guest(0x26000), 0x66, PAGE); /* after the runs */
-	/* What is sent: zero, data, data, zero, zero, data. */
+	/* The first round: 0x1f000-0x26000 filled, 0x23000 sent as zero. */
+	for (unsigned i = 0; i < 8; i++)
+		if (i != 4)
+			memset(first + i * PAGE, 0x60 + i, PAGE);
+	stream_begin();
+	cr_assert_eq(stream_put_ram(&w, 0x1f000, first, 8, NULL), 0);
+	cr_assert_eq(stream_put_ram(&w, RAM_SIZE - PAGE, first, 1, NULL), 0);
+	cr_assert_eq(load_written(&sections), 0);
+	cr_assert_eq(sections, 2);
+	/* The next round: zero, data, data, zero, zero, data from 0x20000. */
 	memset(src + 1 * PAGE, 0x11, PAGE);
 	memset(src + 2 * PAGE, 0x22, PAGE);
 	memset(src + 5 * PAGE, 0x55, PAGE);
 	src[5 * PAGE + PAGE - 1] = 0x56;
-	/* The last page of RAM, too. */
-	memset(guest(RAM_SIZE - PAGE), 0x99, PAGE);
-
 	stream_begin();
 	cr_assert_eq(stream_put_ram(&w, 0x20000, src, 6, NULL), 0);
 	cr_assert_eq(stream_put_ram(&w, RAM_SIZE - PAGE, src + PAGE, 1, NULL),
@@ -456,18 +455,60 @@ Test(vmstate, ram_runs_land_at_their_addresses)
 	cr_assert_eq(load_written(&sections), 0);
 	cr_assert_eq(sections, 2);
 
-	assert_page_filled(0x1f000, 0x77);
+	assert_page_filled(0x1f000, 0x60);
 	assert_page_filled(0x20000, 0);
 	assert_page_filled(0x21000, 0x11);
 	assert_page_filled(0x22000, 0x22);
 	assert_page_filled(0x23000, 0);
 	assert_page_filled(0x24000, 0);
 	cr_assert_eq(memcmp(guest(0x25000), src + 5 * PAGE, PAGE), 0);
-	assert_page_filled(0x26000, 0x66);
+	assert_page_filled(0x26000, 0x67);
 	assert_page_filled(RAM_SIZE - PAGE, 0x11);
 	assert_page_filled(RAM_SIZE - 2 * PAGE, 0);
-	cr_assert_eq(l.ram_pages, 7);
-	cr_assert_eq(l.zero_pages, 3);
+	cr_assert_eq(l.ram_pages, 9 + 7);
+	cr_assert_eq(l.zero_pages, 1 + 3);
+}
+
+/* A zero run over pages no run filled does not touch them: fresh RAM is
+ * zero already, and reading it would map every page (the destination's
+ * downtime once went into reading the idle guest's zero RAM). Data sent
+ * then zeroed again is cleared page for page. */
+Test(vmstate, zero_runs_leave_fresh_ram_unread)
+{
+	static uint8_t src[6 * PAGE]; /* the last two pages zero */
+	uint8_t *zero = calloc(1, RAM_SIZE);
+	uint64_t before;
+
+	cr_assert_not_null(zero);
+	load_config();
+	before = mem_resident_bytes(&vm->mem);
+	stream_begin();
+	cr_assert_eq(stream_put_ram(&w, 0, zero, RAM_SIZE / PAGE, NULL), 0);
+	free(zero);
+	cr_assert_eq(load_written(NULL), 0);
+	cr_assert_eq(l.zero_pages, RAM_SIZE / PAGE);
+	cr_assert_eq(mem_resident_bytes(&vm->mem), before,
+		     "%llu bytes resident after the zero runs, %llu before",
+		     (unsigned long long)mem_resident_bytes(&vm->mem),
+		     (unsigned long long)before);
+
+	memset(src, 0x42, 4 * PAGE);
+	stream_begin();
+	cr_assert_eq(stream_put_ram(&w, 0x100000, src, 4, NULL), 0);
+	cr_assert_eq(stream_put_ram(&w, 0x101000, src + 4 * PAGE, 2, NULL),
+		     0);
+	cr_assert_eq(load_written(NULL), 0);
+	assert_page_filled(0x100000, 0x42);
+	assert_page_filled(0x101000, 0);
+	assert_page_filled(0x102000, 0);
+	assert_page_filled(0x103000, 0x42);
+	/* Filled again after being cleared, and cleared again. */
+	stream_begin();
+	cr_assert_eq(stream_put_ram(&w, 0x101000, src, 1, NULL), 0);
+	cr_assert_eq(stream_put_ram(&w, 0x101000, src + 4 * PAGE, 1, NULL),
+		     0);
+	cr_assert_eq(load_written(NULL), 0);
+	assert_page_filled(0x101000, 0);
 }
 
 /* A run past the end of RAM is refused before a byte of it is copied. */
@@ -727,7 +768,6 @@ Test(vmstate, whole_stream)
 	with_devices(2);
 	memset(src, 0xa5, PAGE);
 	memset(src + 2 * PAGE, 0x5a, PAGE);
-	memset(guest(0x8000), 0xff, PAGE);
 	stream_begin();
 	cr_assert_eq(stream_put_header(&w), 0);
 	cr_assert_eq(vmstate_put_config(vm, &w), 0);
