@@ -247,7 +247,7 @@ Test(cli, parse_starts_afresh_after_a_cluster, .init = cr_redirect_stdout)
 	cli_free(&cfg);
 }
 
-/* --dirty-tracking: auto unless asked; KVM is asked only by vm_create. */
+/* --dirty-tracking: bitmap unless asked; KVM is asked only by vm_create. */
 static enum mem_dirty_mode dirty_mode(char *mode)
 {
 	char *argv[] = {
@@ -266,7 +266,7 @@ static enum mem_dirty_mode dirty_mode(char *mode)
 
 Test(cli, dirty_tracking_modes, .init = cr_redirect_stderr)
 {
-	cr_assert_eq(dirty_mode(NULL), MEM_DIRTY_AUTO);
+	cr_assert_eq(dirty_mode(NULL), MEM_DIRTY_BITMAP);
 	cr_assert_eq(dirty_mode("auto"), MEM_DIRTY_AUTO);
 	cr_assert_eq(dirty_mode("ring"), MEM_DIRTY_RING);
 	cr_assert_eq(dirty_mode("bitmap"), MEM_DIRTY_BITMAP);
