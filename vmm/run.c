@@ -263,24 +263,16 @@ static int setup(struct vm *vm, const struct vm_config *cfg, int sig_fd,
 				       r == -EISDIR
 			       ? EXIT_USAGE
 			       : EXIT_VMM_ERROR;
-	if (cfg->restore || cfg->incoming) {
-		/* The RAM (firmware tables and kernel included) and every
-		 * register come from the state; nothing is loaded. */
-		r = load_state(cfg, sig_fd, l, peer);
-		if (r)
-			return r;
-		/* The source has quiesced and handed its disks over (the END
-		 * came): take them over before any device state is applied
-		 * and before a queue worker starts. A failure ends the run
-		 * (status 1) and the source resumes. */
-		if (cfg->incoming && vm_devices_activate(&vm->devices))
-			return EXIT_VMM_ERROR;
-	} else {
+	if (!(cfg->restore || cfg->incoming)) {
 		if (arch_write_tables(vm))
 			return EXIT_VMM_ERROR;
 		if (arch_load_kernel(vm, cfg))
 			return EXIT_USAGE;
 	}
+	/* Before a state is read: a migration's source is paused from its
+	 * last pages until the reply, so what can be done while it is still
+	 * running is done first. A snapshot's RAM mapped over the slots
+	 * later shows through them (KVM follows the mapping). */
 	if (mem_register_kvm(&vm->mem, vm->vm_fd))
 		return EXIT_VMM_ERROR;
 	if (vcpu_sandbox_build(&vm->vcpu_sandbox, cfg->seccomp) ||
@@ -291,6 +283,17 @@ static int setup(struct vm *vm, const struct vm_config *cfg, int sig_fd,
 		return EXIT_VMM_ERROR;
 	if (!(cfg->restore || cfg->incoming))
 		return 0;
+	/* The RAM (firmware tables and kernel included) and every register
+	 * come from the state; nothing is loaded. */
+	r = load_state(cfg, sig_fd, l, peer);
+	if (r)
+		return r;
+	/* The source has quiesced and handed its disks over (the END came):
+	 * take them over before any device state is applied and before a
+	 * queue worker starts. A failure ends the run (status 1) and the
+	 * source resumes. */
+	if (cfg->incoming && vm_devices_activate(&vm->devices))
+		return EXIT_VMM_ERROR;
 	if (vmstate_load_apply(l))
 		return EXIT_VMM_ERROR;
 	/* Committed: once told, the source ends its run. */
