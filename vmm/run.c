@@ -279,21 +279,28 @@ static int setup(struct vm *vm, const struct vm_config *cfg, int sig_fd,
 	    sandbox_filter_build(&vm->main_sandbox, &vm_main_role,
 				 cfg->seccomp))
 		return EXIT_VMM_ERROR;
+	if (cfg->restore || cfg->incoming) {
+		/* The RAM (firmware tables and kernel included) and every
+		 * register come from the state; nothing is loaded. */
+		r = load_state(cfg, sig_fd, l, peer);
+		if (r)
+			return r;
+		/* The source has quiesced and handed its disks over (the END
+		 * came): take them over before any device state is applied
+		 * and before a queue worker starts. A failure ends the run
+		 * (status 1) and the source resumes. */
+		if (cfg->incoming && vm_devices_activate(&vm->devices))
+			return EXIT_VMM_ERROR;
+	}
+	/* The vCPUs only now, just before their state is written: KVM (before
+	 * Linux 6.7) takes a TSC written within a second of what the vCPU's
+	 * TSC would read since its creation for a synchronisation and keeps
+	 * its own value; created before a migration stream of seconds, the
+	 * guest's TSC could jump by up to a second. */
 	if (create_vcpus(vm, cfg))
 		return EXIT_VMM_ERROR;
 	if (!(cfg->restore || cfg->incoming))
 		return 0;
-	/* The RAM (firmware tables and kernel included) and every register
-	 * come from the state; nothing is loaded. */
-	r = load_state(cfg, sig_fd, l, peer);
-	if (r)
-		return r;
-	/* The source has quiesced and handed its disks over (the END came):
-	 * take them over before any device state is applied and before a
-	 * queue worker starts. A failure ends the run (status 1) and the
-	 * source resumes. */
-	if (cfg->incoming && vm_devices_activate(&vm->devices))
-		return EXIT_VMM_ERROR;
 	if (vmstate_load_apply(l))
 		return EXIT_VMM_ERROR;
 	/* Committed: once told, the source ends its run. */
