@@ -201,9 +201,8 @@ static int check_config(struct vmstate_load *l, const struct stream_section *s)
 
 /* The region holding [gpa, gpa + len) and its bitmap of filled pages
  * (allocated on first use); NULL when the range is not this VM's RAM. */
-static const struct mem_region *filled_region(struct vmstate_load *l,
-					      gpa_t gpa, uint64_t len,
-					      uint64_t **filled)
+static const struct mem_region *filled_region(struct vmstate_load *l, gpa_t gpa,
+					      uint64_t len, uint64_t **filled)
 {
 	const struct guest_mem *mem = &l->vm->mem;
 
@@ -216,8 +215,8 @@ static const struct mem_region *filled_region(struct vmstate_load *l,
 		if (!l->filled[i]) {
 			uint64_t pages = reg->size / STREAM_PAGE_SIZE;
 
-			l->filled[i] = calloc((pages + 63) / 64,
-					      sizeof(uint64_t));
+			l->filled[i] =
+				calloc((pages + 63) / 64, sizeof(uint64_t));
 			if (!l->filled[i])
 				return NULL;
 		}

@@ -53,8 +53,8 @@ struct vmstate_load {
 	struct vm *vm;
 	int image_fd; /* the snapshot file (RAM_IMAGE), -1 for a stream */
 	bool have_config, have_end;
-	uint64_t ram_pages, zero_pages; /* received in RAM sections */
-	unsigned images;		/* RAM_IMAGE regions mapped */
+	uint64_t ram_pages, zero_pages;	   /* received in RAM sections */
+	unsigned images;		   /* RAM_IMAGE regions mapped */
 	uint64_t *filled[MEM_MAX_REGIONS]; /* a bit per page given data */
 	struct vmstate_kept *kept, **tail;
 };

@@ -495,8 +495,7 @@ Test(vmstate, zero_runs_leave_fresh_ram_unread)
 	memset(src, 0x42, 4 * PAGE);
 	stream_begin();
 	cr_assert_eq(stream_put_ram(&w, 0x100000, src, 4, NULL), 0);
-	cr_assert_eq(stream_put_ram(&w, 0x101000, src + 4 * PAGE, 2, NULL),
-		     0);
+	cr_assert_eq(stream_put_ram(&w, 0x101000, src + 4 * PAGE, 2, NULL), 0);
 	cr_assert_eq(load_written(NULL), 0);
 	assert_page_filled(0x100000, 0x42);
 	assert_page_filled(0x101000, 0);
@@ -505,8 +504,7 @@ Test(vmstate, zero_runs_leave_fresh_ram_unread)
 	/* Filled again after being cleared, and cleared again. */
 	stream_begin();
 	cr_assert_eq(stream_put_ram(&w, 0x101000, src, 1, NULL), 0);
-	cr_assert_eq(stream_put_ram(&w, 0x101000, src + 4 * PAGE, 1, NULL),
-		     0);
+	cr_assert_eq(stream_put_ram(&w, 0x101000, src + 4 * PAGE, 1, NULL), 0);
 	cr_assert_eq(load_written(NULL), 0);
 	assert_page_filled(0x101000, 0);
 }

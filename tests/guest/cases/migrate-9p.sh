@@ -5,7 +5,8 @@
 # - live-migrated over a unix socket to a vmm sharing the same directory:
 #   the source ends migrated, the destination goes on with the same fids
 #   (no new open), finds every block right and ends ok; the host file
-#   then holds exactly the pattern of the size the guest wrote;
+#   then holds exactly the pattern of the size the guest wrote; again on
+#   virtio-mmio with security=mapped;
 # - snapshotted while paused, the source quit, and restored: the restored
 #   guest goes on through its fids and ends ok, the file again exact;
 # - refused while a file it holds open is renamed on the host (the save
@@ -34,27 +35,40 @@ expect_loop_ok() {
 		fail "$2: $share/$3 does not hold the pattern of $size bytes"
 }
 
-# Live migration.
-rm -f "$mig"
-run_state dst --incoming "unix:$mig" --memory 256M --9p "$share,tag=share"
-for _ in $(seq 100); do [ -S "$mig" ] && break; sleep 0.1; done
-[ -S "$mig" ] || fail "the destination does not listen on $mig"
-boot_bg --append "scenario=p9loop tag=share file=mig secs=8" \
-	--memory 256M --api "$sock" --9p "$share,tag=share"
-wait_for "p9loop: opened mig"
-wait_for "p9loop: t=1s "
-ctl migrate "unix:$mig"
-[ "$ctl_rc" = 0 ] || fail "migrate: status $ctl_rc: $ctl_err"
-wait_pid "$vm_pid"
-expect_status 0
-expect_stopped_by migrated
-wait_pid "$dst_pid"
-[ "$status" = 0 ] || fail "the destination: status $status: $(cat "$WORK/dst.err")"
-grep -qxF "vmm: stats: stopped by exit-port" "$WORK/dst.err" ||
-	fail "the destination was not stopped by the exit port"
-! grep -q '^p9loop: ok' "$out" || fail "the source finished too"
-expect_loop_ok "$WORK/dst.out" "the destination" mig
+# live_migrate NAME FILE GUEST_ARGS VMM_ARGS...: the p9loop guest on
+# FILE migrated to a destination NAME with the same VMM_ARGS; the source
+# ends migrated, the destination goes on and ends ok.
+live_migrate() {
+	local name=$1 file=$2 gargs=$3
+	shift 3
+	rm -f "$mig"
+	run_state "$name" --incoming "unix:$mig" --memory 256M "$@"
+	for _ in $(seq 100); do [ -S "$mig" ] && break; sleep 0.1; done
+	[ -S "$mig" ] || fail "$name: the destination does not listen on $mig"
+	boot_bg --append "scenario=p9loop tag=share file=$file secs=8 $gargs" \
+		--memory 256M --api "$sock" "$@"
+	wait_for "p9loop: opened $file"
+	wait_for "p9loop: t=1s "
+	ctl migrate "unix:$mig"
+	[ "$ctl_rc" = 0 ] || fail "$name: migrate: status $ctl_rc: $ctl_err"
+	wait_pid "$vm_pid"
+	expect_status 0
+	expect_stopped_by migrated
+	wait_pid "$dst_pid"
+	[ "$status" = 0 ] || fail "$name: status $status: $(cat "$WORK/$name.err")"
+	grep -qxF "vmm: stats: stopped by exit-port" "$WORK/$name.err" ||
+		fail "$name was not stopped by the exit port"
+	! grep -q '^p9loop: ok' "$out" || fail "$name: the source finished too"
+	expect_loop_ok "$WORK/$name.out" "$name" "$file"
+}
+
+live_migrate dst mig "" --9p "$share,tag=share"
 echo "  migrated: $(grep '^p9loop: ok' "$WORK/dst.out")"
+# Over virtio-mmio with the mapped security model (the guest's modes and
+# owners in xattrs): the fids' paths depend on neither.
+live_migrate dst-mmio mmio "transport=mmio virtio_mmio.device=4K@0xd0000000:16" \
+	--transport mmio --9p "$share,tag=share,security=mapped"
+echo "  mmio, mapped, migrated: $(grep '^p9loop: ok' "$WORK/dst-mmio.out")"
 
 # Snapshot of the paused guest, then a restore.
 snap=$WORK/vm.snap
