@@ -338,6 +338,60 @@ static int restore_msrs(const struct vcpu *v, const struct x86_vcpu_state *st,
 	return r;
 }
 
+#define MSR_IA32_TSC 0x10
+
+/* KVM before Linux 6.7 takes a host write of the TSC that lands within a
+ * second of what the vCPU's TSC would read since its creation (or since
+ * the VM's last TSC write) for an attempt to synchronise vCPUs, and keeps
+ * its own value: a guest saved in its first second came back with the
+ * TSC this vCPU had counted since its creation, up to a second off. So
+ * the TSC is read back; when it is off by more than a millisecond, the
+ * vCPU's TSC offset is moved by the difference (KVM_VCPU_TSC_OFFSET,
+ * Linux 5.16). Later vCPUs given the same value are then matched to
+ * this one by the same rule. */
+static int settle_tsc(const struct vcpu *v, const struct x86_vcpu_state *st)
+{
+	struct {
+		struct kvm_msrs h;
+		struct kvm_msr_entry e;
+	} m = { .h.nmsrs = 1, .e.index = MSR_IA32_TSC };
+	uint64_t offset;
+	struct kvm_device_attr attr = { .group = KVM_VCPU_TSC_CTRL,
+					.attr = KVM_VCPU_TSC_OFFSET,
+					.addr = (uintptr_t)&offset };
+	const struct x86_msr_value *want = NULL;
+	int64_t diff, slack;
+
+	for (uint32_t i = 0; i < st->nmsrs; i++)
+		if (st->msrs[i].index == MSR_IA32_TSC)
+			want = &st->msrs[i];
+	if (!want)
+		return 0;
+	if (ioctl(v->fd, KVM_GET_MSRS, &m) != 1) {
+		log_error("vCPU %u: reading the TSC back: %s", v->id,
+			  strerror(errno));
+		return -EIO;
+	}
+	diff = (int64_t)(want->data - m.e.data);
+	slack = (int64_t)st->tsc_khz; /* a millisecond of cycles */
+	if (diff < slack && diff > -slack)
+		return 0;
+	if (ioctl(v->fd, KVM_HAS_DEVICE_ATTR, &attr) ||
+	    ioctl(v->fd, KVM_GET_DEVICE_ATTR, &attr)) {
+		log_error("vCPU %u: KVM kept its own TSC (%lld cycles from the "
+			  "saved one) and offers no KVM_VCPU_TSC_OFFSET",
+			  v->id, (long long)diff);
+		return -ENOTSUP;
+	}
+	offset += (uint64_t)diff;
+	if (VCPU_IOCTL(v, KVM_SET_DEVICE_ATTR, &attr))
+		return -EIO;
+	log_info("vCPU %u: KVM kept its own TSC, %lld cycles from the saved "
+		 "one; its offset moved",
+		 v->id, (long long)diff);
+	return 0;
+}
+
 /* QEMU's order (kvm_arch_put_registers), for these reasons:
  * - the TSC frequency before any TSC value (the MSRs);
  * - the special registers first: they set EFER and the APIC base (its
@@ -374,6 +428,8 @@ static int restore_state(struct vcpu *v, struct x86_vcpu_state *st)
 		r = VCPU_IOCTL(v, KVM_SET_XCRS, &st->xcrs);
 	if (!r)
 		r = restore_msrs(v, st, false);
+	if (!r)
+		r = settle_tsc(v, st);
 	if (!r)
 		r = VCPU_IOCTL(v, KVM_SET_LAPIC, &st->lapic);
 	if (!r)

@@ -39,3 +39,29 @@ for i in 1 2; do
 	grep -qxF "vmm: stats: stopped by exit-port" "$WORK/restore$i.err" ||
 		fail "restore $i: not stopped by the exit port"
 done
+
+# A guest saved in its first second: KVM before Linux 6.7 (the lab's
+# 6.1) takes a TSC written within a second of what a new vCPU counted
+# since its creation for a synchronisation and keeps its own, so the
+# restored guest's TSC was what the new vCPU had counted, not what was
+# saved. vmm reads it back, moves the vCPU's offset and says so: the line
+# must be there (the binary before the fix printed nothing; this one
+# moved it by 8.6 M cycles in the lab), and the guest, paused as soon as
+# the API answers, runs to its end.
+boot_bg --append "scenario=dirty mem=1 seconds=2" --memory 64M --api "$sock"
+for _ in $(seq 300); do
+	ctl pause
+	[ "$ctl_rc" = 0 ] && break
+	sleep 0.01
+done
+[ "$ctl_rc" = 0 ] || fail "young: pause: $ctl_err"
+ctl snapshot "$WORK/young.snap"
+[ "$ctl_rc" = 0 ] || fail "young: snapshot: $ctl_err"
+ctl quit
+wait_pid "$vm_pid"
+run_state young --restore "$WORK/young.snap" --memory 64M
+wait_pid "$dst_pid"
+[ "$status" = 0 ] || fail "young: restore: status $status: $(cat "$WORK/young.err")"
+expect_dirty_ok "$WORK/young.out" "young: restore"
+expect_err_regex "$WORK/young.err" 'vmm: vCPU 0: KVM kept its own TSC, -?[0-9]+ cycles from the saved one; its offset moved'
+echo "  young: $(grep 'KVM kept its own TSC' "$WORK/young.err")"
