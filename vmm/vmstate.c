@@ -199,31 +199,17 @@ static int check_config(struct vmstate_load *l, const struct stream_section *s)
 	return 0;
 }
 
-/* The region holding [gpa, gpa + len) and its bitmap of filled pages
- * (allocated on first use); NULL when the range is not this VM's RAM. */
-static const struct mem_region *filled_region(struct vmstate_load *l, gpa_t gpa,
-					      uint64_t len, uint64_t **filled)
+/* The index of the region holding [gpa, gpa + len), or -1. */
+static int region_of(const struct guest_mem *mem, gpa_t gpa, uint64_t len)
 {
-	const struct guest_mem *mem = &l->vm->mem;
-
 	for (unsigned i = 0; i < mem->nr_regions; i++) {
 		const struct mem_region *reg = &mem->regions[i];
 
-		if (gpa < reg->gpa || gpa - reg->gpa >= reg->size ||
-		    len > reg->size - (gpa - reg->gpa))
-			continue;
-		if (!l->filled[i]) {
-			uint64_t pages = reg->size / STREAM_PAGE_SIZE;
-
-			l->filled[i] =
-				calloc((pages + 63) / 64, sizeof(uint64_t));
-			if (!l->filled[i])
-				return NULL;
-		}
-		*filled = l->filled[i];
-		return reg;
+		if (gpa >= reg->gpa && gpa - reg->gpa < reg->size &&
+		    len <= reg->size - (gpa - reg->gpa))
+			return (int)i;
 	}
-	return NULL;
+	return -1;
 }
 
 static int load_ram(struct vmstate_load *l, const struct stream_section *s)
@@ -235,30 +221,39 @@ static int load_ram(struct vmstate_load *l, const struct stream_section *s)
 	stream_ram_begin(&c, s);
 	while ((r = stream_ram_next(&c, &run)) > 0) {
 		uint64_t len = run.npages * STREAM_PAGE_SIZE;
-		uint8_t *host = mem_ptr(&l->vm->mem, run.gpa, len);
+		int i = region_of(&l->vm->mem, run.gpa, len);
 		const struct mem_region *reg;
 		uint64_t *filled, first;
+		uint8_t *host;
 
-		if (!host)
+		if (i < 0)
 			return refuse("RAM pages at %#llx+%#llx outside this "
 				      "VM's RAM",
 				      (unsigned long long)run.gpa,
 				      (unsigned long long)len);
-		reg = filled_region(l, run.gpa, len, &filled);
-		if (!reg)
-			return -ENOMEM;
+		reg = &l->vm->mem.regions[i];
+		if (!l->filled[i]) {
+			uint64_t words =
+				(reg->size / STREAM_PAGE_SIZE + 63) / 64;
+
+			l->filled[i] = calloc(words, sizeof(uint64_t));
+			if (!l->filled[i])
+				return -ENOMEM;
+		}
+		filled = l->filled[i];
+		host = reg->hva + (run.gpa - reg->gpa);
 		first = (run.gpa - reg->gpa) / STREAM_PAGE_SIZE;
 		if (run.data)
 			memcpy(host, run.data, len);
-		for (uint64_t i = 0; i < run.npages; i++) {
-			uint64_t p = first + i, bit = 1ull << (p % 64);
+		for (uint64_t k = 0; k < run.npages; k++) {
+			uint64_t p = first + k, bit = 1ull << (p % 64);
 
 			if (run.data)
 				filled[p / 64] |= bit;
 			else if (filled[p / 64] & bit) {
 				/* Pages never filled are still fresh: not
 				 * even read, so they stay unallocated. */
-				memset(host + i * STREAM_PAGE_SIZE, 0,
+				memset(host + k * STREAM_PAGE_SIZE, 0,
 				       STREAM_PAGE_SIZE);
 				filled[p / 64] &= ~bit;
 			}
