@@ -351,10 +351,13 @@ static int restore_msrs(const struct vcpu *v, const struct x86_vcpu_state *st,
  * this one by the same rule. */
 static int settle_tsc(const struct vcpu *v, const struct x86_vcpu_state *st)
 {
-	struct {
+	/* A union, not a struct: a structure ending in a flexible array
+	 * may not be followed by another member (clang refuses it). */
+	union {
 		struct kvm_msrs h;
-		struct kvm_msr_entry e;
-	} m = { .h.nmsrs = 1, .e.index = MSR_IA32_TSC };
+		uint8_t room[sizeof(struct kvm_msrs) +
+			     sizeof(struct kvm_msr_entry)];
+	} m = { 0 };
 	uint64_t offset;
 	struct kvm_device_attr attr = { .group = KVM_VCPU_TSC_CTRL,
 					.attr = KVM_VCPU_TSC_OFFSET,
@@ -367,12 +370,14 @@ static int settle_tsc(const struct vcpu *v, const struct x86_vcpu_state *st)
 			want = &st->msrs[i];
 	if (!want)
 		return 0;
+	m.h.nmsrs = 1;
+	m.h.entries[0].index = MSR_IA32_TSC;
 	if (ioctl(v->fd, KVM_GET_MSRS, &m) != 1) {
 		log_error("vCPU %u: reading the TSC back: %s", v->id,
 			  strerror(errno));
 		return -EIO;
 	}
-	diff = (int64_t)(want->data - m.e.data);
+	diff = (int64_t)(want->data - m.h.entries[0].data);
 	slack = (int64_t)st->tsc_khz; /* a millisecond of cycles */
 	if (diff < slack && diff > -slack)
 		return 0;
