@@ -5,7 +5,12 @@
  * real-mode instructions that write an I/O port, tear everything down.
  * vmm's exec-to-exit for a guest that exits at once is measured against
  * this program's, run alternately by bench/boot direct.
- *   kvm-floor [RAM_MIB]      (default 256)
+ *   kvm-floor [RAM_MIB [pit]]      (default 256, no PIT)
+ * With "pit" it also creates KVM's in-kernel PIT as vmm (and Firecracker,
+ * kvmtool, QEMU) does: KVM registers the PIT's tick-reinjection notifiers
+ * with it, and unregistering them when the VM is destroyed waits for two
+ * SRCU grace periods, the second often a slow one (several timer ticks).
+ * bench/boot reports vmm against both floors.
  * Exits 0 when the vCPU stopped at the port write, 1 on any error.
  * Single-threaded: one process, one vCPU, no shared state. */
 #include <errno.h>
@@ -34,6 +39,8 @@ int main(int argc, char **argv)
 		0xba, EXIT_PORT & 0xff, EXIT_PORT >> 8, 0xb0, 0x00, 0xee, 0xf4
 	};
 	size_t ram = (size_t)(argc > 1 ? atoi(argv[1]) : 256) << 20;
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+	int with_pit = argc > 2 && !strcmp(argv[2], "pit");
 	struct kvm_userspace_memory_region slot = { 0 };
 	struct kvm_sregs sregs;
 	struct kvm_regs regs = { .rip = CODE_GPA, .rflags = 2 };
@@ -41,8 +48,8 @@ int main(int argc, char **argv)
 	int kvm, vm, vcpu, memfd, run_size;
 	void *mem;
 
-	if (ram == 0)
-		return fprintf(stderr, "kvm-floor: bad RAM_MIB\n"), 1;
+	if (ram == 0 || (argc > 2 && !with_pit) || argc > 3)
+		return fprintf(stderr, "usage: kvm-floor [RAM_MIB [pit]]\n"), 1;
 	kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (kvm < 0)
 		return fail("/dev/kvm");
@@ -52,6 +59,8 @@ int main(int argc, char **argv)
 	if (ioctl(vm, KVM_SET_TSS_ADDR, 0xfffbd000UL) < 0 ||
 	    ioctl(vm, KVM_CREATE_IRQCHIP, 0) < 0)
 		return fail("KVM_CREATE_IRQCHIP");
+	if (with_pit && ioctl(vm, KVM_CREATE_PIT2, &pit) < 0)
+		return fail("KVM_CREATE_PIT2");
 	memfd = memfd_create("kvm-floor", MFD_CLOEXEC);
 	if (memfd < 0 || ftruncate(memfd, (off_t)ram) < 0)
 		return fail("memfd");
