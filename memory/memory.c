@@ -41,6 +41,44 @@ static int open_backing_file(const struct mem_config *cfg)
 	return fd;
 }
 
+/* Anonymous and memfd RAM asks for transparent huge pages, as QEMU's
+ * does: with THP set to "madvise" (Debian's default) the guest otherwise
+ * runs on 4 KiB pages, a TLB miss walking two page tables for every 4 KiB
+ * it touches (README, bench/blk: the test guest's 1 MiB reads at QD8
+ * more than doubled). KVM maps a huge page into the
+ * guest only where guest-physical and host-virtual addresses agree
+ * modulo 2 MiB, so the mapping starts on a 2 MiB boundary (Linux before
+ * 6.7 does not align large anonymous mappings by itself): a larger
+ * reservation, trimmed. A kernel without THP refuses the advice, which
+ * changes nothing else. */
+static int map_thp(struct guest_mem *mem, const struct mem_config *cfg,
+		   int flags)
+{
+	size_t slack = MEM_HUGE_PAGE_SIZE - MEM_PAGE_SIZE;
+	uint8_t *p, *base;
+
+	p = mmap(NULL, cfg->size + slack, PROT_NONE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	base = (uint8_t *)(((uintptr_t)p + slack) & ~(uintptr_t)slack);
+	if (base > p)
+		munmap(p, (size_t)(base - p));
+	if (base + cfg->size < p + cfg->size + slack)
+		munmap(base + cfg->size,
+		       (size_t)(p + cfg->size + slack - (base + cfg->size)));
+	if (mmap(base, cfg->size, PROT_READ | PROT_WRITE, flags | MAP_FIXED,
+		 mem->fd, 0) == MAP_FAILED) {
+		int e = errno;
+
+		munmap(base, cfg->size);
+		return -e;
+	}
+	mem->base = base;
+	madvise(base, cfg->size, MADV_HUGEPAGE);
+	return 0;
+}
+
 static int map_ram(struct guest_mem *mem, const struct mem_config *cfg)
 {
 	int flags = cfg->shared ? MAP_SHARED : MAP_PRIVATE;
@@ -56,11 +94,15 @@ static int map_ram(struct guest_mem *mem, const struct mem_config *cfg)
 		if (ftruncate(mem->fd, (off_t)cfg->size) < 0)
 			return -errno;
 	}
-	p = mmap(NULL, cfg->size, PROT_READ | PROT_WRITE, flags, mem->fd, 0);
-	if (p == MAP_FAILED)
-		return -errno;
-	mem->base = p;
-	return 0;
+	if (cfg->backend == MEM_BACKEND_HUGETLBFS) {
+		p = mmap(NULL, cfg->size, PROT_READ | PROT_WRITE, flags,
+			 mem->fd, 0);
+		if (p == MAP_FAILED)
+			return -errno;
+		mem->base = p;
+		return 0;
+	}
+	return map_thp(mem, cfg, flags);
 }
 
 static int alloc_dirty_bitmaps(struct guest_mem *mem)

@@ -1,5 +1,6 @@
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <stdio.h>
 #include <unistd.h>
 #include <string.h>
 
@@ -94,4 +95,52 @@ Test(memory, shared_memfd_is_visible_through_the_fd)
 	cr_assert_eq(pread(m.fd, &c, 1, 0x1000), 1);
 	cr_assert_eq(c, 'Z');
 	mem_destroy(&m);
+}
+
+/* The VmFlags line of the mapping that starts at p (/proc/self/smaps). */
+static void vmflags_of(const void *p, char *out, size_t len)
+{
+	char line[512], start[32];
+	FILE *f = fopen("/proc/self/smaps", "r");
+	bool in = false;
+
+	cr_assert(f);
+	snprintf(start, sizeof(start), "%lx-", (unsigned long)p);
+	out[0] = 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (strchr(line, '-') && strchr(line, ' ') && line[0] != ' ' &&
+		    strncmp(line, "VmFlags", 7))
+			in = !strncmp(line, start, strlen(start));
+		else if (in && !strncmp(line, "VmFlags:", 8))
+			snprintf(out, len, "%s", line);
+	}
+	fclose(f);
+}
+
+/* RAM that is not hugetlbfs starts on a 2 MiB boundary and asks for
+ * transparent huge pages ("hg"): with THP set to madvise, the guest would
+ * otherwise run on 4 KiB pages, and KVM maps a huge page into the guest
+ * only where host and guest addresses agree modulo 2 MiB. */
+Test(memory, anon_and_memfd_ram_is_aligned_and_asks_for_huge_pages)
+{
+	const enum mem_backend kinds[] = { MEM_BACKEND_ANON,
+					   MEM_BACKEND_MEMFD };
+	struct guest_mem m[4];
+	char flags[512];
+
+	for (unsigned i = 0; i < 4; i++) {
+		/* A few at once: one alone might land aligned by chance. */
+		create(&m[i], (uint64_t)(6 + i) << 20, kinds[i % 2]);
+		cr_assert_eq((uintptr_t)m[i].base % MEM_HUGE_PAGE_SIZE, 0,
+			     "%s RAM at %p", i % 2 ? "memfd" : "anon",
+			     (void *)m[i].base);
+		vmflags_of(m[i].base, flags, sizeof(flags));
+		cr_assert(strstr(flags, " hg"), "%s RAM: %s",
+			  i % 2 ? "memfd" : "anon", flags);
+		cr_assert_eq(
+			mem_write(&m[i], ((uint64_t)(6 + i) << 20) - 1, "x", 1),
+			0, "the last byte is mapped");
+	}
+	for (unsigned i = 0; i < 4; i++)
+		mem_destroy(&m[i]);
 }
