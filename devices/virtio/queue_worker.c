@@ -210,10 +210,11 @@ static void cpu_relax(void)
 
 /* Spins for the current window, the driver's notifications off: true as
  * soon as a command, a completion or an available buffer is there. */
-static bool poll_window(struct vq_worker *w, uint64_t start)
+static bool poll_window(struct vq_worker *w, enum vqw_wait kind, uint64_t start)
 {
 	const struct vq_worker_ops *ops = w->cfg.ops;
-	uint64_t end = start + __atomic_load_n(&w->poll_ns, __ATOMIC_RELAXED);
+	uint64_t end =
+		start + __atomic_load_n(&w->poll_ns[kind], __ATOMIC_RELAXED);
 
 	vq_set_notification(&w->vq, false);
 	do {
@@ -230,10 +231,11 @@ static bool poll_window(struct vq_worker *w, uint64_t start)
  * changes nothing; one longer than the maximum closes the window; a
  * shorter one opens it at 4 us or doubles it, never beyond the maximum
  * (which may be under 4 us). */
-static void adapt_window(struct vq_worker *w, uint64_t slept_ns)
+static void adapt_window(struct vq_worker *w, enum vqw_wait kind,
+			 uint64_t slept_ns)
 {
 	uint64_t max = w->cfg.poll_max_ns;
-	uint64_t ns = __atomic_load_n(&w->poll_ns, __ATOMIC_RELAXED);
+	uint64_t ns = __atomic_load_n(&w->poll_ns[kind], __ATOMIC_RELAXED);
 
 	if (slept_ns <= ns)
 		return;
@@ -243,7 +245,7 @@ static void adapt_window(struct vq_worker *w, uint64_t slept_ns)
 		ns = ns ? ns * 2 : POLL_START_NS;
 	if (ns > max)
 		ns = max;
-	__atomic_store_n(&w->poll_ns, (uint32_t)ns, __ATOMIC_RELAXED);
+	__atomic_store_n(&w->poll_ns[kind], (uint32_t)ns, __ATOMIC_RELAXED);
 }
 
 /* Before sleeping. The fds polling left signalled are cleared first, so
@@ -281,6 +283,10 @@ static void *worker_main(void *arg)
 		struct pollfd fds[2 + VQW_MAX_FDS];
 		bool polling = w->serving && w->cfg.poll_max_ns;
 		uint64_t start = polling ? now_ns() : 0;
+		enum vqw_wait kind =
+			w->serving && w->cfg.ops->inflight(w->cfg.opaque)
+				? VQW_WAIT_HOST
+				: VQW_WAIT_DRIVER;
 		unsigned n;
 		bool work = false;
 
@@ -289,8 +295,9 @@ static void *worker_main(void *arg)
 				return NULL;
 			continue;
 		}
-		if (polling && __atomic_load_n(&w->poll_ns, __ATOMIC_RELAXED) &&
-		    poll_window(w, start)) {
+		if (polling &&
+		    __atomic_load_n(&w->poll_ns[kind], __ATOMIC_RELAXED) &&
+		    poll_window(w, kind, start)) {
 			if (command_pending(w))
 				continue;
 			serve_ready(w);
@@ -308,7 +315,7 @@ static void *worker_main(void *arg)
 		if (poll(fds, n, -1) < 0)
 			continue; /* EINTR */
 		if (polling)
-			adapt_window(w, now_ns() - start);
+			adapt_window(w, kind, now_ns() - start);
 		if (fds[0].revents & POLLIN) {
 			if (!run_command(w))
 				return NULL;

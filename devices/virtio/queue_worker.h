@@ -22,7 +22,13 @@
  *   driver's notifications still off, as QEMU's AioContext does. The
  *   window adapts: it grows (from 4 us, doubling, up to poll_max_ns) while
  *   the worker keeps sleeping for less than poll_max_ns, and drops to 0
- *   after a longer sleep, so an idle queue costs no polling.
+ *   after a longer sleep, so an idle queue costs no polling. There are two
+ *   windows, by what the worker waits for (enum vqw_wait): with requests
+ *   in flight, the host; with none, the driver. At queue depth 1 the two
+ *   waits alternate, and one window for both was closed by every
+ *   completion slower than poll_max_ns, so the driver's next request,
+ *   there within microseconds, always cost a sleep and a wake-up (README,
+ *   bench/blk).
  *
  * The device supplies a const struct vq_worker_ops and may give the
  * worker extra eventfds to wait on (e.g. its io_uring completion eventfd).
@@ -41,6 +47,11 @@
 #include "virtqueue.h"
 
 #define VQW_MAX_FDS 2 /* extra eventfds a device may add */
+
+/* What a worker about to sleep waits for, each kind with a poll window
+ * of its own: the driver's next request (nothing in flight), or the host
+ * completing one. */
+enum vqw_wait { VQW_WAIT_DRIVER, VQW_WAIT_HOST, VQW_WAITS };
 
 /* Called on the worker thread only, with the device's per-queue state as
  * opaque. */
@@ -121,7 +132,7 @@ struct vq_worker {
 	 * poll window (ns); rounds of work found by polling; sleeps. */
 	unsigned starts;
 	uint64_t drained;
-	uint32_t poll_ns;
+	uint32_t poll_ns[VQW_WAITS];
 	uint64_t poll_hits;
 	uint64_t sleeps;
 };
