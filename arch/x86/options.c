@@ -1,0 +1,36 @@
+/* The x86 board's options of vmm run (arch_options, arch/arch.h). Parsed
+ * on the main thread before the VM exists; no state of this file's own. */
+#include <errno.h>
+#include <string.h>
+
+#include "arch/arch.h"
+#include "lib/log.h"
+
+static int opt_pit(struct arch_config *c, const char *a)
+{
+	if (!strcmp(a, "on")) {
+		c->pit = true;
+	} else if (!strcmp(a, "off")) {
+		c->pit = false;
+	} else {
+		log_error("--pit: '%s' is not on or off", a);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+const struct arch_option arch_options[] = {
+	{ "pit", "on|off",
+	  "KVM's in-kernel i8254 timer (default on). off: a board without "
+	  "it, as Cloud Hypervisor's, for guests that take the TSC "
+	  "frequency from kvmclock and time with the LAPIC's TSC-deadline "
+	  "timer (Linux on KVM); destroying a VM with a PIT waits for RCU "
+	  "grace periods, often 15 ms at exit",
+	  opt_pit },
+	{ 0 },
+};
+
+void arch_config_defaults(struct arch_config *c)
+{
+	c->pit = true;
+}
