@@ -4,6 +4,7 @@
 # each restored guest goes on from where the snapshot was taken (no new
 # fill) and finds every page as it left it. A snapshot of a paused guest
 # leaves it paused. The source runs on to its own end.
+# needs: guest TSC offset
 . tests/guest/migrate.sh
 snap=$WORK/vm.snap
 boot_bg --append "scenario=dirty mem=128 seconds=8" --cpus 2 --memory 512M \
