@@ -37,9 +37,21 @@ unsigned arch_mem_layout(uint64_t ram,
  * /dev/kvm) and reads what it needs from the host (supported CPUID). */
 int arch_kvm_init(struct vm *vm);
 
+/* The board's own options of vmm run (--NAME ARG), a table ending with a
+ * NULL name; parse returns 0 or -EINVAL after one log line. They fill
+ * struct arch_config (arch_vm.h), which struct vm_config carries. */
+struct arch_option {
+	const char *name;
+	const char *arg;
+	const char *help;
+	int (*parse)(struct arch_config *c, const char *arg);
+};
+extern const struct arch_option arch_options[];
+void arch_config_defaults(struct arch_config *c);
+
 /* After KVM_CREATE_VM, before RAM and devices: interrupt controller,
- * timers and whatever else the board needs inside KVM. */
-int arch_vm_init(struct vm *vm);
+ * timers and whatever else the board (as configured) needs inside KVM. */
+int arch_vm_init(struct vm *vm, const struct arch_config *c);
 
 /* The fixed board devices (console UART, RTC, power and reset) on the
  * VM's buses. Guest serial output goes to console_out; vm->console is

@@ -366,13 +366,13 @@ static const struct cli_option run_options[] = {
 	  opt_api },
 	{ "restore", "FILE",
 	  "continue the guest from a snapshot file (vmm ctl PATH snapshot "
-	  "FILE) instead of booting a kernel; --cpus, --memory and the "
-	  "devices must be those of the VM snapshotted",
+	  "FILE) instead of booting a kernel; --cpus, --memory, --pit and "
+	  "the devices must be those of the VM snapshotted",
 	  opt_restore },
 	{ "incoming", "URI",
 	  "wait for a live migration on unix:PATH or tcp:HOST:PORT and "
-	  "continue the guest it brings; --cpus, --memory and the devices "
-	  "must be the source's",
+	  "continue the guest it brings; --cpus, --memory, --pit and the "
+	  "devices must be the source's",
 	  opt_incoming },
 	/* Hidden (no help): for bench/9p rig; README documents it. */
 	{ "rig-dump", "DIR", NULL, opt_rig_dump },
@@ -402,6 +402,9 @@ void cli_usage_run(FILE *out)
 		if (run_options[i].help)
 			usage_line(out, run_options[i].name, run_options[i].arg,
 				   run_options[i].help);
+	for (size_t i = 0; arch_options[i].name; i++)
+		usage_line(out, arch_options[i].name, arch_options[i].arg,
+			   arch_options[i].help);
 	for (size_t i = 0; device_types[i]; i++)
 		usage_line(out, device_types[i]->name, device_types[i]->arg,
 			   device_types[i]->help);
@@ -429,10 +432,12 @@ static void set_defaults(struct vm_config *cfg)
 	 * migrations triple-faulted the source, all with the ring (README,
 	 * --dirty-tracking). */
 	cfg->dirty_tracking = MEM_DIRTY_BITMAP;
+	arch_config_defaults(&cfg->arch);
 }
 
-/* getopt values: OPT_BASE + index, VM options first, then device types,
- * clear of the characters getopt itself returns. */
+/* getopt values: OPT_BASE + index, VM options first, then the board's
+ * (arch_options), then device types, clear of the characters getopt
+ * itself returns. */
 #define OPT_BASE 256
 #define MAX_OPTIONS 64
 
@@ -445,6 +450,10 @@ static size_t build_longopts(struct option *lo)
 					 run_options[i].arg ? required_argument
 							    : no_argument,
 					 NULL, OPT_BASE + (int)n };
+	for (size_t i = 0; arch_options[i].name && n < MAX_OPTIONS; i++, n++)
+		lo[n] = (struct option){ arch_options[i].name,
+					 required_argument, NULL,
+					 OPT_BASE + (int)n };
 	for (size_t i = 0; device_types[i] && n < MAX_OPTIONS; i++, n++)
 		lo[n] = (struct option){ device_types[i]->name,
 					 required_argument, NULL,
@@ -494,11 +503,16 @@ static int add_device(struct vm_config *cfg, const struct device_type *t,
 /* getopt's optarg lives in argv, which outlives the config. */
 static int apply_option(struct vm_config *cfg, int c, char *arg)
 {
-	size_t i = (size_t)(c - OPT_BASE);
+	size_t i = (size_t)(c - OPT_BASE), arch = 0;
 
 	if (i < NR_RUN_OPTIONS)
 		return run_options[i].parse(cfg, arg);
-	return add_device(cfg, device_types[i - NR_RUN_OPTIONS], arg);
+	i -= NR_RUN_OPTIONS;
+	while (arch_options[arch].name)
+		arch++;
+	if (i < arch)
+		return arch_options[i].parse(&cfg->arch, arg);
+	return add_device(cfg, device_types[i - arch], arg);
 }
 
 void cli_free(struct vm_config *cfg)

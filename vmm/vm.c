@@ -93,7 +93,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 		log_error("KVM_CREATE_VM: %s", strerror(errno));
 		return r;
 	}
-	r = arch_vm_init(vm);
+	r = arch_vm_init(vm, &cfg->arch);
 	if (!r)
 		r = mem_create(&vm->mem, &cfg->mem, regions,
 			       arch_mem_layout(cfg->mem.size, regions));

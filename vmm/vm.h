@@ -45,6 +45,7 @@ struct vm_config {
 	unsigned cpus;
 	struct mem_config mem;
 	enum mem_dirty_mode dirty_tracking; /* --dirty-tracking */
+	struct arch_config arch;	    /* the board's options */
 	bool boot_time; /* print the boot marker time on exit */
 	bool stats;	/* print peak RSS and resident guest RAM on exit */
 	bool expect_exit_code; /* an end without the exit port is a failure */

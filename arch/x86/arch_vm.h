@@ -4,6 +4,7 @@
 #define ARCH_X86_ARCH_VM_H
 
 #include <linux/kvm.h>
+#include <stdbool.h>
 
 #include "arch/x86/cpu.h"
 #include "arch/x86/layout.h"
@@ -18,6 +19,11 @@
 #define ARCH_VDEV_MMIO_BASE LAYOUT_VDEV_MMIO
 #define ARCH_VDEV_MMIO_FIRST_IRQ 16 /* IOAPIC pins above the ISA ones */
 
+/* The board's options (vmm run --pit; arch_options in arch/arch.h). */
+struct arch_config {
+	bool pit; /* KVM's in-kernel i8254 PIT */
+};
+
 /* Owned by the VM; written on the main thread before the vCPUs start. */
 struct arch_vm {
 	struct io_bus pio;	  /* port I/O space */
@@ -28,6 +34,7 @@ struct arch_vm {
 	int console_out;	  /* fd guest serial output goes to */
 	struct boot_entry entry;  /* the boot vCPU's, from the loader */
 	unsigned restored_parts;  /* bit per STREAM_SEC_ARCH_VM part restored */
+	bool pit;		  /* the board has KVM's PIT (--pit) */
 };
 
 #endif

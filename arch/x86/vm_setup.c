@@ -51,7 +51,7 @@ int arch_kvm_init(struct vm *vm)
 	return vm->arch.cpuid ? 0 : -EIO;
 }
 
-int arch_vm_init(struct vm *vm)
+int arch_vm_init(struct vm *vm, const struct arch_config *c)
 {
 	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
 	uint64_t idmap = LAYOUT_IDENTITY_MAP;
@@ -67,7 +67,8 @@ int arch_vm_init(struct vm *vm)
 	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
 		return log_error("KVM_CREATE_IRQCHIP: %s", strerror(errno)),
 		       -errno;
-	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
+	vm->arch.pit = c->pit;
+	if (c->pit && ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
 		return log_error("KVM_CREATE_PIT2: %s", strerror(errno)),
 		       -errno;
 	return 0;

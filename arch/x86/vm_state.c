@@ -68,6 +68,8 @@ int arch_vm_save(struct vm *vm, struct stream_writer *w)
 	for (unsigned part = 0; part < X86_NR_PARTS; part++) {
 		int r;
 
+		if (part == X86_PART_PIT && !vm->arch.pit)
+			continue; /* --pit off: the stream has no PIT part */
 		memset(&st, 0, sizeof(st));
 		r = save_part(vm, part, &st);
 		if (!r)
@@ -133,7 +135,13 @@ int arch_vm_restore(struct vm *vm, const struct stream_section *s)
 		chip.chip_id = irqchip_of[s->instance];
 		memcpy(&chip.chip, &st, x86_vm_part_size(s->instance));
 		return VM_IOCTL(vm, KVM_SET_IRQCHIP, &chip, name);
-	case X86_PART_PIT: return VM_IOCTL(vm, KVM_SET_PIT2, &st.pit, name);
+	case X86_PART_PIT:
+		if (!vm->arch.pit) {
+			log_error("PIT state: the saved VM had a PIT; this one "
+				  "runs with --pit off");
+			return -EPROTO;
+		}
+		return VM_IOCTL(vm, KVM_SET_PIT2, &st.pit, name);
 	case X86_PART_COM1:
 		r = uart_restore(&vm->arch.com1, &st.uart, inner,
 				 sizeof(inner));
@@ -160,11 +168,17 @@ int arch_vm_restore(struct vm *vm, const struct stream_section *s)
 int arch_restore_done(struct vm *vm)
 {
 	for (unsigned i = 0; i < X86_NR_PARTS; i++) {
-		if (!(vm->arch.restored_parts & (1u << i))) {
+		if (i == X86_PART_PIT && !vm->arch.pit)
+			continue;
+		if (vm->arch.restored_parts & (1u << i))
+			continue;
+		if (i == X86_PART_PIT)
+			log_error("incoming state: no PIT state: the saved VM "
+				  "ran with --pit off; so must this one");
+		else
 			log_error("incoming state: no %s state",
 				  x86_vm_part_name(i));
-			return -EPROTO;
-		}
+		return -EPROTO;
 	}
 	return 0;
 }

@@ -107,6 +107,7 @@ uint64_t arg_u64(const char *key, uint64_t dflt);
 
 /* timing.c: TSC calibrated against the PIT. */
 void timing_init(void);
+int pit_present(void); /* the i8254's channel 0 reads other than 0xff */
 uint64_t tsc_hz(void); /* 0 when calibration failed */
 void delay_us(uint64_t us);
 

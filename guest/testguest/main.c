@@ -175,6 +175,15 @@ static int scenario_tick(void)
 	__builtin_unreachable();
 }
 
+/* Whether the board has an i8254 (vmm run --pit): channel 0 set counting
+ * down from 65535 is read back twice, about a millisecond apart: ports
+ * without a device read 0xff both times (timing.c). */
+static int scenario_pit(void)
+{
+	printf(pit_present() ? "guest: pit present\n" : "guest: pit absent\n");
+	return 0;
+}
+
 int scenario_blk(void);
 int scenario_blkbench(void);
 int scenario_blkverify(void);
@@ -204,6 +213,7 @@ static const struct {
 	{ "triplefault", scenario_triple_fault },
 	{ "hang", scenario_hang },
 	{ "tick", scenario_tick },
+	{ "pit", scenario_pit },
 };
 
 void smp_ap_entry(unsigned cpu);

@@ -264,6 +264,34 @@ static enum mem_dirty_mode dirty_mode(char *mode)
 	return m;
 }
 
+/* --pit: the board's own option (arch_options), on unless asked. */
+static bool pit(char *mode)
+{
+	char *argv[] = { "run", "--kernel", "k", "--pit", mode, NULL };
+	struct vm_config cfg;
+	bool on;
+
+	if (!mode)
+		argv[3] = NULL;
+	cr_assert_eq(parse(&cfg, mode ? 5 : 3, argv), CLI_OK);
+	on = cfg.arch.pit;
+	cli_free(&cfg);
+	return on;
+}
+
+Test(cli, pit_on_unless_off)
+{
+	cr_assert(pit(NULL));
+	cr_assert(pit("on"));
+	cr_assert(!pit("off"));
+}
+
+Test(cli, pit_refuses_other_words, .init = cr_redirect_stderr)
+{
+	refused((char *[]){ "run", "--kernel", "k", "--pit", "no", NULL },
+		"vmm: --pit: 'no' is not on or off\n");
+}
+
 Test(cli, dirty_tracking_modes, .init = cr_redirect_stderr)
 {
 	cr_assert_eq(dirty_mode(NULL), MEM_DIRTY_BITMAP);
