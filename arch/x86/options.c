@@ -23,9 +23,9 @@ const struct arch_option arch_options[] = {
 	{ "pit", "on|off",
 	  "KVM's in-kernel i8254 timer (default on). off: a board without "
 	  "it, as Cloud Hypervisor's, for guests that take the TSC "
-	  "frequency from kvmclock and time with the LAPIC's TSC-deadline "
-	  "timer (Linux on KVM); destroying a VM with a PIT waits for RCU "
-	  "grace periods, often 15 ms at exit",
+	  "frequency from kvmclock and time with the LAPIC (Linux on KVM); "
+	  "destroying a VM with a PIT waits for SRCU grace periods, often "
+	  "15 ms at exit",
 	  opt_pit },
 	{ 0 },
 };
