@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <time.h>
 #include <zlib.h>
 
 #include "lib/log.h"
@@ -340,36 +341,27 @@ static int restore_msrs(const struct vcpu *v, const struct x86_vcpu_state *st,
 
 #define MSR_IA32_TSC 0x10
 
-/* KVM before Linux 6.7 takes a host write of the TSC that lands within a
- * second of what the vCPU's TSC would read since its creation (or since
- * the VM's last TSC write) for an attempt to synchronise vCPUs, and keeps
- * its own value: a guest saved in its first second came back with the
- * TSC this vCPU had counted since its creation, up to a second off. So
- * the TSC is read back; when it is off by more than a millisecond, the
- * vCPU's TSC offset is moved by the difference (KVM_VCPU_TSC_OFFSET,
- * Linux 5.16). Later vCPUs given the same value are then matched to
- * this one by the same rule. */
-static int settle_tsc(const struct vcpu *v, const struct x86_vcpu_state *st)
+static uint64_t mono_ns(void)
 {
-	/* A union, not a struct: a structure ending in a flexible array
-	 * may not be followed by another member (clang refuses it). */
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/* How far the vCPU's TSC is from the saved value `want` written at
+ * written_ns, counting on since at the guest's rate: expected minus read
+ * (cycles). */
+static int tsc_error(const struct vcpu *v, uint64_t want, uint32_t khz,
+		     uint64_t written_ns, int64_t *error)
+{
 	union {
 		struct kvm_msrs h;
 		uint8_t room[sizeof(struct kvm_msrs) +
 			     sizeof(struct kvm_msr_entry)];
 	} m = { 0 };
-	uint64_t offset;
-	struct kvm_device_attr attr = { .group = KVM_VCPU_TSC_CTRL,
-					.attr = KVM_VCPU_TSC_OFFSET,
-					.addr = (uintptr_t)&offset };
-	const struct x86_msr_value *want = NULL;
-	int64_t diff, slack;
+	uint64_t since;
 
-	for (uint32_t i = 0; i < st->nmsrs; i++)
-		if (st->msrs[i].index == MSR_IA32_TSC)
-			want = &st->msrs[i];
-	if (!want)
-		return 0;
 	m.h.nmsrs = 1;
 	m.h.entries[0].index = MSR_IA32_TSC;
 	if (ioctl(v->fd, KVM_GET_MSRS, &m) != 1) {
@@ -377,10 +369,43 @@ static int settle_tsc(const struct vcpu *v, const struct x86_vcpu_state *st)
 			  strerror(errno));
 		return -EIO;
 	}
-	diff = (int64_t)(want->data - m.h.entries[0].data);
-	slack = (int64_t)st->tsc_khz; /* a millisecond of cycles */
-	if (diff < slack && diff > -slack)
+	since = (mono_ns() - written_ns) * khz / 1000000u;
+	*error = (int64_t)(want + since - m.h.entries[0].data);
+	return 0;
+}
+
+/* KVM before Linux 6.7 takes a host write of the TSC that lands within a
+ * second of what the vCPU's TSC would read since its creation (or since
+ * the VM's last TSC write) for an attempt to synchronise vCPUs: with a
+ * stable host TSC it keeps its own value, and a guest saved in its first
+ * second came back with the TSC this vCPU had counted since its creation,
+ * up to a second off; with an unstable one (the lab's nested host) it
+ * adds the time since the vCPU's creation, milliseconds. So the TSC is
+ * read back (allowing for the time since it was written); more than a
+ * millisecond off, the vCPU's TSC offset is moved by the difference
+ * (KVM_VCPU_TSC_OFFSET, Linux 5.16) and the TSC read back again: still
+ * off (KVM-PVM, whose guests' user mode reads the host's TSC), that is
+ * said, and the guest runs on, as it would under QEMU. Later vCPUs given the same value are matched to this one by KVM's same
+ * rule. */
+static int settle_tsc(const struct vcpu *v, const struct x86_vcpu_state *st,
+		      uint64_t written_ns)
+{
+	uint64_t offset;
+	struct kvm_device_attr attr = { .group = KVM_VCPU_TSC_CTRL,
+					.attr = KVM_VCPU_TSC_OFFSET,
+					.addr = (uintptr_t)&offset };
+	const struct x86_msr_value *want = NULL;
+	int64_t diff, after, slack = (int64_t)st->tsc_khz; /* 1 ms */
+	int r;
+
+	for (uint32_t i = 0; i < st->nmsrs; i++)
+		if (st->msrs[i].index == MSR_IA32_TSC)
+			want = &st->msrs[i];
+	if (!want)
 		return 0;
+	r = tsc_error(v, want->data, st->tsc_khz, written_ns, &diff);
+	if (r || (diff < slack && diff > -slack))
+		return r;
 	if (ioctl(v->fd, KVM_HAS_DEVICE_ATTR, &attr) ||
 	    ioctl(v->fd, KVM_GET_DEVICE_ATTR, &attr)) {
 		log_error("vCPU %u: KVM kept its own TSC (%lld cycles from the "
@@ -391,9 +416,18 @@ static int settle_tsc(const struct vcpu *v, const struct x86_vcpu_state *st)
 	offset += (uint64_t)diff;
 	if (VCPU_IOCTL(v, KVM_SET_DEVICE_ATTR, &attr))
 		return -EIO;
+	r = tsc_error(v, want->data, st->tsc_khz, written_ns, &after);
+	if (r)
+		return r;
 	log_info("vCPU %u: KVM kept its own TSC, %lld cycles from the saved "
 		 "one; its offset moved",
 		 v->id, (long long)diff);
+	if (after >= slack || after <= -slack)
+		log_info("vCPU %u: the TSC is still %lld cycles from the saved "
+			 "one: this KVM does not apply TSC offsets to what the "
+			 "guest reads (KVM-PVM runs its user mode's RDTSC "
+			 "natively); the guest runs on",
+			 v->id, (long long)after);
 	return 0;
 }
 
@@ -411,6 +445,7 @@ static int restore_state(struct vcpu *v, struct x86_vcpu_state *st)
 {
 	struct kvm_mp_state mp = { .mp_state = st->mp_state };
 	uint32_t crc = 0;
+	uint64_t written;
 	int r = check_host(v, false);
 
 	if (!r)
@@ -433,8 +468,9 @@ static int restore_state(struct vcpu *v, struct x86_vcpu_state *st)
 		r = VCPU_IOCTL(v, KVM_SET_XCRS, &st->xcrs);
 	if (!r)
 		r = restore_msrs(v, st, false);
+	written = mono_ns(); /* the TSC is among those MSRs */
 	if (!r)
-		r = settle_tsc(v, st);
+		r = settle_tsc(v, st, written);
 	if (!r)
 		r = VCPU_IOCTL(v, KVM_SET_LAPIC, &st->lapic);
 	if (!r)

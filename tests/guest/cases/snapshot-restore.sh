@@ -43,18 +43,17 @@ done
 
 # A guest saved in its first second: KVM before Linux 6.7 (the lab's
 # 6.1) takes a TSC written within a second of what a new vCPU counted
-# since its creation for a synchronisation and keeps its own, so the
-# restored guest's TSC was what the new vCPU had counted, not what was
-# saved. vmm reads it back, moves the vCPU's offset and says so: the line
-# must be there (the binary before the fix printed nothing; this one
-# moved it by 8.6 M cycles in the lab), and the guest, paused as soon as
-# the API answers, runs to its end.
+# since its creation for a synchronisation: with a stable host TSC it
+# keeps its own value (up to a second off), with an unstable one (the
+# lab's nested host) it adds the milliseconds since the vCPU's creation.
+# vmm reads the TSC back (allowing for the time since it wrote it), moves
+# the vCPU's offset when it is more than a millisecond off, and reads it
+# again: still off, it says so ("the TSC is still ..."), which fails this
+# case. Whether an offset moved here depends on how long the restore took
+# (in the lab, 0.6 to 3.5 ms since the vCPU's creation); it is shown.
 boot_bg --append "scenario=dirty mem=1 seconds=2" --memory 64M --api "$sock"
-for _ in $(seq 300); do
-	ctl pause
-	[ "$ctl_rc" = 0 ] && break
-	sleep 0.01
-done
+wait_for "dirty: filled"
+ctl pause
 [ "$ctl_rc" = 0 ] || fail "young: pause: $ctl_err"
 ctl snapshot "$WORK/young.snap"
 [ "$ctl_rc" = 0 ] || fail "young: snapshot: $ctl_err"
@@ -64,5 +63,5 @@ run_state young --restore "$WORK/young.snap" --memory 64M
 wait_pid "$dst_pid"
 [ "$status" = 0 ] || fail "young: restore: status $status: $(cat "$WORK/young.err")"
 expect_dirty_ok "$WORK/young.out" "young: restore"
-expect_err_regex "$WORK/young.err" 'vmm: vCPU 0: KVM kept its own TSC, -?[0-9]+ cycles from the saved one; its offset moved'
-echo "  young: $(grep 'KVM kept its own TSC' "$WORK/young.err")"
+! grep -q "TSC is still" "$WORK/young.err" || fail "young: $(cat "$WORK/young.err")"
+echo "  young: $(grep 'KVM kept its own TSC' "$WORK/young.err" || echo 'the TSC read back within 1 ms of the saved one')"
