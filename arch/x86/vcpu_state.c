@@ -385,8 +385,7 @@ static int tsc_error(const struct vcpu *v, uint64_t want, uint32_t khz,
  * millisecond off, the vCPU's TSC offset is moved by the difference
  * (KVM_VCPU_TSC_OFFSET, Linux 5.16) and the TSC read back again: still
  * off (KVM-PVM, whose guests' user mode reads the host's TSC), that is
- * said, and the guest runs on, as it would under QEMU. Later vCPUs given the same value are matched to this one by KVM's same
- * rule. */
+ * said, and the guest runs on, as it would under QEMU. */
 static int settle_tsc(const struct vcpu *v, const struct x86_vcpu_state *st,
 		      uint64_t written_ns)
 {
@@ -398,6 +397,12 @@ static int settle_tsc(const struct vcpu *v, const struct x86_vcpu_state *st,
 	int64_t diff, after, slack = (int64_t)st->tsc_khz; /* 1 ms */
 	int r;
 
+	/* vCPU 0 only: KVM matches the others to it (the same rule), which
+	 * keeps every vCPU on one TSC; their saved values differ by the time
+	 * the save took between them, and moving each by its own difference
+	 * put them apart (a 2-vCPU Linux guest hung after a migration). */
+	if (v->id)
+		return 0;
 	for (uint32_t i = 0; i < st->nmsrs; i++)
 		if (st->msrs[i].index == MSR_IA32_TSC)
 			want = &st->msrs[i];
