@@ -400,7 +400,7 @@ static int settle_tsc(const struct vcpu *v, const struct x86_vcpu_state *st,
 	/* vCPU 0 only: KVM matches the others to it (the same rule), which
 	 * keeps every vCPU on one TSC; their saved values differ by the time
 	 * the save took between them, and moving each by its own difference
-	 * put them apart (a 2-vCPU Linux guest hung after a migration). */
+	 * put them apart (by a millisecond, in a lab migration). */
 	if (v->id)
 		return 0;
 	for (uint32_t i = 0; i < st->nmsrs; i++)
