@@ -1,7 +1,7 @@
 /* The start-up floor of bench/boot: only what any VMM must do to run a
  * guest instruction and stop. Open /dev/kvm, create the VM and its
- * in-kernel irqchip, back RAM_MIB of guest RAM with a memfd (vmm's
- * default backend) mapped in one slot, create one vCPU, run three
+ * in-kernel irqchip, back RAM_MIB of guest RAM with anonymous memory
+ * (vmm's default backend) mapped in one slot, create one vCPU, run three
  * real-mode instructions that write an I/O port, tear everything down.
  * vmm's exec-to-exit for a guest that exits at once is measured against
  * this program's, run alternately by bench/boot direct.
@@ -45,7 +45,7 @@ int main(int argc, char **argv)
 	struct kvm_sregs sregs;
 	struct kvm_regs regs = { .rip = CODE_GPA, .rflags = 2 };
 	struct kvm_run *run;
-	int kvm, vm, vcpu, memfd, run_size;
+	int kvm, vm, vcpu, run_size;
 	void *mem;
 
 	if (ram == 0 || (argc > 2 && !with_pit) || argc > 3)
@@ -61,10 +61,8 @@ int main(int argc, char **argv)
 		return fail("KVM_CREATE_IRQCHIP");
 	if (with_pit && ioctl(vm, KVM_CREATE_PIT2, &pit) < 0)
 		return fail("KVM_CREATE_PIT2");
-	memfd = memfd_create("kvm-floor", MFD_CLOEXEC);
-	if (memfd < 0 || ftruncate(memfd, (off_t)ram) < 0)
-		return fail("memfd");
-	mem = mmap(NULL, ram, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+	mem = mmap(NULL, ram, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (mem == MAP_FAILED)
 		return fail("mmap");
 	memcpy((char *)mem + CODE_GPA, code, sizeof(code));
@@ -100,7 +98,6 @@ int main(int argc, char **argv)
 	munmap(run, (size_t)run_size);
 	close(vcpu);
 	munmap(mem, ram);
-	close(memfd);
 	close(vm);
 	close(kvm);
 	return 0;
