@@ -45,12 +45,11 @@ static int open_backing_file(const struct mem_config *cfg)
  * does: with THP set to "madvise" (Debian's default) the guest otherwise
  * runs on 4 KiB pages, a TLB miss walking two page tables for every 4 KiB
  * it touches (README, bench/blk: the test guest's 1 MiB reads at QD8
- * more than doubled). KVM maps a huge page into the
- * guest only where guest-physical and host-virtual addresses agree
- * modulo 2 MiB, so the mapping starts on a 2 MiB boundary (Linux before
- * 6.7 does not align large anonymous mappings by itself): a larger
- * reservation, trimmed. A kernel without THP refuses the advice, which
- * changes nothing else. */
+ * more than doubled). KVM maps a huge page into the guest only where
+ * guest-physical and host-virtual addresses agree modulo 2 MiB, so the
+ * mapping starts on a 2 MiB boundary (Linux before 6.7 does not align
+ * large anonymous mappings by itself): a larger reservation, trimmed. A
+ * kernel without THP refuses the advice, which changes nothing else. */
 static int map_thp(struct guest_mem *mem, const struct mem_config *cfg,
 		   int flags)
 {
