@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <time.h>
 #include <zlib.h>
 
 #include "lib/log.h"
@@ -341,14 +340,6 @@ static int restore_msrs(const struct vcpu *v, const struct x86_vcpu_state *st,
 
 #define MSR_IA32_TSC 0x10
 
-static uint64_t mono_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
-
 /* How far the vCPU's TSC is from the saved value `want` written at
  * written_ns, counting on since at the guest's rate: expected minus read
  * (cycles). */
@@ -369,7 +360,7 @@ static int tsc_error(const struct vcpu *v, uint64_t want, uint32_t khz,
 			  strerror(errno));
 		return -EIO;
 	}
-	since = (mono_ns() - written_ns) * khz / 1000000u;
+	since = (monotonic_ns() - written_ns) * khz / 1000000u;
 	*error = (int64_t)(want + since - m.h.entries[0].data);
 	return 0;
 }
@@ -473,7 +464,7 @@ static int restore_state(struct vcpu *v, struct x86_vcpu_state *st)
 		r = VCPU_IOCTL(v, KVM_SET_XCRS, &st->xcrs);
 	if (!r)
 		r = restore_msrs(v, st, false);
-	written = mono_ns(); /* the TSC is among those MSRs */
+	written = monotonic_ns(); /* the TSC is among those MSRs */
 	if (!r)
 		r = settle_tsc(v, st, written);
 	if (!r)
