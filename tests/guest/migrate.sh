@@ -27,6 +27,16 @@ wait_pid() {
 	set -e
 }
 
+# expect_dst_status NAME WHAT: the run_state run NAME, collected by
+# wait_pid, ended with status 0; if not, its last output lines and its
+# stderr are shown.
+expect_dst_status() {
+	[ "$status" = 0 ] && return
+	echo "  --- $1 output (last 15 lines):" >&2
+	tail -n 15 "$WORK/$1.out" | sed 's/^/  | /' >&2
+	fail "$2: status $status: $(cat "$WORK/$1.err")"
+}
+
 # expect_dirty_ok FILE WHAT: the guest output in FILE ends well: the ok
 # line, no mismatch, no second fill (the guest went on, it did not boot
 # again).

@@ -70,7 +70,7 @@ for kind in qcow2 qcow2-lazy overlay qed; do
 	expect_status 0
 	expect_stopped_by migrated
 	wait_pid "$dst_pid"
-	[ "$status" = 0 ] || fail "$kind: the destination: status $status: $(cat "$WORK/dst-$kind.err")"
+	expect_dst_status "dst-$kind" "$kind: the destination"
 	expect_blk_ok "$WORK/dst-$kind.out" "$kind: the destination"
 	! grep -q '^blkverify: ok' "$out" || fail "$kind: the source finished too"
 	qemu-img check -q -f $fmt "$disk" ||

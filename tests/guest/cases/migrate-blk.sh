@@ -52,7 +52,7 @@ for t in pci mmio; do
 	expect_status 0
 	expect_stopped_by migrated
 	wait_pid "$dst_pid"
-	[ "$status" = 0 ] || fail "$t: the destination: status $status: $(cat "$WORK/dst-$t.err")"
+	expect_dst_status "dst-$t" "$t: the destination"
 	expect_blk_ok "$WORK/dst-$t.out" "$t: the destination"
 	grep -qxF "vmm: stats: stopped by exit-port" "$WORK/dst-$t.err" ||
 		fail "$t: the destination was not stopped by the exit port"

@@ -20,6 +20,6 @@ wait_pid "$vm_pid"
 expect_status 0
 expect_stopped_by migrated
 wait_pid "$dst_pid"
-[ "$status" = 0 ] || fail "the destination: status $status: $(cat "$WORK/dst.err")"
+expect_dst_status dst "the destination"
 expect_dirty_ok "$WORK/dst.out" "the destination"
 expect_continued "$WORK/dst.out" "the destination"

@@ -26,7 +26,7 @@ wait_pid "$vm_pid"
 expect_status 0
 expect_stopped_by migrated
 wait_pid "$dst_pid"
-[ "$status" = 0 ] || { tail -n 40 "$WORK/dst.out" >&2; fail "the destination: status $status: $(cat "$WORK/dst.err")"; }
+expect_dst_status dst "the destination"
 expect_dirty_ok "$WORK/dst.out" "the destination"
 expect_continued "$WORK/dst.out" "the destination"
 grep -qxF "vmm: stats: stopped by exit-port" "$WORK/dst.err" ||
