@@ -8,7 +8,8 @@
  * over from one parse to the next).
  *
  * Invariants: CLI_OK gives a config within its documented bounds (a
- * kernel; cpus 1..254; RAM 2 MiB..1 TiB in whole pages, whole 2 MiB
+ * kernel, or --restore or --incoming alone with no kernel, initrd,
+ * command line or rig; cpus 1..254; RAM 2 MiB..1 TiB in whole pages, whole 2 MiB
  * pages for hugetlbfs; a valid backend, transport, unpack mode and
  * seccomp mode; at most 8 devices, at most each type's max, each a valid
  * --disk or --9p configuration; strings that point into argv or into
@@ -160,7 +161,16 @@ static void check_ok(const struct vm_config *c, const struct args *a)
 {
 	unsigned per_type[8] = { 0 };
 
-	INVARIANT(c->kernel);
+	if (c->restore || c->incoming) {
+		/* The guest comes from a snapshot or a migration: one of
+		 * them, and nothing that would boot a kernel. */
+		INVARIANT(!(c->restore && c->incoming));
+		INVARIANT(in_argv(a, c->restore) && in_argv(a, c->incoming));
+		INVARIANT(!c->kernel && !c->initrd && !c->rig);
+		INVARIANT(!strcmp(c->cmdline, "console=ttyS0"));
+	} else {
+		INVARIANT(c->kernel);
+	}
 	INVARIANT(c->rig || in_argv(a, c->kernel));
 	INVARIANT(c->cmdline);
 	INVARIANT(c->rig || in_argv(a, c->cmdline) ||
