@@ -369,7 +369,8 @@ static int setup_queue(struct vblk *b, unsigned i)
 		.index = i,
 		.nfds = 1,
 		.sandbox = &b->sandbox,
-		.poll_max_ns = b->cfg.poll_max_ns,
+		.poll_max_ns = { [VQW_WAIT_DRIVER] = b->cfg.poll_max_ns,
+				 [VQW_WAIT_HOST] = b->cfg.poll_host_max_ns },
 	};
 	char name[16];
 	int r = blk_ctx_init(&q->ctx, RING_DEPTH);

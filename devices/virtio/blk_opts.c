@@ -61,6 +61,13 @@ static int parse_key(char *kv, struct vblk_config *cfg, const char **why)
 		cfg->poll_max_ns = (uint32_t)n;
 		return 0;
 	}
+	if (!strcmp(kv, "poll_host_max_ns")) {
+		if (parse_uint(val, 0, VBLK_POLL_MAX_NS, &n))
+			return fail(why,
+				    "poll_host_max_ns must be 0 to 1000000000");
+		cfg->poll_host_max_ns = (uint32_t)n;
+		return 0;
+	}
 	if (!strcmp(kv, "serial")) {
 		if (strlen(val) > VBLK_ID_BYTES)
 			return fail(why, "serial is longer than 20 bytes");
@@ -78,6 +85,7 @@ int vblk_parse_opt(char *arg, struct vblk_config *cfg, const char **why)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->queues = 1;
 	cfg->poll_max_ns = VBLK_POLL_DEFAULT_NS;
+	cfg->poll_host_max_ns = VBLK_POLL_HOST_DEFAULT_NS;
 	cfg->path = strtok_r(arg, ",", &save);
 	if (!cfg->path || arg[0] == ',')
 		return fail(why, "no path");

@@ -1,5 +1,5 @@
 /* The --disk option: PATH[,format=raw][,readonly][,cache=none|writeback]
- * [,queues=N][,serial=STR][,poll_max_ns=N], parsed into a struct
+ * [,queues=N][,serial=STR][,poll_max_ns=N][,poll_host_max_ns=N], parsed into a struct
  * vblk_config. */
 #ifndef DEVICES_VIRTIO_BLK_OPTS_H
 #define DEVICES_VIRTIO_BLK_OPTS_H
@@ -8,7 +8,7 @@
 
 #define VBLK_OPT_HELP                                                          \
 	"PATH[,format=raw][,readonly][,cache=none|writeback][,queues=N]"       \
-	"[,serial=STR][,poll_max_ns=N]"
+	"[,serial=STR][,poll_max_ns=N][,poll_host_max_ns=N]"
 
 /* Returns 0, or -EINVAL with *why naming the bad part. arg must outlive
  * cfg (the path points into it). */

@@ -228,13 +228,13 @@ static bool poll_window(struct vq_worker *w, enum vqw_wait kind, uint64_t start)
 }
 
 /* QEMU's rule (util/aio-posix.c): a sleep the window would have covered
- * changes nothing; one longer than the maximum closes the window; a
+ * changes nothing; one longer than the kind's maximum closes the window; a
  * shorter one opens it at 4 us or doubles it, never beyond the maximum
  * (which may be under 4 us). */
 static void adapt_window(struct vq_worker *w, enum vqw_wait kind,
 			 uint64_t slept_ns)
 {
-	uint64_t max = w->cfg.poll_max_ns;
+	uint64_t max = w->cfg.poll_max_ns[kind];
 	uint64_t ns = __atomic_load_n(&w->poll_ns[kind], __ATOMIC_RELAXED);
 
 	if (slept_ns <= ns)
@@ -281,12 +281,12 @@ static void *worker_main(void *arg)
 		return NULL;
 	for (;;) {
 		struct pollfd fds[2 + VQW_MAX_FDS];
-		bool polling = w->serving && w->cfg.poll_max_ns;
-		uint64_t start = polling ? now_ns() : 0;
 		enum vqw_wait kind =
 			w->serving && w->cfg.ops->inflight(w->cfg.opaque)
 				? VQW_WAIT_HOST
 				: VQW_WAIT_DRIVER;
+		bool polling = w->serving && w->cfg.poll_max_ns[kind];
+		uint64_t start = polling ? now_ns() : 0;
 		unsigned n;
 		bool work = false;
 
@@ -412,7 +412,9 @@ int vq_worker_init(struct vq_worker *w, const struct vq_worker_config *cfg)
 	if (cfg->nfds > VQW_MAX_FDS || !cfg->ops || !cfg->ops->start ||
 	    !cfg->ops->handle_avail || !cfg->ops->handle_completions ||
 	    !cfg->ops->inflight ||
-	    (cfg->poll_max_ns && !cfg->ops->completions_ready))
+	    ((cfg->poll_max_ns[VQW_WAIT_DRIVER] ||
+	      cfg->poll_max_ns[VQW_WAIT_HOST]) &&
+	     !cfg->ops->completions_ready))
 		return -EINVAL;
 	w->cfg = *cfg;
 	pthread_mutex_init(&w->lock, NULL);

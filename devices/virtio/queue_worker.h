@@ -20,15 +20,19 @@
  * - With a poll window (poll_max_ns), before it sleeps the worker polls
  *   the avail ring and the device's completions for a while, with the
  *   driver's notifications still off, as QEMU's AioContext does. The
- *   window adapts: it grows (from 4 us, doubling, up to poll_max_ns) while
- *   the worker keeps sleeping for less than poll_max_ns, and drops to 0
+ *   window adapts: it grows (from 4 us, doubling, up to its maximum) while
+ *   the worker keeps sleeping for less than that maximum, and drops to 0
  *   after a longer sleep, so an idle queue costs no polling. There are two
- *   windows, by what the worker waits for (enum vqw_wait): with requests
- *   in flight, the host; with none, the driver. At queue depth 1 the two
- *   waits alternate, and one window for both was closed by every
- *   completion slower than poll_max_ns, so the driver's next request,
- *   there within microseconds, always cost a sleep and a wake-up (README,
- *   bench/blk).
+ *   windows, by what the worker waits for (enum vqw_wait), each with a
+ *   maximum of its own: with requests in flight, the host; with none, the
+ *   driver. At queue depth 1 the two waits alternate, and one window for
+ *   both was closed by every completion slower than its maximum, so the
+ *   driver's next request, there within microseconds, always cost a sleep
+ *   and a wake-up. The host's maximum may be longer than the driver's: a
+ *   completion that takes longer than the driver's window but arrives
+ *   while the worker still polls saves a sleep and a wake-up per request,
+ *   and the polling costs CPU only while the host works on a request the
+ *   worker is waiting for (README, bench/blk).
  *
  * The device supplies a const struct vq_worker_ops and may give the
  * worker extra eventfds to wait on (e.g. its io_uring completion eventfd).
@@ -83,8 +87,9 @@ struct vq_worker_config {
 	/* Entered by the thread before it touches guest data; built by the
 	 * device from vq_worker_rules plus its own (NULL: none). */
 	const struct sandbox_filter *sandbox;
-	/* Longest poll window before sleeping, ns; 0: never poll. */
-	uint32_t poll_max_ns;
+	/* Longest poll window before sleeping, ns, for each kind of wait
+	 * (enum vqw_wait); 0: never poll for that kind. */
+	uint32_t poll_max_ns[VQW_WAITS];
 };
 
 /* What the worker itself does, for the device's sandbox role: eventfd

@@ -24,11 +24,13 @@ Test(blk_opts, defaults_and_every_option)
 	cr_assert_null(c.format,
 		       "no format= leaves the default (raw) to vblk_init");
 	cr_assert_eq(c.poll_max_ns, 32768, "QEMU's poll-max-ns default");
+	cr_assert_eq(c.poll_host_max_ns, 262144);
 	cr_assert_eq(
-		parse("d.img,format=raw,readonly,cache=none,queues=4,serial=ABC123,poll_max_ns=0",
+		parse("d.img,format=raw,readonly,cache=none,queues=4,serial=ABC123,poll_max_ns=0,poll_host_max_ns=0",
 		      &c, &why),
 		0, "%s", why);
 	cr_assert_eq(c.poll_max_ns, 0);
+	cr_assert_eq(c.poll_host_max_ns, 0);
 	cr_assert(c.readonly && c.direct);
 	cr_assert_str_eq(c.format, "raw");
 	cr_assert_eq(c.queues, 4);
@@ -40,6 +42,10 @@ Test(blk_opts, defaults_and_every_option)
 	cr_assert_eq(strlen(c.serial), 20);
 	cr_assert_eq(parse("d.img,poll_max_ns=1000000000", &c, &why), 0);
 	cr_assert_eq(c.poll_max_ns, 1000000000);
+	cr_assert_eq(c.poll_host_max_ns, 262144, "each maximum its own");
+	cr_assert_eq(parse("d.img,poll_host_max_ns=1000000000", &c, &why), 0);
+	cr_assert_eq(c.poll_host_max_ns, 1000000000);
+	cr_assert_eq(c.poll_max_ns, 32768);
 }
 
 Test(blk_opts, bad_options)
@@ -67,6 +73,11 @@ Test(blk_opts, bad_options)
 		"d.img,poll_max_ns=-1",
 		"d.img,poll_max_ns=",
 		"d.img,poll_max_ns=32us",
+		"d.img,poll_host_max_ns=1000000001",
+		"d.img,poll_host_max_ns=-1",
+		"d.img,poll_host_max_ns=",
+		"d.img,poll_host_max_ns",
+		"d.img,poll_host_max_ns=256us",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct vblk_config c;

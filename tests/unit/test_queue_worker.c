@@ -146,15 +146,20 @@ static void driver_init(uint32_t features_lo)
 
 static bool event_idx; /* VIRTIO_RING_F_EVENT_IDX negotiated */
 
-static void setup_with(uint32_t poll_max_ns, uint32_t features_lo)
+/* The worker with the driver's and the host's poll maxima. */
+static void setup_with2(uint32_t driver_max_ns, uint32_t host_max_ns,
+			uint32_t features_lo)
 {
-	struct vq_worker_config c = { .ops = &fake_ops,
-				      .opaque = &f,
-				      .vd = &vd,
-				      .index = 0,
-				      .name = "test-q0",
-				      .nfds = 1,
-				      .poll_max_ns = poll_max_ns };
+	struct vq_worker_config c = {
+		.ops = &fake_ops,
+		.opaque = &f,
+		.vd = &vd,
+		.index = 0,
+		.name = "test-q0",
+		.nfds = 1,
+		.poll_max_ns = { [VQW_WAIT_DRIVER] = driver_max_ns,
+				 [VQW_WAIT_HOST] = host_max_ns },
+	};
 
 	dummy_virtio_setup(&mem, RAM, &vd, &dv, 1);
 	virtio_dev_attach_transport(&vd, &tops, NULL);
@@ -166,6 +171,12 @@ static void setup_with(uint32_t poll_max_ns, uint32_t features_lo)
 	interrupts = avail_idx = 0;
 	event_idx = features_lo & (1u << VIRTIO_RING_F_EVENT_IDX);
 	driver_init(features_lo);
+}
+
+/* One maximum for both windows. */
+static void setup_with(uint32_t poll_max_ns, uint32_t features_lo)
+{
+	setup_with2(poll_max_ns, poll_max_ns, features_lo);
 }
 
 static void setup(void)
@@ -419,6 +430,11 @@ static uint64_t sleeps(void)
 	return __atomic_load_n(&w.sleeps, __ATOMIC_RELAXED);
 }
 
+static uint64_t hits(void)
+{
+	return __atomic_load_n(&w.poll_hits, __ATOMIC_RELAXED);
+}
+
 /* Requests gap_ms apart, each kicked, until the worker's window is at
  * least want_ns: each sleep shorter than the maximum doubles it. */
 static void grow_window(unsigned gap_ms, uint32_t want_ns)
@@ -594,6 +610,78 @@ Test(queue_worker_short_poll, a_slow_host_leaves_the_drivers_window_open)
 	cr_assert_eq(sleeps(), slept, "served from the poll window");
 }
 
+/* The host's maximum above the driver's (vblk's defaults are 32 us and
+ * 256 us; here 20 ms and 200 ms, beyond this machine's noise). */
+static void setup_long_host_poll(void)
+{
+	setup_with2(20000000, 200000000, 0);
+}
+
+TestSuite(queue_worker_long_host_poll, .init = setup_long_host_poll,
+	  .fini = teardown);
+
+/* Completions of 40 ms, over the driver's maximum and under the host's:
+ * the completion window grows past the driver's maximum, and then such a
+ * completion is found by polling, without its eventfd and without a
+ * sleep, while the driver's window stays within its own maximum. (With
+ * one maximum of 20 ms the same completions close the window:
+ * a_slow_host_leaves_the_drivers_window_open.) */
+Test(queue_worker_long_host_poll,
+     a_completion_slower_than_the_drivers_window_is_found_by_polling)
+{
+	uint64_t h, slept;
+
+	status(0x0f);
+	hold_each(40, 65536000, 0);
+	cr_assert_leq(window(), 20000000, "the driver's window %u ns",
+		      window());
+	h = hits();
+	slept = sleeps();
+	__atomic_store_n(&f.hold, true, __ATOMIC_RELAXED);
+	make_avail(avail_idx % QSIZE);
+	vq_worker_kick(&w);
+	cr_assert(wait_for(&f.n_held, 1));
+	pause_us(40000);
+	__atomic_store_n(&f.release, true, __ATOMIC_RELAXED);
+	cr_assert(wait_used(avail_idx), "not completed without its eventfd");
+	for (int i = 0; i < 5000 && hits() < h + 1; i++)
+		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+	cr_assert_geq(hits(), h + 1, "the completion found by polling");
+	cr_assert_eq(sleeps(), slept, "no sleep for a 40 ms completion");
+	cr_assert_leq(window(), 20000000);
+}
+
+/* A host maximum of 0: never polling for completions, still polling for
+ * the driver's next request. */
+static void setup_no_host_poll(void)
+{
+	setup_with2(20000000, 0, 0);
+}
+
+TestSuite(queue_worker_no_host_poll, .init = setup_no_host_poll,
+	  .fini = teardown);
+
+Test(queue_worker_no_host_poll,
+     completions_are_slept_for_and_requests_polled_for)
+{
+	uint64_t h, slept;
+
+	status(0x0f);
+	grow_window(5, 8192000);
+	slept = sleeps();
+	hold_each(5, 0, 5);
+	cr_assert_eq(host_window(), 0, "completion window %u ns",
+		     host_window());
+	cr_assert_geq(sleeps(), slept + 5, "a sleep for each completion");
+	h = hits();
+	slept = sleeps();
+	pause_us(2000);
+	make_avail(avail_idx % QSIZE); /* no kick */
+	cr_assert(wait_used(avail_idx), "not served without a kick");
+	cr_assert_gt(hits(), h);
+	cr_assert_eq(sleeps(), slept, "served from the poll window");
+}
+
 /* A maximum under QEMU's first window of 4 us. */
 static void setup_tiny_poll(void)
 {
@@ -626,11 +714,6 @@ Test(queue_worker_tiny_poll, the_window_never_exceeds_a_maximum_under_4us)
 		most = host > most ? host : most;
 	}
 	cr_assert_leq(most, 3999, "a window of %u ns", most);
-}
-
-static uint64_t hits(void)
-{
-	return __atomic_load_n(&w.poll_hits, __ATOMIC_RELAXED);
 }
 
 Test(queue_worker_poll,
@@ -791,7 +874,7 @@ static void no_wake_up_is_lost(unsigned n)
 				pause_us(200);
 			break;
 		}
-		cr_assert_leq(window(), w.cfg.poll_max_ns);
+		cr_assert_leq(window(), w.cfg.poll_max_ns[VQW_WAIT_DRIVER]);
 	}
 	cr_assert(wait_outstanding(0), "the last requests not served");
 	stop_completer();
