@@ -1,12 +1,12 @@
 # The queue's thread polls its ring (--disk poll_max_ns, default 32 us) and
 # its completions (poll_host_max_ns, default 256 us) before it sleeps: at
 # queue depth 1 a good share of its rounds of work are found while
-# polling. With poll_host_max_ns=0 it still finds the driver's requests by
-# polling (how often it then sleeps for a completion depends on the host's
-# disk: 0.5 to 0.9 sleeps per request on this project's KVM-PVM machine,
-# so it is not asserted here; the unit test queue_worker_no_host_poll
-# checks that window); with both 0 it finds nothing by polling and sleeps
-# at least once per request. Counted by --stats.
+# polling. With both 0 it finds nothing by polling and sleeps at least
+# once per request. Counted by --stats. (What each window alone does
+# depends on the machine: in the lab host the driver's next request comes
+# later than 32 us and only the host's window finds work, natively both
+# do; test_queue_worker checks the windows with maxima of their own, and
+# the driver's with the host's off.)
 build/stamp-img "$WORK/disk.img" 16
 # run OPTIONS: sets ios, hits and sleeps
 run() {
@@ -23,8 +23,6 @@ run() {
 run ""
 [ $((hits * 10)) -gt "$ios" ] ||
 	fail "default window: $hits of the rounds of $ios requests found by polling"
-run ",poll_host_max_ns=0"
-[ "$hits" -gt 0 ] || fail "poll_host_max_ns=0: no round found by polling"
 run ",poll_max_ns=0,poll_host_max_ns=0"
 [ "$hits" = 0 ] || fail "no polling: $hits rounds found by polling"
 [ "$sleeps" -ge "$ios" ] || fail "no polling: $sleeps sleeps for $ios requests"
