@@ -16,8 +16,9 @@
 #include "virtio.h"
 
 #define VBLK_MAX_QUEUES 8
-/* Poll window bounds, as QEMU's iothread poll-max-ns (default 32 us). */
-#define VBLK_POLL_DEFAULT_NS 32768 /* QEMU's poll-max-ns */
+/* Poll window bounds. Waiting for the driver: QEMU's iothread
+ * poll-max-ns (default 32 us). */
+#define VBLK_POLL_DEFAULT_NS 32768
 /* Waiting for the host: longer than a fast disk's 4k completion (50 to
  * 100 us on the development machine's virtual disk), so that at queue
  * depth 1 the queue's thread is still polling when it arrives. */

@@ -26,6 +26,17 @@ static int parse_format(const char *val, struct vblk_config *cfg,
 	return 0;
 }
 
+/* A poll window's maximum, ns: 0 (never poll) to VBLK_POLL_MAX_NS. */
+static int parse_poll_ns(const char *val, uint32_t *ns)
+{
+	uint64_t n;
+
+	if (parse_uint(val, 0, VBLK_POLL_MAX_NS, &n))
+		return -EINVAL;
+	*ns = (uint32_t)n;
+	return 0;
+}
+
 static int parse_key(char *kv, struct vblk_config *cfg, const char **why)
 {
 	char *val = strchr(kv, '=');
@@ -55,19 +66,16 @@ static int parse_key(char *kv, struct vblk_config *cfg, const char **why)
 		cfg->queues = (unsigned)n;
 		return 0;
 	}
-	if (!strcmp(kv, "poll_max_ns")) {
-		if (parse_uint(val, 0, VBLK_POLL_MAX_NS, &n))
-			return fail(why, "poll_max_ns must be 0 to 1000000000");
-		cfg->poll_max_ns = (uint32_t)n;
-		return 0;
-	}
-	if (!strcmp(kv, "poll_host_max_ns")) {
-		if (parse_uint(val, 0, VBLK_POLL_MAX_NS, &n))
-			return fail(why,
-				    "poll_host_max_ns must be 0 to 1000000000");
-		cfg->poll_host_max_ns = (uint32_t)n;
-		return 0;
-	}
+	if (!strcmp(kv, "poll_max_ns"))
+		return parse_poll_ns(val, &cfg->poll_max_ns)
+			       ? fail(why,
+				      "poll_max_ns must be 0 to 1000000000")
+			       : 0;
+	if (!strcmp(kv, "poll_host_max_ns"))
+		return parse_poll_ns(val, &cfg->poll_host_max_ns)
+			       ? fail(why, "poll_host_max_ns must be 0 to "
+					   "1000000000")
+			       : 0;
 	if (!strcmp(kv, "serial")) {
 		if (strlen(val) > VBLK_ID_BYTES)
 			return fail(why, "serial is longer than 20 bytes");
