@@ -108,7 +108,11 @@ int arch_restore_done(struct vm *vm);
 /* The vCPU-state ioctls a saving thread's sandbox role needs. */
 int arch_save_rules(scmp_filter_ctx ctx);
 
-/* Undoes arch_board_attach and arch_kvm_init. */
+/* Undoes arch_board_attach and arch_kvm_init; main thread, once no vCPU
+ * runs again. */
 void arch_vm_destroy(struct vm *vm);
+/* The system calls arch_vm_destroy makes (for the main thread's sandbox
+ * role, vmm/run.c). */
+int arch_main_rules(scmp_filter_ctx ctx);
 
 #endif

@@ -209,7 +209,7 @@ static int main_rules(scmp_filter_ctx ctx)
 const struct sandbox_role vm_main_role = {
 	.name = "main",
 	/* The disks are closed at teardown (block/block.h). */
-	.rules = { main_rules, blk_close_rules },
+	.rules = { main_rules, blk_close_rules, arch_main_rules },
 };
 
 /* --restore or --incoming: the state read (RAM in place, the rest kept

@@ -67,10 +67,10 @@ int arch_vm_init(struct vm *vm, const struct arch_config *c)
 	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
 		return log_error("KVM_CREATE_IRQCHIP: %s", strerror(errno)),
 		       -errno;
-	vm->arch.pit = c->pit;
 	if (c->pit && ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
 		return log_error("KVM_CREATE_PIT2: %s", strerror(errno)),
 		       -errno;
+	vm->arch.pit = c->pit; /* only a PIT KVM made is torn down */
 	return 0;
 }
 
