@@ -1,7 +1,7 @@
 # Teardown turns the PIT's tick reinjection off before the VM fd is
-# closed (arch/x86/board.c: KVM then expedites both of the PIT's SRCU
-# grace periods at the close instead of one fast and one slow): vmm run
-# under strace, the test guest on two vCPUs exiting at once. With the
+# closed (arch/x86/board.c: the PIT's SRCU waits then come before the
+# close, where they were slow ones): vmm run under strace, the test
+# guest on two vCPUs exiting at once. With the
 # default board exactly one KVM_REINJECT_CONTROL, on the VM fd, returning
 # 0, after both vCPU fds are closed (no vCPU runs any more) and before
 # the VM fd's close; with --pit off none. The trace's own shape is
