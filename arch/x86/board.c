@@ -164,8 +164,8 @@ static void pit_unhook_reinjection(struct vm *vm)
 {
 	struct kvm_reinject_control off = { .pit_reinject = 0 };
 
-	if (vm->arch.pit && vm->vm_fd >= 0 &&
-	    ioctl(vm->vm_fd, KVM_REINJECT_CONTROL, &off) < 0)
+	/* arch.pit is set only once KVM made the PIT, on an open VM fd. */
+	if (vm->arch.pit && ioctl(vm->vm_fd, KVM_REINJECT_CONTROL, &off) < 0)
 		log_error("teardown: turning the PIT's reinjection off: %s",
 			  strerror(errno));
 }
