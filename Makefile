@@ -173,6 +173,7 @@ kernel: deps
 
 unit: $(TEST_BINS)
 	@tests/unit/timeouts-check
+	@tests/lab/stalled-during-test
 	@set -e; for t in $(TEST_BINS); do echo "== $$t"; $$t --jobs 2; done
 
 # The unit tests under valgrind memcheck (slow: about half an hour).
