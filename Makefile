@@ -174,6 +174,7 @@ kernel: deps
 unit: $(TEST_BINS)
 	@tests/unit/timeouts-check
 	@tests/lab/stalled-during-test
+	@tests/lab/check-test
 	@set -e; for t in $(TEST_BINS); do echo "== $$t"; $$t --jobs 2; done
 
 # The unit tests under valgrind memcheck (slow: about half an hour).
