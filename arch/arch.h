@@ -53,7 +53,7 @@ void arch_config_defaults(struct arch_config *c);
  * timers and whatever else the board (as configured) needs inside KVM. */
 int arch_vm_init(struct vm *vm, const struct arch_config *c);
 
-/* The fixed board devices (console UART, RTC, power and reset) on the
+/* The fixed board devices (console UART, RTC, PIT, power and reset) on the
  * VM's buses. Guest serial output goes to console_out; vm->console is
  * set to the UART that takes console input. */
 int arch_board_attach(struct vm *vm, int console_out);
@@ -111,8 +111,12 @@ int arch_save_rules(scmp_filter_ctx ctx);
 /* Undoes arch_board_attach and arch_kvm_init; main thread, once no vCPU
  * runs again. */
 void arch_vm_destroy(struct vm *vm);
-/* The system calls arch_vm_destroy makes (for the main thread's sandbox
- * role, vmm/run.c). */
-int arch_main_rules(scmp_filter_ctx ctx);
+
+/* A board timer the main thread's poll loop serves while the guest runs
+ * (x86: the PIT's channel 0): its fd, or -1 when the board has none;
+ * arch_event_ready when it is readable. The loop's sandbox role already
+ * allows what that does: read, and KVM_IRQ_LINE. */
+int arch_event_fd(const struct vm *vm);
+void arch_event_ready(struct vm *vm);
 
 #endif

@@ -1,6 +1,6 @@
 /* Main thread. It builds the VM, starts the vCPU threads (and the API
- * thread with --api), then serves the console input, signals and the stop
- * request in one poll loop; the API thread ends on the stop and the vCPU
+ * thread with --api), then serves the console input, signals, the board's
+ * timer (arch_event_fd) and the stop request in one poll loop; the API thread ends on the stop and the vCPU
  * threads on the lifecycle flag plus a kick, and both are joined here. */
 #include "run.h"
 
@@ -103,14 +103,17 @@ static void serve(struct vm *vm, struct console *con, int sig_fd)
 
 	while (!lifecycle_stopping(&vm->life)) {
 		bool pending = in.len > in.off;
-		struct pollfd fds[3] = {
+		struct pollfd fds[4] = {
 			{ vm->life.stop_fd, POLLIN, 0 },
 			{ sig_fd, POLLIN, 0 },
 			{ input_open && !pending ? con->in_fd : -1, POLLIN, 0 },
+			{ arch_event_fd(vm), POLLIN, 0 },
 		};
 		/* A full FIFO is retried shortly: the guest drains it. */
-		if (poll(fds, 3, pending ? 5 : -1) < 0 && errno != EINTR)
+		if (poll(fds, 4, pending ? 5 : -1) < 0 && errno != EINTR)
 			break;
+		if (fds[3].revents & POLLIN)
+			arch_event_ready(vm);
 		if (fds[1].revents & POLLIN) {
 			struct signalfd_siginfo si;
 			if (read(sig_fd, &si, sizeof(si)) == sizeof(si))
@@ -178,7 +181,8 @@ static int exit_status(const struct vm *vm, const struct vm_config *cfg)
 }
 
 /* The main thread once the guest runs: the poll loop (console input,
- * signalfd, stop eventfd), the UART's interrupt line, kicking and
+ * signalfd, stop eventfd, the board's timer), the UART's and the board
+ * timer's interrupt lines, kicking and
  * joining the vCPUs, restoring the terminal, then tearing down (closing
  * and unmapping) and the --stats report. It opens nothing. A migration
  * running at a stop has its socket shut down, so that its thread ends. */
@@ -209,7 +213,7 @@ static int main_rules(scmp_filter_ctx ctx)
 const struct sandbox_role vm_main_role = {
 	.name = "main",
 	/* The disks are closed at teardown (block/block.h). */
-	.rules = { main_rules, blk_close_rules, arch_main_rules },
+	.rules = { main_rules, blk_close_rules },
 };
 
 /* --restore or --incoming: the state read (RAM in place, the rest kept

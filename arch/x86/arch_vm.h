@@ -8,6 +8,7 @@
 
 #include "arch/x86/cpu.h"
 #include "arch/x86/layout.h"
+#include "arch/x86/pit.h"
 #include "arch/x86/rtc.h"
 #include "arch/x86/sysports.h"
 #include "devices/iobus.h"
@@ -21,7 +22,7 @@
 
 /* The board's options (vmm run --pit; arch_options in arch/arch.h). */
 struct arch_config {
-	bool pit; /* KVM's in-kernel i8254 PIT */
+	bool pit; /* the i8254 PIT (arch/x86/pit.h) */
 };
 
 /* Owned by the VM; written on the main thread before the vCPUs start. */
@@ -34,7 +35,10 @@ struct arch_vm {
 	int console_out;	  /* fd guest serial output goes to */
 	struct boot_entry entry;  /* the boot vCPU's, from the loader */
 	unsigned restored_parts;  /* bit per STREAM_SEC_ARCH_VM part restored */
-	bool pit;		  /* the board has KVM's PIT (--pit) */
+	bool pit;		  /* the board has the PIT (--pit) */
+	bool pit_made;		  /* i8254 and pit_timer_fd are set up */
+	struct pit i8254;
+	int pit_timer_fd; /* channel 0's timer (a timerfd) */
 };
 
 #endif

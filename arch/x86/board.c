@@ -1,10 +1,12 @@
-/* The fixed PC platform around the vCPUs: COM1, the RTC, the i8042 reset
- * line, ACPI power ports and the exit/boot-marker ports, plus the firmware
- * tables (ACPI, MP table) that describe vCPUs and interrupt routing.
+/* The fixed PC platform around the vCPUs: COM1, the RTC, the i8254 PIT,
+ * the i8042 reset line, ACPI power ports and the exit/boot-marker ports,
+ * plus the firmware tables (ACPI, MP table) that describe vCPUs and
+ * interrupt routing.
  *
- * Main thread at start-up and teardown (which also quiets KVM's PIT
- * before the VM fd is closed). The serial callbacks run on vCPU
- * threads under the UART's lock. */
+ * Main thread at start-up and teardown, and in its poll loop for the
+ * PIT's timer (arch_event_ready). The serial callbacks run on vCPU
+ * threads under the UART's lock; the PIT's backend runs under the PIT's
+ * lock, its arm on vCPU threads too. */
 #include "arch/arch.h"
 
 #include <errno.h>
@@ -12,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "acpi.h"
@@ -51,6 +55,83 @@ static void com1_irq(void *opaque, bool level)
 	vm_irq_line(opaque, COM1_IRQ, level);
 }
 
+#define PIT_IRQ 0
+
+static uint64_t pit_now(void *opaque)
+{
+	struct timespec ts;
+
+	(void)opaque;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static struct timespec timespec_of(uint64_t ns)
+{
+	return (struct timespec){ (time_t)(ns / 1000000000ULL),
+				  (long)(ns % 1000000000ULL) };
+}
+
+/* timerfd_settime cannot fail on this fd with these values; the guest's
+ * timer simply would not tick if it did, so it is said once per call. */
+static void pit_arm(void *opaque, uint64_t first_ns, uint64_t period_ns)
+{
+	struct vm *vm = opaque;
+	struct itimerspec its = { timespec_of(period_ns),
+				  timespec_of(first_ns) };
+
+	if (timerfd_settime(vm->arch.pit_timer_fd, 0, &its, NULL) < 0)
+		log_error("PIT timer: %s", strerror(errno));
+}
+
+static uint64_t pit_expirations(void *opaque)
+{
+	struct vm *vm = opaque;
+	uint64_t n;
+
+	return read(vm->arch.pit_timer_fd, &n, sizeof(n)) == sizeof(n) ? n : 0;
+}
+
+static void pit_irq0(void *opaque)
+{
+	vm_irq_line(opaque, PIT_IRQ, true);
+	vm_irq_line(opaque, PIT_IRQ, false);
+}
+
+static int pit_attach(struct vm *vm)
+{
+	const struct pit_backend be = { pit_now, pit_arm, pit_expirations,
+					pit_irq0, vm };
+	struct arch_vm *b = &vm->arch;
+	int r;
+
+	if (!b->pit)
+		return iobus_attach(&b->pio, PIT_SPEAKER_PORT, 1,
+				    &zero_port_ops, NULL);
+	b->pit_timer_fd =
+		timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (b->pit_timer_fd < 0)
+		return log_error("PIT timer: %s", strerror(errno)), -errno;
+	pit_init(&b->i8254, &be);
+	b->pit_made = true;
+	r = iobus_attach(&b->pio, PIT_PORT, PIT_PORT_LEN, &pit_io_ops,
+			 &b->i8254);
+	return r ? r
+		 : iobus_attach(&b->pio, PIT_SPEAKER_PORT, 1, &pit_speaker_ops,
+				&b->i8254);
+}
+
+int arch_event_fd(const struct vm *vm)
+{
+	return vm->arch.pit_made ? vm->arch.pit_timer_fd : -1;
+}
+
+void arch_event_ready(struct vm *vm)
+{
+	if (vm->arch.pit_made)
+		pit_timer_expired(&vm->arch.i8254);
+}
+
 int arch_board_attach(struct vm *vm, int console_out)
 {
 	struct arch_vm *b = &vm->arch;
@@ -62,7 +143,8 @@ int arch_board_attach(struct vm *vm, int console_out)
 	} devices[] = {
 		{ COM1_PORT, 8, &uart_io_ops, &b->com1 },
 		{ RTC_PORT, RTC_PORT_LEN, &rtc_io_ops, &b->rtc },
-		{ I8042_DATA_PORT, 5, &i8042_ops, &b->sysports },
+		{ I8042_DATA_PORT, 1, &i8042_data_ops, &b->sysports },
+		{ I8042_CMD_PORT, 1, &i8042_cmd_ops, &b->sysports },
 		{ ACPI_SLEEP_CONTROL_PORT, ACPI_PORTS_LEN, &acpi_ports_ops,
 		  &b->sysports },
 		{ EXIT_PORT, EXIT_PORT_LEN, &exit_port_ops, &b->sysports },
@@ -80,7 +162,7 @@ int arch_board_attach(struct vm *vm, int console_out)
 		if (r)
 			return r;
 	}
-	return 0;
+	return pit_attach(vm);
 }
 
 /* There is no BIOS. A guest that jumps to the reset vector wants a reset:
@@ -148,38 +230,13 @@ int arch_write_tables(struct vm *vm)
 	return r;
 }
 
-/* Turning KVM's PIT tick reinjection off unregisters the PIT's
- * notifiers from the VM's interrupt SRCU, each waiting for a grace
- * period; the VM's destruction does it when reinjection is still on.
- * SRCU expedites a synchronous grace period only when it looks idle,
- * and at the close of the VM fd these waits were often normal grace
- * periods of several ticks: that close took 0.7 to 20 ms with the PIT
- * against 0.4 to 0.7 ms without on this project's KVM-PVM host, and in
- * the lab a minimal VM's close took 47 ms against 24 ms without the PIT,
- * but 22 ms when reinjection was turned off just before it (the ioctl
- * itself 0.6 ms; medians). So it is done here, once no vCPU runs: the
- * guest sees no change. A failure only costs that time again: said, and
- * teardown goes on. */
-static void pit_unhook_reinjection(struct vm *vm)
-{
-	struct kvm_reinject_control off = { .pit_reinject = 0 };
-
-	/* arch.pit is set only once KVM made the PIT, on an open VM fd. */
-	if (vm->arch.pit && ioctl(vm->vm_fd, KVM_REINJECT_CONTROL, &off) < 0)
-		log_error("teardown: turning the PIT's reinjection off: %s",
-			  strerror(errno));
-}
-
-int arch_main_rules(scmp_filter_ctx ctx)
-{
-	static const unsigned long ioctls[] = { KVM_REINJECT_CONTROL };
-
-	return sandbox_allow_ioctls(ctx, ioctls, 1);
-}
-
 void arch_vm_destroy(struct vm *vm)
 {
-	pit_unhook_reinjection(vm);
+	if (vm->arch.pit_made) {
+		pit_destroy(&vm->arch.i8254);
+		close(vm->arch.pit_timer_fd);
+		vm->arch.pit_made = false;
+	}
 	uart_destroy(&vm->arch.com1);
 	pthread_mutex_destroy(&vm->arch.rtc.lock);
 	free(vm->arch.cpuid);

@@ -21,11 +21,10 @@ static int opt_pit(struct arch_config *c, const char *a)
 
 const struct arch_option arch_options[] = {
 	{ "pit", "on|off",
-	  "KVM's in-kernel i8254 timer (default on). off: a board without "
-	  "it, as Cloud Hypervisor's, for guests that take the TSC "
-	  "frequency from kvmclock and time with the LAPIC (Linux on KVM); "
-	  "destroying a VM with a PIT waits for SRCU grace periods, often "
-	  "15 ms at exit",
+	  "the i8254 timer on ports 0x40-0x43 and 0x61 (default on; "
+	  "emulated by vmm, not KVM). off: a board without it, as Cloud "
+	  "Hypervisor's, for guests that take the TSC frequency from "
+	  "kvmclock and time with the LAPIC (Linux on KVM)",
 	  opt_pit },
 	{ 0 },
 };

@@ -31,20 +31,35 @@ const struct io_ops exit_port_ops = {
 
 #define I8042_CMD_RESET 0xfe
 
-static void i8042_write(void *opaque, uint64_t off, const uint8_t *data,
-			unsigned size)
+static void ignore_write(void *opaque, uint64_t off, const uint8_t *data,
+			 unsigned size)
 {
-	(void)size;
-	if (off == I8042_CMD_PORT - I8042_DATA_PORT &&
-	    data[0] == I8042_CMD_RESET)
+	(void)opaque, (void)off, (void)data, (void)size;
+}
+
+static void i8042_cmd_write(void *opaque, uint64_t off, const uint8_t *data,
+			    unsigned size)
+{
+	(void)off, (void)size;
+	if (data[0] == I8042_CMD_RESET)
 		report(opaque, SYSPORT_I8042_RESET, 0);
 }
 
 /* Reads return status 0: no data, input buffer empty, so a guest polling
  * the controller before a reset never waits. */
-const struct io_ops i8042_ops = {
+const struct io_ops i8042_data_ops = {
 	.read = zero_read,
-	.write = i8042_write,
+	.write = ignore_write,
+};
+
+const struct io_ops i8042_cmd_ops = {
+	.read = zero_read,
+	.write = i8042_cmd_write,
+};
+
+const struct io_ops zero_port_ops = {
+	.read = zero_read,
+	.write = ignore_write,
 };
 
 #define SLP_EN 0x20

@@ -41,8 +41,10 @@ int arch_vcpu_rules(scmp_filter_ctx ctx)
 {
 	/* report_triple_fault */
 	static const unsigned long ioctls[] = { KVM_GET_REGS, KVM_GET_SREGS };
+	int r = sandbox_allow_ioctls(ctx, ioctls, 2);
 
-	return sandbox_allow_ioctls(ctx, ioctls, 2);
+	/* The PIT's channel 0 timer, set by port writes (board.c). */
+	return r ? r : sandbox_allow(ctx, SCMP_SYS(timerfd_settime));
 }
 
 /* A triple fault leaves nothing on the guest's console, so the vCPU and

@@ -1,5 +1,5 @@
 /* Main thread, before the vCPUs start: the x86 parts of creating a VM
- * (capabilities, supported CPUID, in-kernel irqchip and PIT, the TSS and
+ * (capabilities, supported CPUID, in-kernel irqchip, the TSS and
  * identity-map pages VMX needs) and the RAM layout around the 32-bit
  * hole. */
 #include "arch/arch.h"
@@ -36,7 +36,6 @@ int arch_kvm_init(struct vm *vm)
 		const char *name;
 	} need[] = {
 		{ KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP" },
-		{ KVM_CAP_PIT2, "KVM_CAP_PIT2" },
 		{ KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR" },
 		{ KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID" },
 	};
@@ -53,7 +52,6 @@ int arch_kvm_init(struct vm *vm)
 
 int arch_vm_init(struct vm *vm, const struct arch_config *c)
 {
-	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
 	uint64_t idmap = LAYOUT_IDENTITY_MAP;
 
 	vm->arch.pio.name = "port";
@@ -67,10 +65,7 @@ int arch_vm_init(struct vm *vm, const struct arch_config *c)
 	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
 		return log_error("KVM_CREATE_IRQCHIP: %s", strerror(errno)),
 		       -errno;
-	if (c->pit && ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
-		return log_error("KVM_CREATE_PIT2: %s", strerror(errno)),
-		       -errno;
-	vm->arch.pit = c->pit; /* only a PIT KVM made is torn down */
+	vm->arch.pit = c->pit; /* made by arch_board_attach */
 	return 0;
 }
 

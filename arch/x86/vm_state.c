@@ -1,12 +1,12 @@
 /* The x86 VM's own state to and from its stream sections (arch/arch.h,
- * state.h), one section per part: KVM's PIC pair, IOAPIC and PIT, the
- * board's COM1 UART and RTC, and the KVM clock last. The board's other
+ * state.h), one section per part: KVM's PIC pair and IOAPIC, the
+ * board's PIT, COM1 UART and RTC, and the KVM clock last. The board's other
  * ports (arch/x86/sysports.c) keep no state.
  *
  * arch_vm_save runs on the thread writing the stream while every vCPU is
  * parked; arch_vm_restore and arch_restore_done on the main thread before
- * any vCPU runs. KVM serializes its VM ioctls; the UART and the RTC are
- * copied under their own locks. No state of this file's own. */
+ * any vCPU runs. KVM serializes its VM ioctls; the PIT, the UART and the
+ * RTC are copied under their own locks. No state of this file's own. */
 #include "arch/arch.h"
 
 #include <errno.h>
@@ -54,7 +54,7 @@ static int save_part(struct vm *vm, unsigned part, union x86_vm_part_state *st)
 		if (!r)
 			memcpy(st, &chip.chip, x86_vm_part_size(part));
 		return r;
-	case X86_PART_PIT: return VM_IOCTL(vm, KVM_GET_PIT2, &st->pit, name);
+	case X86_PART_PIT: pit_save(&vm->arch.i8254, &st->pit); return 0;
 	case X86_PART_COM1: uart_save(&vm->arch.com1, &st->uart); return 0;
 	case X86_PART_RTC: rtc_save(&vm->arch.rtc, &st->rtc); return 0;
 	default: return VM_IOCTL(vm, KVM_GET_CLOCK, &st->clock, name);
@@ -86,7 +86,6 @@ int arch_save_rules(scmp_filter_ctx ctx)
 {
 	static const unsigned long ioctls[] = {
 		KVM_GET_IRQCHIP,
-		KVM_GET_PIT2,
 		KVM_GET_CLOCK,
 	};
 	int r = x86_vcpu_save_rules(ctx);
@@ -141,7 +140,9 @@ int arch_vm_restore(struct vm *vm, const struct stream_section *s)
 				  "runs with --pit off");
 			return -EPROTO;
 		}
-		return VM_IOCTL(vm, KVM_SET_PIT2, &st.pit, name);
+		r = pit_restore(&vm->arch.i8254, &st.pit, inner,
+				sizeof(inner));
+		break;
 	case X86_PART_COM1:
 		r = uart_restore(&vm->arch.com1, &st.uart, inner,
 				 sizeof(inner));

@@ -17,6 +17,8 @@
  *   hostile attack=A  virtio register rules broken on purpose (hostile.c)
  *   dirty mem=MiB     pages rewritten and verified on every vCPU while the
  *                     VMM pauses, snapshots or migrates (dirty.c)
+ *   pit               whether the board has an i8254
+ *   pitirq            the i8254's channel 0 interrupt (pitirq.c)
  * Exit status: 0 pass, 1 check failed, 3 unexpected exception, 4 bad usage. */
 #include "guest.h"
 
@@ -192,6 +194,7 @@ int scenario_p9(void);
 int scenario_p9bench(void);
 int scenario_p9loop(void);
 int scenario_dirty(void);
+int scenario_pitirq(void);
 
 static const struct {
 	const char *name;
@@ -214,6 +217,7 @@ static const struct {
 	{ "hang", scenario_hang },
 	{ "tick", scenario_tick },
 	{ "pit", scenario_pit },
+	{ "pitirq", scenario_pitirq },
 };
 
 void smp_ap_entry(unsigned cpu);

@@ -47,7 +47,7 @@ Test(sysports, exit_port_value_is_the_status_and_first_stop_wins)
 	cr_assert_eq(read(life.stop_fd, &n, 8), 8, "stop_fd is readable");
 	out8(&exit_port_ops, 0, 7);
 	lifecycle_stop(&life, STOP_RESET, 0);
-	out8(&i8042_ops, 4, 0xfe);
+	out8(&i8042_cmd_ops, 0, 0xfe);
 	assert_stopped_by(STOP_BY_EXIT_PORT, STOP_EXIT_PORT, 42);
 }
 
@@ -73,11 +73,11 @@ Test(sysports, boot_marker_records_only_the_first_write)
 
 Test(sysports, i8042_reset_command)
 {
-	out8(&i8042_ops, 0, 0xfe); /* data port: not a command */
+	out8(&i8042_data_ops, 0, 0xfe); /* data port: not a command */
 	cr_assert(!lifecycle_stopping(&life));
-	out8(&i8042_ops, 4, 0xaa);
+	out8(&i8042_cmd_ops, 0, 0xaa);
 	cr_assert(!lifecycle_stopping(&life));
-	out8(&i8042_ops, 4, 0xfe);
+	out8(&i8042_cmd_ops, 0, 0xfe);
 	assert_stopped_by(STOP_BY_I8042_RESET, STOP_RESET, 0);
 }
 
@@ -114,7 +114,7 @@ Test(sysports, each_reset_port_names_its_own_source)
 		enum stop_source source;
 		const char *word;
 	} ways[] = {
-		{ &i8042_ops, 4, 0xfe, STOP_BY_I8042_RESET, "i8042-reset" },
+		{ &i8042_cmd_ops, 0, 0xfe, STOP_BY_I8042_RESET, "i8042-reset" },
 		{ &acpi_ports_ops, 2, ACPI_RESET_VALUE, STOP_BY_ACPI_RESET,
 		  "acpi-reset" },
 		{ &acpi_ports_ops, 0, 5 << 2 | 0x20, STOP_BY_ACPI_POWEROFF,
@@ -157,7 +157,7 @@ Test(sysports, ports_report_events_through_the_callback)
 	cr_assert_eq(last_value, 9);
 	exit_port_ops.write(&rec, 1, &v, 1);
 	cr_assert_eq(events[SYSPORT_BOOT_MARK], 1);
-	i8042_ops.write(&rec, 4, &cmd, 1);
+	i8042_cmd_ops.write(&rec, 0, &cmd, 1);
 	cr_assert_eq(events[SYSPORT_I8042_RESET], 1);
 	acpi_ports_ops.write(&rec, 0, &s5, 1);
 	cr_assert_eq(events[SYSPORT_ACPI_POWEROFF], 1);

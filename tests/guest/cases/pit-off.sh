@@ -1,4 +1,4 @@
-# --pit off: a board without KVM's i8254. The test guest's pit scenario
+# --pit off: a board without the i8254. The test guest's pit scenario
 # reads channel 0 twice a millisecond apart: with the default board it
 # counts, without it the ports read 0xff (and the guest calibrates its
 # TSC against the RTC). A snapshot keeps the board: a
