@@ -112,8 +112,9 @@ static void latch_status(struct pit *p, unsigned ch)
 	struct kvm_pit_channel_state *c = &p->st.channels[ch];
 
 	if (!c->status_latched) {
-		c->status = (uint8_t)(out_pin(p, c) << 7 | (c->rw_mode & 3) << 4 |
-				      (c->mode & 7) << 1 | (c->bcd & 1));
+		c->status =
+			(uint8_t)(out_pin(p, c) << 7 | (c->rw_mode & 3) << 4 |
+				  (c->mode & 7) << 1 | (c->bcd & 1));
 		c->status_latched = 1;
 	}
 }
@@ -181,16 +182,12 @@ static uint8_t read_count(struct pit *p, unsigned ch)
 		case RW_WORD0:
 			c->count_latched = RW_MSB;
 			return (uint8_t)c->latched_count;
-		default:
-			c->count_latched = 0;
-			return (uint8_t)c->latched_count;
+		default: c->count_latched = 0; return (uint8_t)c->latched_count;
 		}
 	}
 	switch (c->read_state) {
 	case RW_MSB: return (uint8_t)(counter(p, c) >> 8);
-	case RW_WORD0:
-		c->read_state = RW_WORD1;
-		return (uint8_t)counter(p, c);
+	case RW_WORD0: c->read_state = RW_WORD1; return (uint8_t)counter(p, c);
 	case RW_WORD1:
 		ret = (uint8_t)(counter(p, c) >> 8);
 		c->read_state = RW_WORD0;
@@ -211,7 +208,8 @@ static void set_gate(struct pit *p, unsigned ch, uint8_t val)
 	case 3:
 	case 5:
 		if (c->gate < val)
-			c->count_load_time = (int64_t)p->be.now_ns(p->be.opaque);
+			c->count_load_time =
+				(int64_t)p->be.now_ns(p->be.opaque);
 		break;
 	default: break;
 	}
@@ -264,9 +262,10 @@ static void speaker_read(void *opaque, uint64_t off, uint8_t *data,
 	memset(data, 0, size);
 	pthread_mutex_lock(&p->lock);
 	refresh = (unsigned)(p->be.now_ns(p->be.opaque) >> 14) & 1;
-	data[0] = (uint8_t)(out_pin(p, c2) << 5 | refresh << 4 |
-			    !!(p->st.flags & KVM_PIT_FLAGS_SPEAKER_DATA_ON) << 1 |
-			    (c2->gate & 1));
+	data[0] =
+		(uint8_t)(out_pin(p, c2) << 5 | refresh << 4 |
+			  !!(p->st.flags & KVM_PIT_FLAGS_SPEAKER_DATA_ON) << 1 |
+			  (c2->gate & 1));
 	pthread_mutex_unlock(&p->lock);
 }
 
@@ -333,14 +332,16 @@ int pit_restore(struct pit *p, const struct kvm_pit_state2 *s, char *why,
 	/* KVM would have stopped channel 0's interrupt for the HPET; this
 	 * board has none to take over. */
 	if (s->flags & KVM_PIT_FLAGS_HPET_LEGACY) {
-		snprintf(why, why_len, "HPET legacy mode set; this board has "
-				       "no HPET");
+		snprintf(why, why_len,
+			 "HPET legacy mode set; this board has "
+			 "no HPET");
 		return -EPROTO;
 	}
 	for (unsigned ch = 0; ch < 3; ch++) {
 		if (s->channels[ch].count > 0x10000) {
-			snprintf(why, why_len, "channel %u count %u, at most 65536",
-				 ch, s->channels[ch].count);
+			snprintf(why, why_len,
+				 "channel %u count %u, at most 65536", ch,
+				 s->channels[ch].count);
 			return -EPROTO;
 		}
 	}

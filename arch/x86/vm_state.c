@@ -140,8 +140,7 @@ int arch_vm_restore(struct vm *vm, const struct stream_section *s)
 				  "runs with --pit off");
 			return -EPROTO;
 		}
-		r = pit_restore(&vm->arch.i8254, &st.pit, inner,
-				sizeof(inner));
+		r = pit_restore(&vm->arch.i8254, &st.pit, inner, sizeof(inner));
 		break;
 	case X86_PART_COM1:
 		r = uart_restore(&vm->arch.com1, &st.uart, inner,

@@ -18,7 +18,10 @@ struct fake {
 	unsigned irqs;
 };
 
-static uint64_t now_ns(void *o) { return ((struct fake *)o)->now; }
+static uint64_t now_ns(void *o)
+{
+	return ((struct fake *)o)->now;
+}
 
 static void arm(void *o, uint64_t first, uint64_t period)
 {
@@ -38,7 +41,10 @@ static uint64_t expirations(void *o)
 	return n;
 }
 
-static void irq0(void *o) { ((struct fake *)o)->irqs++; }
+static void irq0(void *o)
+{
+	((struct fake *)o)->irqs++;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -58,7 +64,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* Each access: op (bit 0 write, bits 1-2 width, bits 3-5 port),
 	 * value, clock step in units of 2^(byte & 31) ns. */
 	for (; size >= 3; data += 3, size -= 3) {
-		static const uint16_t ports[] = { 0x40, 0x41, 0x42, 0x43, 0x61 };
+		static const uint16_t ports[] = { 0x40, 0x41, 0x42, 0x43,
+						  0x61 };
 		unsigned port = ports[((data[0] >> 3) & 7) % 5];
 		unsigned width = 1u << ((data[0] >> 1) & 3);
 		uint8_t buf[8];

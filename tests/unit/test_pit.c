@@ -16,7 +16,10 @@ struct fake {
 	unsigned irqs;
 };
 
-static uint64_t now_ns(void *o) { return ((struct fake *)o)->now; }
+static uint64_t now_ns(void *o)
+{
+	return ((struct fake *)o)->now;
+}
 
 static void arm(void *o, uint64_t first, uint64_t period)
 {
@@ -37,7 +40,10 @@ static uint64_t expirations(void *o)
 	return n;
 }
 
-static void irq0(void *o) { ((struct fake *)o)->irqs++; }
+static void irq0(void *o)
+{
+	((struct fake *)o)->irqs++;
+}
 
 static struct fake f;
 static struct pit p;
@@ -51,7 +57,10 @@ static void setup(void)
 	pit_init(&p, &be);
 }
 
-static void teardown(void) { pit_destroy(&p); }
+static void teardown(void)
+{
+	pit_destroy(&p);
+}
 
 TestSuite(pit, .init = setup, .fini = teardown);
 
@@ -177,7 +186,7 @@ Test(pit, a_latched_count_holds_until_read)
 {
 	program(2, 3, 0, 5000);
 	f.now += 1000000; /* 1193 ticks */
-	out(0x43, 0x80); /* latch channel 2 */
+	out(0x43, 0x80);  /* latch channel 2 */
 	f.now += 1000000;
 	out(0x43, 0x80); /* a second latch before reading is ignored */
 	cr_assert_eq(in16(0x42), 5000 - 1193);
@@ -324,7 +333,8 @@ Test(pit, a_hostile_state_is_refused_or_made_harmless)
 		out((uint16_t)(0x40 + ch), 1);
 	}
 	pit_save(&p, &s);
-	cr_assert_eq(s.channels[0].count, 1, "a write with write state 255 "
-					      "loads the byte, as LSB access");
+	cr_assert_eq(s.channels[0].count, 1,
+		     "a write with write state 255 "
+		     "loads the byte, as LSB access");
 	cr_assert_eq(in(0x61) & 0x02, 0x02);
 }
