@@ -72,8 +72,8 @@ static struct timespec timespec_of(uint64_t ns)
 				  (long)(ns % 1000000000ULL) };
 }
 
-/* timerfd_settime cannot fail on this fd with these values; the guest's
- * timer simply would not tick if it did, so it is said once per call. */
+/* timerfd_settime cannot fail on this fd with these values; if it did,
+ * the guest's timer would not tick, so each failure is logged. */
 static void pit_arm(void *opaque, uint64_t first_ns, uint64_t period_ns)
 {
 	struct vm *vm = opaque;
@@ -143,7 +143,7 @@ int arch_board_attach(struct vm *vm, int console_out)
 	} devices[] = {
 		{ COM1_PORT, 8, &uart_io_ops, &b->com1 },
 		{ RTC_PORT, RTC_PORT_LEN, &rtc_io_ops, &b->rtc },
-		{ I8042_DATA_PORT, 1, &i8042_data_ops, &b->sysports },
+		{ I8042_DATA_PORT, 1, &zero_port_ops, NULL },
 		{ I8042_CMD_PORT, 1, &i8042_cmd_ops, &b->sysports },
 		{ ACPI_SLEEP_CONTROL_PORT, ACPI_PORTS_LEN, &acpi_ports_ops,
 		  &b->sysports },

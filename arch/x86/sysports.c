@@ -46,12 +46,8 @@ static void i8042_cmd_write(void *opaque, uint64_t off, const uint8_t *data,
 }
 
 /* Reads return status 0: no data, input buffer empty, so a guest polling
- * the controller before a reset never waits. */
-const struct io_ops i8042_data_ops = {
-	.read = zero_read,
-	.write = ignore_write,
-};
-
+ * the controller before a reset never waits. Its data port is a
+ * zero_port_ops. */
 const struct io_ops i8042_cmd_ops = {
 	.read = zero_read,
 	.write = i8042_cmd_write,

@@ -2,8 +2,8 @@
  * - exit port (0x501): an 8-bit write of V ends the VM with status V; the
  *   boot-time marker (0x502): the first write records the time since start;
  * - i8042 (0x60, 0x64): command 0xFE pulses reset, i.e. a guest reboot;
- * - a port that reads 0 and ignores writes: 0x61 on a board without the
- *   PIT (no speaker, no NMI sources);
+ * - a port that reads 0 and ignores writes: the i8042's data port, and
+ *   0x61 on a board without the PIT (no speaker, no NMI sources);
  * - ACPI sleep control/status and reset registers for a hardware-reduced
  *   FADT (0x600..0x602): S5 is a poweroff, the reset value a reboot.
  * Each device's opaque is a struct sysports: the ports only report what
@@ -47,8 +47,7 @@ void x86_sysport_stop(void *lifecycle, enum sysport_event ev, uint8_t value);
 #define ACPI_S5_SLP_TYP 5
 
 extern const struct io_ops exit_port_ops;
-extern const struct io_ops i8042_data_ops; /* at I8042_DATA_PORT, length 1 */
-extern const struct io_ops i8042_cmd_ops;  /* at I8042_CMD_PORT, length 1 */
+extern const struct io_ops i8042_cmd_ops; /* at I8042_CMD_PORT, length 1 */
 extern const struct io_ops zero_port_ops;
 extern const struct io_ops acpi_ports_ops;
 

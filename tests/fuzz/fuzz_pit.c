@@ -11,45 +11,20 @@
 
 #include "arch/x86/pit.h"
 #include "fuzz.h"
+#include "tests/unit/pit_fake.h"
 
-struct fake {
-	uint64_t now;
-	uint64_t pending;
-	unsigned irqs;
-};
-
-static uint64_t now_ns(void *o)
+/* Every arm sets the fake's last one: each access and a restore arm at
+ * most once, so checking after each checks them all. */
+static void check_arm(const struct pit_fake *f)
 {
-	return ((struct fake *)o)->now;
-}
-
-static void arm(void *o, uint64_t first, uint64_t period)
-{
-	struct fake *f = o;
-
-	INVARIANT(period == 0 || period >= PIT_MIN_PERIOD_NS);
-	INVARIANT(period == 0 || first >= PIT_MIN_PERIOD_NS);
-	f->pending = 0;
-}
-
-static uint64_t expirations(void *o)
-{
-	struct fake *f = o;
-	uint64_t n = f->pending;
-
-	f->pending = 0;
-	return n;
-}
-
-static void irq0(void *o)
-{
-	((struct fake *)o)->irqs++;
+	INVARIANT(f->period == 0 || f->period >= PIT_MIN_PERIOD_NS);
+	INVARIANT(f->period == 0 || f->first >= PIT_MIN_PERIOD_NS);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct fake f = { .now = 1000000000 };
-	const struct pit_backend be = { now_ns, arm, expirations, irq0, &f };
+	struct pit_fake f = { .now = 1000000000 };
+	const struct pit_backend be = pit_fake_backend(&f);
 	struct kvm_pit_state2 st;
 	struct pit p;
 	char why[128];
@@ -58,6 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size >= sizeof(st)) {
 		memcpy(&st, data, sizeof(st));
 		(void)pit_restore(&p, &st, why, sizeof(why));
+		check_arm(&f);
 		data += sizeof(st);
 		size -= sizeof(st);
 	}
@@ -78,6 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			else
 				pit_io_ops.write(&p, port - PIT_PORT, buf,
 						 width);
+			check_arm(&f);
 			continue;
 		}
 		if (port == PIT_SPEAKER_PORT) {

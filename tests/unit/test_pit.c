@@ -7,50 +7,14 @@
 #include <string.h>
 
 #include "arch/x86/pit.h"
+#include "pit_fake.h"
 
-struct fake {
-	uint64_t now;
-	uint64_t first, period; /* the last arm */
-	unsigned arms;
-	uint64_t pending; /* what expirations returns next */
-	unsigned irqs;
-};
-
-static uint64_t now_ns(void *o)
-{
-	return ((struct fake *)o)->now;
-}
-
-static void arm(void *o, uint64_t first, uint64_t period)
-{
-	struct fake *f = o;
-
-	f->first = first;
-	f->period = period;
-	f->arms++;
-	f->pending = 0; /* an arm forgets earlier expirations */
-}
-
-static uint64_t expirations(void *o)
-{
-	struct fake *f = o;
-	uint64_t n = f->pending;
-
-	f->pending = 0;
-	return n;
-}
-
-static void irq0(void *o)
-{
-	((struct fake *)o)->irqs++;
-}
-
-static struct fake f;
+static struct pit_fake f;
 static struct pit p;
 
 static void setup(void)
 {
-	const struct pit_backend be = { now_ns, arm, expirations, irq0, &f };
+	const struct pit_backend be = pit_fake_backend(&f);
 
 	memset(&f, 0, sizeof(f));
 	f.now = 1000000000; /* 1 s: load times are never 0 */
