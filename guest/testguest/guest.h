@@ -109,6 +109,7 @@ uint64_t arg_u64(const char *key, uint64_t dflt);
 void timing_init(void);
 int pit_present(void); /* the i8254's channel 0 reads other than 0xff */
 uint64_t tsc_hz(void); /* 0 when calibration failed */
+uint64_t tsc_hz_error_ppm(void); /* the bound of its error */
 void delay_us(uint64_t us);
 
 /* smp.c: INIT/SIPI to every other CPU; returns how many came up. */

@@ -141,7 +141,8 @@ static int scenario_hello(void)
 	printf("guest: hello from CPL3\n");
 	printf("guest: cmdline '%s'\n", pvh_cmdline());
 	printf("guest: ram %lu MiB in %u memmap entries\n", ram >> 20, n);
-	printf("guest: tsc %lu kHz\n", tsc_hz() / 1000);
+	printf("guest: tsc %lu kHz, within %lu ppm\n", tsc_hz() / 1000,
+	       tsc_hz_error_ppm());
 	return 0;
 }
 
