@@ -96,7 +96,8 @@ GUEST_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -MMD -MP \
 GUEST := $(BUILD)/guest/testguest.elf
 
 all: $(BUILD)/vmm $(GUEST) $(BUILD)/runstat $(BUILD)/kvm-floor \
-	$(BUILD)/kvm-hold $(BUILD)/fsops $(BUILD)/stamp-img $(BUILD)/img-writer
+	$(BUILD)/kvm-hold $(BUILD)/fsops $(BUILD)/stamp-img $(BUILD)/img-writer \
+	$(BUILD)/tsc-rate
 
 # tests/img/crash's writer and verifier, on the block layer.
 $(BUILD)/img-writer: tests/img/writer.c $(LIB_OBJS)
@@ -111,6 +112,11 @@ $(BUILD)/kvm-floor: bench/kvm-floor.c
 
 # bench/blk's disk, whose sectors blkbench verifies.
 $(BUILD)/stamp-img: bench/stamp-img.c
+	$(CC) $(CFLAGS) -o $@ $<
+
+# The host's TSC rate, which tests/guest/cases/hello.sh holds the test
+# guest's calibration to.
+$(BUILD)/tsc-rate: tests/guest/tools/tsc-rate.c
 	$(CC) $(CFLAGS) -o $@ $<
 
 # Run by the lab host's init before its chroot, hence static.
